@@ -1,0 +1,39 @@
+"""The ``c2al`` command. Each subcommand lives in ``c2al_tf/commands/``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import List, Optional
+
+import c2al_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
+from c2al_tf.errors import C2ALInputError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from c2al_tf import commands
+
+    parser = argparse.ArgumentParser(
+        prog="c2al", description="Cohort-Contrastive Auxiliary Learning (C2AL) for ranking models.")
+    parser.add_argument("--version", action="version", version=f"c2al-tf {c2al_tf.__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for module in commands.ALL:
+        module.register(sub)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except C2ALInputError as e:
+        print(f"c2al: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("c2al: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

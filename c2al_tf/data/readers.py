@@ -1,0 +1,439 @@
+"""Readers: CSV (file or directory), TFRecord of tf.Example, Criteo TSV, MovieLens.
+
+Each returns a :class:`~c2al_tf.data.table.FeatureTable`. Feature types are
+inferred: a column is numeric when every non-missing value parses as a number,
+categorical when most of its distinct values do not. A column in between (mostly
+numbers with a few words, e.g. ``"12", "7", "n/a?"``) is ambiguous and is
+reported as an unparsable number; pass it in ``categorical=`` (``--categorical``)
+to read it as categorical, or fix the value.
+
+Bad input raises :class:`~c2al_tf.errors.C2ALInputError` with a one-line message
+naming the file and the column or line at fault.
+"""
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import re
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+import pandas as pd
+
+from c2al_tf.data.table import FeatureTable
+from c2al_tf.errors import C2ALInputError
+
+# Values read as "missing" in numeric columns (and as "" in categorical ones).
+MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None", "none"})
+
+TFRECORD_PATTERNS = ("*.tfrecord", "*.tfrecords", "*.tfrecord.gz", "*.tfrecords.gz",
+                     "*tfrecord-*", "*.tfr", "*.tfr.gz")
+CSV_PATTERNS = ("*.csv", "*.csv.gz")
+
+_OPS = {">=": np.greater_equal, "<=": np.less_equal, ">": np.greater, "<": np.less,
+        "==": np.equal, "=": np.equal}
+
+
+# --------------------------------------------------------------------------- labels
+
+def parse_positive_label(spec: Optional[str]):
+    """``--positive-label`` value -> ``(op, value)``.
+
+    ``"click"`` or ``"=click"`` means equality; ``">=4"``, ``">4"``, ``"<=0"``,
+    ``"<0"`` compare numerically (e.g. MovieLens ``--positive-label '>=4'``).
+    """
+    if spec is None:
+        return None
+    match = re.match(r"^(>=|<=|==|=|>|<)?(.*)$", spec.strip())
+    op, value = match.group(1) or "==", match.group(2).strip()
+    if value == "":
+        raise C2ALInputError(f"--positive-label '{spec}' names no value; e.g. --positive-label 1 or '>=4'")
+    if op not in ("=", "=="):
+        try:
+            float(value)
+        except ValueError:
+            raise C2ALInputError(f"--positive-label '{spec}': '{value}' must be a number to compare with {op}")
+    return op, value
+
+
+def binarize_label(raw: Sequence[str], *, source: str, label: str,
+                   positive_label: Optional[str] = None,
+                   where: Callable[[int], str] = lambda i: f"line {i + 2}") -> np.ndarray:
+    """Raw label strings -> int64 0/1, or a one-line error naming file and line."""
+    values = np.asarray(raw, dtype=object).astype(str)
+    missing = np.isin(values, list(MISSING_TOKENS))
+    if missing.any():
+        i = int(np.argmax(missing))
+        raise C2ALInputError(f"{source}: label column '{label}' is empty at {where(i)}")
+    rule = parse_positive_label(positive_label)
+    if rule is None:
+        numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
+        bad = ~np.isin(numbers, (0.0, 1.0))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise C2ALInputError(
+                f"{source}: label column '{label}' must be 0/1 but is '{values[i]}' at {where(i)}; "
+                f"pass --positive-label VALUE (e.g. '{values[i]}' or '>=4') to say which value is positive")
+        return numbers.astype(np.int64)
+    op, target = rule
+    numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
+    if op in ("=", "=="):
+        try:
+            target_num = float(target)
+        except ValueError:
+            target_num = None
+        if target_num is not None and not np.isnan(numbers).any():
+            result = numbers == target_num
+        else:
+            result = values == target
+    else:
+        if np.isnan(numbers).any():
+            i = int(np.argmax(np.isnan(numbers)))
+            raise C2ALInputError(
+                f"{source}: label column '{label}' has non-numeric value '{values[i]}' at {where(i)} "
+                f"but --positive-label '{op}{target}' compares numbers")
+        result = _OPS[op](numbers, float(target))
+    if not result.any():
+        raise C2ALInputError(
+            f"{source}: no row of label column '{label}' matches --positive-label '{positive_label}'")
+    return result.astype(np.int64)
+
+
+# --------------------------------------------------------------------------- typing
+
+def _type_columns(frame: pd.DataFrame, *, source: str, numeric: Iterable[str] = (),
+                  categorical: Iterable[str] = (),
+                  where: Callable[[int], str] = lambda i: f"line {i + 2}"
+                  ) -> Tuple[pd.DataFrame, List[str], List[str]]:
+    """String columns -> float64 (numeric) or str (categorical) columns."""
+    numeric, categorical = set(numeric), set(categorical)
+    for name in numeric | categorical:
+        if name not in frame.columns:
+            raise C2ALInputError(f"{source}: column '{name}' named in --numeric/--categorical is not in the data; "
+                                 f"columns are {', '.join(map(str, frame.columns))}")
+    out: Dict[str, pd.Series] = {}
+    num_cols, cat_cols = [], []
+    for name in frame.columns:
+        col = frame[name].astype(str)
+        is_missing = col.isin(MISSING_TOKENS).to_numpy()
+        parsed = pd.to_numeric(col.where(~is_missing, None), errors="coerce")
+        failed = parsed.isna().to_numpy() & ~is_missing
+        if name in categorical:
+            kind = "categorical"
+        elif name in numeric:
+            kind = "numeric"
+        elif not failed.any():
+            kind = "numeric" if (~is_missing).any() else "categorical"
+        else:
+            distinct = pd.unique(col[~is_missing])
+            distinct_numbers = pd.to_numeric(pd.Series(distinct), errors="coerce").notna().mean()
+            kind = "ambiguous" if distinct_numbers > 0.5 else "categorical"
+        if kind in ("numeric", "ambiguous") and failed.any():
+            i = int(np.argmax(failed))
+            hint = (f"fix the value or pass --categorical {name}" if kind == "ambiguous"
+                    else "fix the value or drop the column from --numeric")
+            raise C2ALInputError(
+                f"{source}: column '{name}' cannot parse '{col.iloc[i]}' as a number at {where(i)}; {hint}")
+        if kind in ("numeric", "ambiguous"):
+            values = parsed.to_numpy(dtype=np.float64)
+            if np.isinf(values).any():
+                i = int(np.argmax(np.isinf(values)))
+                raise C2ALInputError(f"{source}: column '{name}' has infinite value '{col.iloc[i]}' at {where(i)}")
+            out[name] = pd.Series(values, name=name)
+            num_cols.append(name)
+        else:
+            out[name] = col.where(~is_missing, "").reset_index(drop=True)
+            cat_cols.append(name)
+    return pd.DataFrame(out), num_cols, cat_cols
+
+
+def _finish(frame: pd.DataFrame, *, source: str, label: str, positive_label: Optional[str],
+            numeric=(), categorical=(), drop=(), where=lambda i: f"line {i + 2}") -> FeatureTable:
+    if len(frame) == 0:
+        raise C2ALInputError(f"{source}: has a header but no data rows")
+    if label not in frame.columns:
+        raise C2ALInputError(f"{source}: label column '{label}' not found; columns are "
+                             f"{', '.join(map(str, frame.columns))}")
+    y = binarize_label(frame[label].to_numpy(), source=source, label=label,
+                       positive_label=positive_label, where=where)
+    features = frame.drop(columns=[label] + [c for c in drop if c in frame.columns])
+    if features.shape[1] == 0:
+        raise C2ALInputError(f"{source}: no feature columns besides the label '{label}'")
+    typed, num_cols, cat_cols = _type_columns(features, source=source, numeric=numeric,
+                                              categorical=categorical, where=where)
+    return FeatureTable(typed, y, label, num_cols, cat_cols, source)
+
+
+# --------------------------------------------------------------------------- CSV
+
+def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional[List[str]] = None
+                      ) -> pd.DataFrame:
+    """Reads a delimited file as all-string columns, refusing ragged rows."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if os.path.getsize(path) == 0:
+        raise C2ALInputError(f"{path}: file is empty")
+    if column_names is None:
+        opener = __import__("gzip").open if path.endswith(".gz") else open
+        with opener(path, "rt", newline="", encoding="utf-8", errors="replace") as f:
+            header = next(csv.reader(f, delimiter=delimiter), None)
+        if not header or all(not h.strip() for h in header):
+            raise C2ALInputError(f"{path}: file is empty (no header line)")
+        names = [h.strip() for h in header]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise C2ALInputError(f"{path}: header repeats column '{dupes[0]}'")
+        if "" in names:
+            raise C2ALInputError(f"{path}: header has an empty column name at position {names.index('') + 1}")
+    else:
+        names = list(column_names)
+
+    bad_rows: list = []
+
+    def on_invalid(row):
+        bad_rows.append(row)
+        return "skip"
+
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(use_threads=False, column_names=names,
+                                           skip_rows=0 if column_names is not None else 1,
+                                           block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, invalid_row_handler=on_invalid,
+                                             newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except pa.ArrowInvalid as e:
+        raise C2ALInputError(f"{path}: cannot parse as delimited text: {str(e).splitlines()[0]}")
+    if bad_rows:
+        row = bad_rows[0]
+        raise C2ALInputError(f"{path}: line {row.number} has {row.actual_columns} fields, expected "
+                             f"{row.expected_columns} (ragged row)")
+    return table.to_pandas()
+
+
+def read_csv(path: str, label: str, positive_label: Optional[str] = None, *,
+             numeric=(), categorical=(), drop=()) -> FeatureTable:
+    """A CSV file with a header line."""
+    frame = _read_csv_strings(path)
+    return _finish(frame, source=path, label=label, positive_label=positive_label,
+                   numeric=numeric, categorical=categorical, drop=drop)
+
+
+def read_csv_dir(path: str, label: str, positive_label: Optional[str] = None, *,
+                 numeric=(), categorical=(), drop=()) -> FeatureTable:
+    """Every ``*.csv`` under a directory (recursively), all with the same header."""
+    files = _find(path, CSV_PATTERNS)
+    if not files:
+        raise C2ALInputError(f"{path}: directory holds no *.csv files")
+    frames, origins = [], []
+    for f in files:
+        frame = _read_csv_strings(f)
+        if frames and list(frame.columns) != list(frames[0].columns):
+            raise C2ALInputError(f"{f}: header {list(frame.columns)} differs from {files[0]}'s "
+                                 f"{list(frames[0].columns)}")
+        frames.append(frame)
+        origins.extend((f, i) for i in range(len(frame)))
+    frame = pd.concat(frames, ignore_index=True)
+
+    def where(i):
+        return f"{origins[i][0]} line {origins[i][1] + 2}"
+
+    return _finish(frame, source=path, label=label, positive_label=positive_label,
+                   numeric=numeric, categorical=categorical, drop=drop, where=where)
+
+
+# --------------------------------------------------------------------------- TFRecord
+
+def read_tfrecord(path: str, label: str, positive_label: Optional[str] = None, *,
+                  numeric=(), categorical=(), drop=()) -> FeatureTable:
+    """TFRecord file(s) of ``tf.Example`` (GZIP when the name ends in ``.gz``).
+
+    ``int64_list``/``float_list`` features are numeric and ``bytes_list`` ones
+    categorical. Features with more than one value in some example are skipped
+    with a warning (this reader builds a flat table).
+    """
+    import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+    import tensorflow as tf
+
+    files = [path] if os.path.isfile(path) else _find(path, TFRECORD_PATTERNS)
+    if not files:
+        raise C2ALInputError(f"{path}: no TFRecord files found")
+    columns: Dict[str, list] = {}
+    kinds: Dict[str, str] = {}
+    multi: set = set()
+    origins: List[Tuple[str, int]] = []
+    n = 0
+    for f in files:
+        if os.path.getsize(f) == 0:
+            raise C2ALInputError(f"{f}: file is empty")
+        compression = "GZIP" if f.endswith(".gz") else ""
+        try:
+            for i, record in enumerate(tf.data.TFRecordDataset(f, compression_type=compression).as_numpy_iterator()):
+                try:
+                    example = tf.train.Example.FromString(record)
+                except Exception:
+                    raise C2ALInputError(f"{f}: record {i + 1} is not a serialized tf.Example")
+                for key, feat in example.features.feature.items():
+                    kind = feat.WhichOneof("kind")
+                    if kind is None:
+                        continue
+                    if kinds.setdefault(key, kind) != kind:
+                        raise C2ALInputError(f"{f}: feature '{key}' is {kind} at record {i + 1} but "
+                                             f"{kinds[key]} earlier")
+                    values = getattr(feat, kind).value
+                    if len(values) == 0:
+                        continue
+                    if len(values) > 1:
+                        multi.add(key)
+                    v = values[0]
+                    col = columns.setdefault(key, [""] * n)
+                    col.append(v.decode("utf-8", "replace") if kind == "bytes_list" else repr(v))
+                n += 1
+                origins.append((f, i))
+                for col in columns.values():
+                    if len(col) < n:
+                        col.append("")
+        except tf.errors.DataLossError:
+            raise C2ALInputError(f"{f}: corrupt or not a TFRecord file (compression "
+                                 f"{compression or 'none'})")
+    if n == 0:
+        raise C2ALInputError(f"{path}: TFRecord holds no examples")
+    for key in sorted(multi - {label}):
+        print(f"c2al: warning: {path}: feature '{key}' has several values per example; skipped")
+        columns.pop(key)
+    if label in multi:
+        raise C2ALInputError(f"{path}: label feature '{label}' has several values in one example")
+    frame = pd.DataFrame(columns)
+    present = [k for k in kinds if k in frame.columns and k != label]
+    categorical = set(categorical) | {k for k in present if kinds[k] == "bytes_list"}
+    numeric = (set(numeric) | {k for k in present if kinds[k] != "bytes_list"}) - categorical
+    return _finish(frame, source=path, label=label, positive_label=positive_label,
+                   numeric=numeric - categorical, categorical=categorical, drop=drop,
+                   where=lambda i: f"{origins[i][0]} record {origins[i][1] + 1}")
+
+
+# --------------------------------------------------------------------------- Criteo
+
+CRITEO_INT = [f"I{i}" for i in range(1, 14)]
+CRITEO_CAT = [f"C{i}" for i in range(1, 27)]
+CRITEO_COLUMNS = ["label"] + CRITEO_INT + CRITEO_CAT
+
+
+def read_criteo(path: str) -> FeatureTable:
+    """Criteo display-ads TSV: label, 13 integer (I1..I13), 26 hashed categorical
+    (C1..C26) columns, tab-separated, no header, empty = missing."""
+    frame = _read_csv_strings(path, delimiter="\t", column_names=CRITEO_COLUMNS)
+    return _finish(frame, source=path, label="label", positive_label=None,
+                   numeric=CRITEO_INT, categorical=CRITEO_CAT, where=lambda i: f"line {i + 1}")
+
+
+# --------------------------------------------------------------------------- MovieLens
+
+def default_movielens_dir() -> str:
+    """``$C2AL_MOVIELENS_DIR``, else ``$C2AL_SHARED_DATA/movielens-100k``, else
+    ``../shared/data/movielens-100k`` relative to the repository."""
+    if os.environ.get("C2AL_MOVIELENS_DIR"):
+        return os.environ["C2AL_MOVIELENS_DIR"]
+    shared = os.environ.get("C2AL_SHARED_DATA") or os.path.join(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..", "shared", "data")
+    return os.path.normpath(os.path.join(shared, "movielens-100k"))
+
+
+def _read_atomic(path: str) -> pd.DataFrame:
+    if not os.path.exists(path):
+        raise C2ALInputError(f"{path}: file not found")
+    frame = _read_csv_strings(path, delimiter="\t")
+    frame.columns = [c.split(":")[0] for c in frame.columns]
+    return frame
+
+
+def movielens_frame(directory: Optional[str] = None) -> pd.DataFrame:
+    """RecBole atomic files (``*.inter`` joined with ``*.user`` and ``*.item``) as
+    one string DataFrame: user_id, item_id, rating, timestamp, age, gender,
+    occupation, zip_code, release_year (non-numeric years become missing), genre
+    (first genre of ``class``)."""
+    directory = directory or default_movielens_dir()
+    inter = glob.glob(os.path.join(directory, "*.inter"))
+    if not inter:
+        raise C2ALInputError(f"{directory}: no RecBole *.inter file (set C2AL_MOVIELENS_DIR)")
+    stem = inter[0][: -len(".inter")]
+    frame = _read_atomic(inter[0])
+    if os.path.exists(stem + ".user"):
+        frame = frame.merge(_read_atomic(stem + ".user"), on="user_id", how="left")
+    if os.path.exists(stem + ".item"):
+        items = _read_atomic(stem + ".item")
+        if "class" in items.columns:
+            items["genre"] = items["class"].str.split(" ").str[0]
+        if "release_year" in items.columns:  # ML-100K spells a missing year 'unkonwn'
+            items["release_year"] = items["release_year"].where(items["release_year"].str.isdigit(), "")
+        items = items.drop(columns=[c for c in ("movie_title", "class") if c in items.columns])
+        frame = frame.merge(items, on="item_id", how="left")
+    return frame.fillna("")
+
+
+def read_movielens(directory: Optional[str] = None, positive_label: str = ">=4") -> FeatureTable:
+    """MovieLens in RecBole's atomic format; label ``rating`` binarized as
+    ``rating >= 4``. ``user_id``, ``item_id``, ``gender``, ``occupation``,
+    ``zip_code``, ``genre`` are categorical; ``age``, ``release_year`` and
+    ``timestamp`` numeric."""
+    directory = directory or default_movielens_dir()
+    frame = movielens_frame(directory)
+    return _finish(frame, source=directory, label="rating", positive_label=positive_label,
+                   categorical=[c for c in ("user_id", "item_id", "gender", "occupation", "zip_code", "genre")
+                                if c in frame.columns])
+
+
+# --------------------------------------------------------------------------- dispatch
+
+def _find(path: str, patterns: Sequence[str]) -> List[str]:
+    found = set()
+    for pattern in patterns:
+        found.update(glob.glob(os.path.join(path, "**", pattern), recursive=True))
+    return sorted(f for f in found if os.path.isfile(f))
+
+
+def detect_format(path: str) -> str:
+    """``csv``, ``csv_dir``, ``tfrecord``, ``movielens`` or a C2ALInputError."""
+    if not os.path.exists(path):
+        raise C2ALInputError(f"{path}: no such file or directory")
+    if os.path.isdir(path):
+        if glob.glob(os.path.join(path, "*.inter")):
+            return "movielens"
+        if _find(path, CSV_PATTERNS):
+            return "csv_dir"
+        if _find(path, TFRECORD_PATTERNS):
+            return "tfrecord"
+        raise C2ALInputError(f"{path}: directory holds no *.csv, TFRecord or RecBole *.inter files")
+    name = os.path.basename(path).lower()
+    if any(s in name for s in (".tfrecord", ".tfr")) or "tfrecord-" in name:
+        return "tfrecord"
+    if os.path.getsize(path) == 0:
+        raise C2ALInputError(f"{path}: file is empty")
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head[:2] == b"\x1f\x8b" and not name.endswith(".csv.gz"):
+        return "tfrecord"
+    if b"\x00" in head[:12]:
+        return "tfrecord"
+    return "csv"
+
+
+def read_table(path: str, label: str, positive_label: Optional[str] = None, *,
+               numeric=(), categorical=(), drop=()) -> FeatureTable:
+    """Reads ``--data PATH``: CSV file, directory of CSVs, TFRecord file(s) of
+    tf.Example, or a RecBole atomic directory (MovieLens)."""
+    fmt = detect_format(path)
+    kw = dict(numeric=numeric, categorical=categorical, drop=drop)
+    if fmt == "csv":
+        return read_csv(path, label, positive_label, **kw)
+    if fmt == "csv_dir":
+        return read_csv_dir(path, label, positive_label, **kw)
+    if fmt == "tfrecord":
+        return read_tfrecord(path, label, positive_label, **kw)
+    frame = movielens_frame(path)
+    return _finish(frame, source=path, label=label, positive_label=positive_label, numeric=numeric,
+                   categorical=set(categorical) | {"user_id", "item_id", "zip_code"} - {label}, drop=drop)

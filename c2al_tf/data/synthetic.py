@@ -1,0 +1,216 @@
+"""Synthetic ads-click data with planted, conflicting cohorts.
+
+Each row is one ad impression; the label ``click`` is 1 when it was clicked.
+
+Features (shape of real ads logs: long-tailed ids, numeric and categorical):
+
+========================  ===========  =============================================
+column                    type         distribution
+========================  ===========  =============================================
+``user_id``               categorical  P(k) ~ 1/(k+10) over 200,000 users (``u<k>``)
+``ad_id``                 categorical  P(k) ~ 1/(k+10) over 50,000 ads (``a<k>``)
+``user_value``            numeric      LogNormal(mu=1, sigma=1.2): the planted axis
+``ad_quality``            numeric      N(0, 1)
+``discount``              numeric      U(0, 1)
+``bid``                   numeric      LogNormal(0, 0.5), no effect on clicks
+``hour``                  numeric      0..23
+``surface``               categorical  feed .5, story .2, search .2, video .1
+``ad_category``           categorical  ``cat_00`` .. ``cat_11``, Zipf-like weights
+``device``                categorical  ios .4, android .45, web .15
+``region``                categorical  decoy: ``r0`` .. ``r5``
+``account_age_days``      numeric      decoy: Exponential(mean 400)
+========================  ===========  =============================================
+
+Planted ground truth (returned by :func:`ground_truth`)::
+
+    cohort(x) = tail      if user_value <  exp(1 + 1.2 * z_0.10)   (bottom 10%)
+                head      if user_value >= exp(1 + 1.2 * z_0.90)   (top 10%)
+                majority  otherwise
+
+    logit P(click) = b[c] + q[c] * ad_quality + d[c] * (2 * discount - 1)
+                     + s[c] * match(surface, ad_category)
+                     + 0.25 * sin(2 pi hour / 24) + user_bias + ad_bias
+                     + region_shift[region] + 0.1 * z(log account_age)
+
+    with match = +1 on feed x {cat_00..cat_03}, -1 on video x {cat_00..cat_03},
+    0 elsewhere, and per cohort c:
+
+        cohort     b      q      d      s
+        majority  -3.3   +0.8   +0.3   +0.7
+        tail      -3.8   -1.2   +1.5   -1.0     (conflicts with the majority)
+        head      -2.4   +1.8   -0.8   +1.5     (conflicts on d, amplifies q, s)
+
+The tail cohort rewards *low* ad quality and the reverse surface x category
+interaction: the majority's structure conflicts with it, which is what C2AL's
+auxiliary heads are meant to preserve. ``region`` and ``account_age_days`` are
+decoys: they shift the marginal click rate mildly (intercept only) but leave the
+conditional structure unchanged, so a miner should rank them below
+``user_value``. ``bid`` and ``device`` have no effect at all. The overall click rate is about
+7.6%, the tail's about 5%, the majority's about 6% and the head's about 22%.
+
+Generation streams in fixed-size chunks, so memory does not grow with ``rows``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from typing import Dict, Iterator, List, Optional
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, ndtri
+
+LABEL = "click"
+AXIS = "user_value"
+N_USERS = 200_000
+N_ADS = 50_000
+CHUNK_ROWS = 100_000
+SURFACES = np.array(["feed", "story", "search", "video"])
+SURFACE_P = np.array([0.5, 0.2, 0.2, 0.1])
+CATEGORIES = np.array([f"cat_{i:02d}" for i in range(12)])
+DEVICES = np.array(["ios", "android", "web"])
+DEVICE_P = np.array([0.4, 0.45, 0.15])
+REGIONS = np.array([f"r{i}" for i in range(6)])
+REGION_SHIFT = np.array([-0.15, -0.08, 0.0, 0.0, 0.08, 0.15])
+VALUE_MU, VALUE_SIGMA = 1.0, 1.2
+TAIL_Q, HEAD_Q = 0.10, 0.90
+COEFFICIENTS: Dict[str, Dict[str, float]] = {
+    "majority": {"intercept": -3.3, "ad_quality": 0.8, "discount": 0.3, "match": 0.7},
+    "tail": {"intercept": -3.8, "ad_quality": -1.2, "discount": 1.5, "match": -1.0},
+    "head": {"intercept": -2.4, "ad_quality": 1.8, "discount": -0.8, "match": 1.5},
+}
+COLUMNS = ["user_id", "ad_id", "user_value", "ad_quality", "discount", "bid", "hour", "surface",
+           "ad_category", "device", "region", "account_age_days", LABEL]
+
+
+@dataclasses.dataclass(frozen=True)
+class GroundTruth:
+    """What the generator planted; tests check the miner against it."""
+
+    label: str
+    axis: str
+    tail_max: float  # tail: axis <  tail_max
+    head_min: float  # head: axis >= head_min
+    tail_quantile: float
+    head_quantile: float
+    coefficients: Dict[str, Dict[str, float]]
+    conflicting_features: List[str]
+    decoys: List[str]
+    no_effect: List[str]
+
+    def cohort_of(self, axis_values) -> np.ndarray:
+        """``"tail"`` / ``"majority"`` / ``"head"`` per row."""
+        v = np.asarray(axis_values, dtype=np.float64)
+        return np.where(v < self.tail_max, "tail", np.where(v >= self.head_min, "head", "majority"))
+
+
+def ground_truth() -> GroundTruth:
+    return GroundTruth(
+        label=LABEL, axis=AXIS,
+        tail_max=float(math.exp(VALUE_MU + VALUE_SIGMA * ndtri(TAIL_Q))),
+        head_min=float(math.exp(VALUE_MU + VALUE_SIGMA * ndtri(HEAD_Q))),
+        tail_quantile=TAIL_Q, head_quantile=HEAD_Q,
+        coefficients={k: dict(v) for k, v in COEFFICIENTS.items()},
+        conflicting_features=["ad_quality", "discount", "surface", "ad_category"],
+        decoys=["region", "account_age_days"], no_effect=["bid", "device"])
+
+
+def _power_law_cdf(size: int, offset: float = 10.0) -> np.ndarray:
+    """CDF of P(k) proportional to 1 / (k + offset), k in [0, size): long-tailed ids."""
+    p = 1.0 / (np.arange(size) + offset)
+    return np.cumsum(p / p.sum())
+
+
+def _long_tail_ids(rng: np.random.Generator, n: int, cdf: np.ndarray) -> np.ndarray:
+    return np.minimum(np.searchsorted(cdf, rng.uniform(0.0, 1.0, n)), len(cdf) - 1)
+
+
+def iter_chunks(rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """Yields DataFrames of at most ``chunk_rows`` rows, ``rows`` in total."""
+    if rows < 1:
+        raise ValueError(f"rows must be >= 1, got {rows}")
+    truth = ground_truth()
+    table_rng = np.random.default_rng([seed, 1])
+    user_bias = table_rng.normal(0.0, 0.35, N_USERS)
+    ad_bias = table_rng.normal(0.0, 0.35, N_ADS)
+    coef = {k: np.array([v["intercept"], v["ad_quality"], v["discount"], v["match"]])
+            for k, v in COEFFICIENTS.items()}
+    cat_p = 1.0 / np.arange(1, len(CATEGORIES) + 1) ** 0.6
+    cat_p /= cat_p.sum()
+    user_cdf, ad_cdf = _power_law_cdf(N_USERS), _power_law_cdf(N_ADS)
+    rng = np.random.default_rng([seed, 2])
+    done = 0
+    while done < rows:
+        n = min(chunk_rows, rows - done)
+        users = _long_tail_ids(rng, n, user_cdf)
+        ads = _long_tail_ids(rng, n, ad_cdf)
+        user_value = rng.lognormal(VALUE_MU, VALUE_SIGMA, n)
+        quality = rng.normal(0.0, 1.0, n)
+        discount = rng.uniform(0.0, 1.0, n)
+        bid = rng.lognormal(0.0, 0.5, n)
+        hour = rng.integers(0, 24, n)
+        surface = rng.choice(len(SURFACES), n, p=SURFACE_P)
+        category = rng.choice(len(CATEGORIES), n, p=cat_p)
+        device = rng.choice(len(DEVICES), n, p=DEVICE_P)
+        region = rng.integers(0, len(REGIONS), n)
+        account_age = rng.exponential(400.0, n)
+
+        cohort = truth.cohort_of(user_value)
+        w = np.stack([coef["majority"]] * n)
+        w[cohort == "tail"] = coef["tail"]
+        w[cohort == "head"] = coef["head"]
+        match = (np.where((surface == 0) & (category < 4), 1.0, 0.0)
+                 - np.where((surface == 3) & (category < 4), 1.0, 0.0))
+        logit = (w[:, 0] + w[:, 1] * quality + w[:, 2] * (2 * discount - 1) + w[:, 3] * match
+                 + 0.25 * np.sin(2 * np.pi * hour / 24) + user_bias[users] + ad_bias[ads]
+                 + REGION_SHIFT[region] + 0.1 * (np.log1p(account_age) - 5.4))
+        click = (rng.uniform(0.0, 1.0, n) < expit(logit)).astype(np.int64)
+        yield pd.DataFrame({
+            "user_id": np.char.add("u", users.astype(str)),
+            "ad_id": np.char.add("a", ads.astype(str)),
+            "user_value": np.round(user_value, 4),
+            "ad_quality": np.round(quality, 4),
+            "discount": np.round(discount, 4),
+            "bid": np.round(bid, 4),
+            "hour": hour,
+            "surface": SURFACES[surface],
+            "ad_category": CATEGORIES[category],
+            "device": DEVICES[device],
+            "region": REGIONS[region],
+            "account_age_days": np.round(account_age, 1),
+            LABEL: click,
+        }, columns=COLUMNS)
+        done += n
+
+
+def generate(rows: int, seed: int = 0) -> pd.DataFrame:
+    """All rows in memory (for tests and small experiments)."""
+    return pd.concat(list(iter_chunks(rows, seed)), ignore_index=True)
+
+
+def write_csv(path: str, rows: int, seed: int = 0, progress: bool = False) -> GroundTruth:
+    """Streams ``rows`` rows to ``path`` (written to a temporary name, then
+    renamed, so a failed run leaves no partial file). Returns the ground truth."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=rows, unit="rows", desc="generate", unit_scale=True)
+    try:
+        with open(tmp, "w", newline="") as f:
+            for i, chunk in enumerate(iter_chunks(rows, seed)):
+                chunk.to_csv(f, header=(i == 0), index=False)
+                if bar is not None:
+                    bar.update(len(chunk))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    return ground_truth()

@@ -1,0 +1,59 @@
+"""The typed in-memory table every reader returns."""
+from __future__ import annotations
+
+import dataclasses
+from typing import List
+
+import numpy as np
+import pandas as pd
+
+
+@dataclasses.dataclass
+class FeatureTable:
+    """Features + binary label, with each feature typed numeric or categorical.
+
+    Attributes:
+      features: one column per feature. Numeric columns are float64 with NaN for
+        missing values; categorical columns are Python ``str`` with ``""`` for
+        missing values.
+      label: int64 array of 0/1, one per row.
+      label_name: the label column's name in the source.
+      numeric: names of numeric feature columns, in source order.
+      categorical: names of categorical feature columns, in source order.
+      source: where the rows came from (file or directory), for messages.
+    """
+
+    features: pd.DataFrame
+    label: np.ndarray
+    label_name: str
+    numeric: List[str]
+    categorical: List[str]
+    source: str = ""
+
+    def __len__(self) -> int:
+        return len(self.label)
+
+    @property
+    def positive_rate(self) -> float:
+        return float(self.label.mean()) if len(self.label) else float("nan")
+
+    def to_frame(self) -> pd.DataFrame:
+        """Features plus the label as one DataFrame (label column last)."""
+        frame = self.features.copy()
+        frame[self.label_name] = self.label
+        return frame
+
+    def take(self, index) -> "FeatureTable":
+        """Rows selected by an integer index or boolean mask."""
+        index = np.asarray(index)
+        return dataclasses.replace(
+            self,
+            features=self.features.iloc[index].reset_index(drop=True)
+            if index.dtype != bool else self.features[index].reset_index(drop=True),
+            label=self.label[index],
+        )
+
+    def summary(self) -> str:
+        return (f"{len(self):,} rows, {len(self.numeric)} numeric + "
+                f"{len(self.categorical)} categorical features, "
+                f"label '{self.label_name}' positive rate {self.positive_rate:.4f}")
