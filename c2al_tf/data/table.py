@@ -57,3 +57,20 @@ class FeatureTable:
         return (f"{len(self):,} rows, {len(self.numeric)} numeric + "
                 f"{len(self.categorical)} categorical features, "
                 f"label '{self.label_name}' positive rate {self.positive_rate:.4f}")
+
+    def example_dtypes(self) -> dict:
+        """How each feature is stored in a ``tf.Example`` (as CsvExampleGen would
+        infer it): ``int64`` for integral numbers (numeric columns whose values
+        are all whole, categorical columns whose values are all digit strings),
+        ``float32`` for other numbers, ``string`` otherwise."""
+        out = {}
+        for name in self.numeric:
+            v = self.features[name].to_numpy()
+            v = v[~np.isnan(v)]
+            out[name] = "int64" if len(v) and np.all(v == np.floor(v)) and np.abs(v).max() < 2 ** 53 else "float32"
+        for name in self.categorical:
+            s = self.features[name]
+            present = s[s != ""]
+            digits = len(present) > 0 and bool(present.str.fullmatch(r"-?\d{1,18}").all())
+            out[name] = "int64" if digits else "string"
+        return out

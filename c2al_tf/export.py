@@ -1,0 +1,102 @@
+"""SavedModel export with serving signatures.
+
+``serving_default(examples: tf.string [None]) -> {"probabilities": float32 [None, 1]}``
+parses serialized ``tf.Example``s and runs the encoder and the primary head only;
+its graph captures no auxiliary-head variable or op, so serving a C2AL model costs
+what serving the same encoder without auxiliary heads costs.
+
+``all_heads(examples) -> {"probabilities": [None, 1], "aux__<cohort>": [None, 1], ...}``
+returns every head (for diagnostics and evaluation), and is left out with
+``all_heads=False``.
+
+``assets.extra/c2al.json`` records the feature spec, model config, label and
+cohorts, so ``c2al evaluate`` and the TFX components can read them back.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from typing import Any, Dict, Optional
+
+import c2al_tf  # noqa: F401
+import tensorflow as tf
+
+from c2al_tf.models.builder import PRIMARY, C2ALModel
+from c2al_tf.models.features import FeatureSpec
+
+METADATA = os.path.join("assets.extra", "c2al.json")
+_EXAMPLES = tf.TensorSpec([None], tf.string, name="examples")
+
+
+def serving_functions(model: C2ALModel, all_heads: bool = True):
+    """``{signature name: tf.function}`` for a built model."""
+    spec = model.spec
+    serving_model = model.serving_model
+
+    @tf.function(input_signature=[_EXAMPLES])
+    def serve(examples):
+        features = spec.parse_examples(examples)
+        return {"probabilities": tf.cast(serving_model(features, training=False), tf.float32)}
+
+    functions = {"serving_default": serve}
+    if all_heads:
+        training_model = model.training_model
+
+        @tf.function(input_signature=[_EXAMPLES])
+        def heads(examples):
+            outputs = training_model(spec.parse_examples(examples), training=False)
+            result = {"probabilities": tf.cast(outputs[PRIMARY], tf.float32)}
+            result.update({k: tf.cast(v, tf.float32) for k, v in outputs.items() if k != PRIMARY})
+            return result
+
+        functions["all_heads"] = heads
+    return functions
+
+
+def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True,
+                       extra_metadata: Optional[Dict[str, Any]] = None) -> str:
+    """Writes the SavedModel to a temporary directory beside ``export_dir`` and
+    renames it into place (an existing ``export_dir`` is replaced)."""
+    export_dir = os.path.abspath(export_dir)
+    parent = os.path.dirname(export_dir)
+    os.makedirs(parent, exist_ok=True)
+    tmp = os.path.join(parent, f".{os.path.basename(export_dir)}.tmp{os.getpid()}")
+    if os.path.exists(tmp):
+        shutil.rmtree(tmp)
+    module = tf.Module()
+    module.serving_model = model.serving_model
+    if all_heads:
+        module.training_model = model.training_model
+    functions = serving_functions(model, all_heads)
+    signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
+    try:
+        tf.saved_model.save(module, tmp, signatures=signatures)
+        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+        meta = {"format": "c2al.model/1", "label": model.spec.label, "feature_spec": model.spec.to_dict(),
+                "config": model.config.to_dict(), "cohorts": model.cohorts, "heads": model.head_names,
+                **(extra_metadata or {})}
+        with open(os.path.join(tmp, METADATA), "w") as f:
+            json.dump(meta, f, indent=2)
+        if os.path.exists(export_dir):
+            shutil.rmtree(export_dir)
+        os.replace(tmp, export_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return export_dir
+
+
+def load_metadata(export_dir: str) -> Dict[str, Any]:
+    """The ``assets.extra/c2al.json`` of an exported model."""
+    from c2al_tf.errors import C2ALInputError
+
+    path = os.path.join(export_dir, METADATA)
+    if not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
+        raise C2ALInputError(f"{export_dir}: not a SavedModel directory (no saved_model.pb)")
+    if not os.path.exists(path):
+        raise C2ALInputError(f"{path}: missing; the model was not exported by c2al")
+    with open(path) as f:
+        meta = json.load(f)
+    meta["feature_spec"] = FeatureSpec.from_dict(meta["feature_spec"])
+    return meta

@@ -1,0 +1,59 @@
+"""Auxiliary labels: ``y_C = y * 1[x in C]`` for every cohort C of a CohortSpec.
+
+A positive outside every cohort keeps its primary label 1 and gets 0 on every
+auxiliary head: the auxiliary heads pull against the primary one there, and that
+partial conflict is C2AL's regularizer. Works on numpy / pandas columns
+(:func:`aux_labels`) and on batches inside ``tf.data`` (:func:`tf_aux_labels`)
+with identical semantics (numeric min inclusive / max exclusive, categorical
+``in`` on string values, ``all`` crosses, missing values in no cohort).
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, Iterable, Mapping
+
+import numpy as np
+
+from c2al_tf.cohorts.spec import predicate_mask
+
+
+def aux_labels(label, columns: Mapping[str, Any], cohorts: Iterable[Mapping[str, Any]]) -> Dict[str, np.ndarray]:
+    """``{aux_label: int64 array}`` for numpy / pandas inputs."""
+    y = np.asarray(label).astype(np.int64).reshape(-1)
+    return {c["aux_label"]: y * predicate_mask(c["predicate"], columns).astype(np.int64) for c in cohorts}
+
+
+def tf_predicate_mask(predicate: Mapping[str, Any], features: Mapping[str, Any]):
+    """Membership as a tf.bool tensor shaped like the feature tensors."""
+    import tensorflow as tf
+
+    if "all" in predicate:
+        masks = [tf_predicate_mask(p, features) for p in predicate["all"]]
+        return tf.reduce_all(tf.stack(masks, axis=0), axis=0)
+    x = features[predicate["feature"]]
+    if "in" in predicate:
+        if x.dtype.is_floating:
+            integral = tf.equal(x, tf.floor(x))
+            text = tf.where(integral, tf.strings.as_string(tf.cast(tf.where(integral, x, 0.0), tf.int64)),
+                            tf.strings.as_string(x))
+            text = tf.where(tf.math.is_nan(x), tf.constant(""), text)
+        elif x.dtype.is_integer:
+            text = tf.strings.as_string(x)
+        else:
+            text = x
+        values = tf.constant([str(v) for v in predicate["in"]])
+        return tf.reduce_any(tf.equal(tf.expand_dims(text, -1), values), axis=-1)
+    x = tf.cast(x, tf.float64)
+    mask = tf.logical_not(tf.math.is_nan(x))
+    if predicate.get("min") is not None:
+        mask = tf.logical_and(mask, x >= float(predicate["min"]))
+    if predicate.get("max") is not None:
+        mask = tf.logical_and(mask, x < float(predicate["max"]))
+    return mask
+
+
+def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[str, Any]]):
+    """``{aux_label: tensor}`` (label's dtype and shape) inside a tf.data map."""
+    import tensorflow as tf
+
+    return {c["aux_label"]: label * tf.cast(tf_predicate_mask(c["predicate"], features), label.dtype)
+            for c in cohorts}

@@ -1,0 +1,186 @@
+"""Metrics: NE, logloss, AUC, calibration; per cohort; paired over seeds; diagnostics.
+
+Normalized entropy (He et al., 2014)::
+
+    logloss = -1/N sum_i [y_i log p_i + (1 - y_i) log(1 - p_i)]
+    NE      = logloss / H(p_bar),   H(q) = -(q log q + (1 - q) log(1 - q)),  p_bar = mean(y)
+
+NE < 1 means the model beats predicting the base rate. Between two models,
+``NE_diff = (NE_c2al - NE_base) / NE_base`` (negative = C2AL better). Calibration
+is ``sum p / sum y`` (1 = calibrated).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+import numpy as np
+
+EPS = 1e-7
+METRIC_KEYS = ("ne", "logloss", "auc", "calibration", "count", "positive_rate")
+
+
+def logloss(y, p) -> float:
+    y = np.asarray(y, np.float64).reshape(-1)
+    p = np.clip(np.asarray(p, np.float64).reshape(-1), EPS, 1 - EPS)
+    if len(y) == 0:
+        return float("nan")
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def entropy(rate: float) -> float:
+    if rate <= 0 or rate >= 1:
+        return 0.0
+    return float(-(rate * math.log(rate) + (1 - rate) * math.log(1 - rate)))
+
+
+def normalized_entropy(y, p) -> float:
+    """NE; NaN when the labels have a single class (entropy 0)."""
+    h = entropy(float(np.mean(y))) if len(np.asarray(y)) else 0.0
+    return logloss(y, p) / h if h > 0 else float("nan")
+
+
+def auc(y, p) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    y = np.asarray(y).reshape(-1)
+    if len(np.unique(y)) < 2:
+        return float("nan")
+    return float(roc_auc_score(y, np.asarray(p).reshape(-1)))
+
+
+def calibration(y, p) -> float:
+    s = float(np.sum(y))
+    return float(np.sum(p)) / s if s > 0 else float("nan")
+
+
+def binary_metrics(y, p) -> Dict[str, float]:
+    """The metrics.json record: ne, logloss, auc, calibration, count, positive_rate."""
+    y = np.asarray(y, np.float64).reshape(-1)
+    p = np.asarray(p, np.float64).reshape(-1)
+    return {"ne": normalized_entropy(y, p), "logloss": logloss(y, p), "auc": auc(y, p),
+            "calibration": calibration(y, p), "count": int(len(y)),
+            "positive_rate": float(y.mean()) if len(y) else float("nan")}
+
+
+def evaluate_predictions(y, p, cohort_masks: Optional[Mapping[str, np.ndarray]] = None) -> Dict[str, Any]:
+    """``{"overall": {...}, "cohorts": {name: {...}}}`` (the metrics.json format)."""
+    out = {"overall": binary_metrics(y, p), "cohorts": {}}
+    y, p = np.asarray(y).reshape(-1), np.asarray(p).reshape(-1)
+    for name, mask in (cohort_masks or {}).items():
+        mask = np.asarray(mask, bool)
+        out["cohorts"][name] = binary_metrics(y[mask], p[mask])
+    return out
+
+
+def ne_diff(ne_candidate: float, ne_base: float) -> float:
+    return (ne_candidate - ne_base) / ne_base
+
+
+def paired_comparison(base: Sequence[float], candidate: Sequence[float], confidence: float = 0.95,
+                      method: str = "t", n_boot: int = 10_000, seed: int = 0) -> Dict[str, Any]:
+    """Paired NE_diff over seeds: per-seed ``(cand - base) / base``, its mean and a
+    confidence interval (Student t by default, or a percentile bootstrap).
+
+    ``excludes_zero`` says whether the interval lies entirely on one side of 0;
+    ``verdict`` is ``better`` (CI below 0), ``worse`` (CI above 0) or ``no
+    significant difference``.
+    """
+    from scipy import stats
+
+    base, candidate = np.asarray(base, np.float64), np.asarray(candidate, np.float64)
+    if base.shape != candidate.shape or base.ndim != 1 or len(base) == 0:
+        raise ValueError("paired_comparison needs two equal-length, non-empty sequences (one value per seed)")
+    diffs = (candidate - base) / base
+    diffs = diffs[~np.isnan(diffs)]
+    n = len(diffs)
+    mean = float(diffs.mean()) if n else float("nan")
+    if n < 2:
+        lo = hi = float("nan")
+    elif method == "bootstrap":
+        rng = np.random.default_rng(seed)
+        boots = rng.choice(diffs, size=(n_boot, n), replace=True).mean(axis=1)
+        alpha = (1 - confidence) / 2
+        lo, hi = (float(v) for v in np.quantile(boots, [alpha, 1 - alpha]))
+    elif method == "t":
+        sem = float(diffs.std(ddof=1) / math.sqrt(n))
+        if sem == 0:
+            lo = hi = mean
+        else:
+            lo, hi = (float(v) for v in stats.t.interval(confidence, n - 1, loc=mean, scale=sem))
+    else:
+        raise ValueError(f"unknown CI method '{method}'; use 't' or 'bootstrap'")
+    verdict = ("better" if hi < 0 else "worse" if lo > 0 else "no significant difference") if n >= 2 else \
+        "too few seeds"
+    return {"mean": mean, "ci_low": lo, "ci_high": hi, "n": n, "confidence": confidence, "method": method,
+            "diffs": diffs.tolist(), "excludes_zero": bool(n >= 2 and (hi < 0 or lo > 0)), "verdict": verdict}
+
+
+# ------------------------------------------------------------------ diagnostics
+
+def attention_weight_histogram(model, bins: int = 50, near_zero: float = 1e-3) -> Dict[str, Any]:
+    """Histogram of the attention layer's MLP kernel weights (the paper's Figure 2)
+    and the fraction of near-zero weights (``|w| < near_zero``)."""
+    layer = getattr(model, "attention_layer", None)
+    if layer is None:
+        raise ValueError("this model has no attention layer (use attention_fm or dhen)")
+    weights = np.concatenate([w.numpy().reshape(-1) for w in layer.trainable_weights if "kernel" in w.name])
+    counts, edges = np.histogram(weights, bins=bins)
+    return {"counts": counts.tolist(), "edges": edges.tolist(), "weights": weights,
+            "near_zero_fraction": float(np.mean(np.abs(weights) < near_zero)),
+            "std": float(weights.std())}
+
+
+def attention_dead_units(model, inputs: Mapping[str, np.ndarray], eps: float = 1e-6) -> Dict[str, float]:
+    """Fraction of hidden attention-MLP units that never activate (ReLU output
+    <= eps for every example and feature of ``inputs``): dead units."""
+    import tensorflow as tf
+
+    layer = getattr(model, "attention_layer", None)
+    if layer is None:
+        raise ValueError("this model has no attention layer (use attention_fm or dhen)")
+    x = model.training_model.get_layer("embeddings")
+    embed = tf.keras.Model(model.training_model.inputs, x.output)
+    h = embed(dict(inputs), training=False)
+    fractions = {}
+    for hidden in layer.attention_mlp:
+        h = hidden(h)
+        active = tf.reduce_max(tf.reshape(h, [-1, h.shape[-1]]), axis=0) > eps
+        fractions[hidden.name] = float(1.0 - tf.reduce_mean(tf.cast(active, tf.float32)).numpy())
+    return fractions
+
+
+def gradient_conflict(model, inputs: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray]) -> Dict[str, Any]:
+    """Splits the (weighted) auxiliary gradient on the shared encoder into the parts
+    parallel and orthogonal to the primary gradient.
+
+    Returns ``cosine`` (aux vs primary), ``parallel_norm`` (signed: negative means
+    the aux heads pull against the primary), ``orthogonal_norm``, ``primary_norm``
+    and ``per_head_cosine``.
+    """
+    import tensorflow as tf
+
+    if not model.cohorts:
+        raise ValueError("gradient_conflict needs a model with auxiliary heads")
+    variables = model.encoder.trainable_variables
+    bce = tf.keras.losses.BinaryCrossentropy()
+    weights = model.loss_weights()
+    with tf.GradientTape(persistent=True) as tape:
+        out = model.training_model(dict(inputs), training=False)
+        losses = {h: bce(labels[h], out[h]) for h in model.head_names}
+    def flat(loss):
+        grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return tf.concat([tf.reshape(tf.convert_to_tensor(g), [-1]) for g in grads], 0).numpy().astype(np.float64)
+    g_p = flat(losses["primary"])
+    per_head = {h: flat(weights[h] * losses[h]) for h in model.head_names if h != "primary"}
+    g_a = np.sum(list(per_head.values()), axis=0)
+    del tape
+    def cos(a, b):
+        na, nb = np.linalg.norm(a), np.linalg.norm(b)
+        return float(a @ b / (na * nb)) if na > 0 and nb > 0 else float("nan")
+    pn = np.linalg.norm(g_p)
+    parallel = float(g_a @ g_p / pn) if pn > 0 else float("nan")
+    orthogonal = g_a - (g_a @ g_p / pn ** 2) * g_p if pn > 0 else g_a
+    return {"cosine": cos(g_a, g_p), "parallel_norm": parallel, "orthogonal_norm": float(np.linalg.norm(orthogonal)),
+            "primary_norm": float(pn), "aux_norm": float(np.linalg.norm(g_a)),
+            "per_head_cosine": {h: cos(g, g_p) for h, g in per_head.items()}}

@@ -1,0 +1,180 @@
+"""The C2AL model: shared encoder -> primary head + one auxiliary head per cohort.
+
+    embeddings X = [e_1 .. e_m]  (one per feature, [batch, m, d])
+    h = MLP(interaction(X))      (the shared encoder)
+    p = sigmoid(w_0 h + b_0)     primary head, output "primary"
+    p_C = sigmoid(w_C h + b_C)   auxiliary head per cohort C, output "aux__<C>"
+    L = BCE(y, p) + sum_C lambda_C * BCE(y * 1[x in C], p_C)
+
+Encoders (``ModelConfig.model``):
+
+* ``attention_fm``: ``[flatten(AttentionFM(X)), flatten(X)] -> MLP``
+* ``dhen``: ensemble of attention FM, DCN-v2 cross stack (tfrs) and an MLP branch,
+  concatenated -> MLP
+* ``dcn``: DCN-v2 cross stack (``tfrs.layers.dcn.Cross``) on flatten(X) -> MLP
+* ``fm``: ``[flatten(X), FM bi-interaction(X)] -> MLP``
+* ``mlp``: flatten(X) -> MLP
+
+The serving model is the encoder plus the primary head only: it has exactly the
+variables and ops of the same encoder built without auxiliary heads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+
+import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+import tensorflow as tf
+
+from c2al_tf.cohorts.spec import CohortSpec
+from c2al_tf.layers import AttentionFM, CategoricalEmbedding, FMInteraction, NumericEmbedding
+from c2al_tf.models.features import FeatureSpec
+
+PRIMARY = "primary"
+ENCODERS = ("attention_fm", "dhen", "dcn", "fm", "mlp")
+DEFAULT_AUX_WEIGHT = 0.5
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Hyper-parameters. ``aux_weight`` is lambda_C for every auxiliary head (0.5 by
+    default, so a head/tail pair adds at most the primary loss's weight);
+    ``aux_weights`` overrides it per head (keys: cohort names or aux labels)."""
+
+    model: str = "attention_fm"
+    embedding_dim: int = 16
+    num_attention: int = 8
+    attention_hidden: Sequence[int] = (32,)
+    mlp_units: Sequence[int] = (128, 64)
+    cross_layers: int = 2
+    dropout: float = 0.0
+    learning_rate: float = 1e-3
+    aux_weight: float = DEFAULT_AUX_WEIGHT
+    aux_weights: Optional[Dict[str, float]] = None
+
+    def __post_init__(self):
+        if self.model not in ENCODERS:
+            raise ValueError(f"unknown model '{self.model}'; choose one of {', '.join(ENCODERS)}")
+        if self.aux_weight < 0:
+            raise ValueError(f"aux_weight must be >= 0, got {self.aux_weight}")
+        if self.embedding_dim < 1 or self.num_attention < 1:
+            raise ValueError("embedding_dim and num_attention must be >= 1")
+
+    def weight_for(self, cohort: Mapping[str, Any]) -> float:
+        weights = self.aux_weights or {}
+        for key in (cohort["name"], cohort["aux_label"]):
+            if key in weights:
+                return float(weights[key])
+        return float(self.aux_weight)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["attention_hidden"], d["mlp_units"] = list(self.attention_hidden), list(self.mlp_units)
+        return d
+
+
+@dataclasses.dataclass
+class C2ALModel:
+    """The built model and its parts."""
+
+    spec: FeatureSpec
+    config: ModelConfig
+    cohorts: List[Dict[str, Any]]
+    training_model: tf.keras.Model   # outputs {"primary": p, "aux__C": p_C, ...}
+    serving_model: tf.keras.Model    # outputs p only
+    encoder: tf.keras.Model          # inputs -> shared representation h
+    attention_layer: Optional[AttentionFM]
+
+    @property
+    def head_names(self) -> List[str]:
+        return [PRIMARY] + [c["aux_label"] for c in self.cohorts]
+
+    def loss_weights(self) -> Dict[str, float]:
+        return {PRIMARY: 1.0, **{c["aux_label"]: self.config.weight_for(c) for c in self.cohorts}}
+
+    def compile(self) -> None:
+        self.training_model.compile(
+            optimizer=tf.keras.optimizers.Adam(self.config.learning_rate),
+            loss={h: tf.keras.losses.BinaryCrossentropy() for h in self.head_names},
+            loss_weights=self.loss_weights())
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+
+
+def _cohort_list(cohorts) -> List[Dict[str, Any]]:
+    if cohorts is None:
+        return []
+    if isinstance(cohorts, CohortSpec):
+        return list(cohorts.cohorts())
+    return list(cohorts)
+
+
+def _mlp(x, units: Iterable[int], dropout: float, prefix: str):
+    for i, u in enumerate(units):
+        x = tf.keras.layers.Dense(u, activation="relu", name=f"{prefix}_{i}")(x)
+        if dropout > 0:
+            x = tf.keras.layers.Dropout(dropout, name=f"{prefix}_dropout_{i}")(x)
+    return x
+
+
+def _cross_stack(x0, n: int, prefix: str):
+    import tensorflow_recommenders as tfrs
+
+    x = x0
+    for i in range(n):
+        x = tfrs.layers.dcn.Cross(name=f"{prefix}_{i}")(x0, x)
+    return x
+
+
+def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[str, Any]], None] = None,
+                config: Optional[ModelConfig] = None) -> C2ALModel:
+    """Builds (and compiles) the multi-head model for ``spec`` and ``cohorts``."""
+    config = config or ModelConfig()
+    cohorts = _cohort_list(cohorts)
+    names = [c["aux_label"] for c in cohorts]
+    if len(set(names)) != len(names):
+        raise ValueError(f"auxiliary heads repeat a name: {names}")
+    if not spec.names:
+        raise ValueError("the feature spec has no features")
+    d = config.embedding_dim
+    inputs = spec.keras_inputs()
+    embedded = [NumericEmbedding(d, f.mean, f.std, name=f"emb_{_safe(f.name)}")(inputs[f.name]) for f in spec.numeric]
+    embedded += [CategoricalEmbedding(f.vocabulary, d, name=f"emb_{_safe(f.name)}")(inputs[f.name])
+                 for f in spec.categorical]
+    rows = [tf.keras.layers.Reshape((1, d), name=f"row_{i}")(e) for i, e in enumerate(embedded)]
+    x = tf.keras.layers.Concatenate(axis=1, name="embeddings")(rows) if len(rows) > 1 else rows[0]
+    flat = tf.keras.layers.Flatten(name="flat_embeddings")(x)
+    attention = None
+    m = len(rows)
+    if config.model in ("attention_fm", "dhen", "fm") and m < 2:
+        raise ValueError(f"model '{config.model}' needs at least 2 features to interact; use --model mlp")
+    if config.model == "attention_fm":
+        attention = AttentionFM(config.num_attention, config.attention_hidden, name="attention_fm")
+        h = tf.keras.layers.Concatenate(name="interactions")(
+            [tf.keras.layers.Flatten(name="flat_attention")(attention(x)), flat])
+    elif config.model == "dhen":
+        attention = AttentionFM(config.num_attention, config.attention_hidden, name="attention_fm")
+        branches = [tf.keras.layers.Flatten(name="flat_attention")(attention(x)),
+                    _cross_stack(flat, config.cross_layers, "cross"),
+                    _mlp(flat, config.mlp_units[:1], config.dropout, "dhen_mlp_branch")]
+        h = tf.keras.layers.Concatenate(name="ensemble")(branches)
+    elif config.model == "dcn":
+        h = _cross_stack(flat, config.cross_layers, "cross")
+    elif config.model == "fm":
+        h = tf.keras.layers.Concatenate(name="interactions")([flat, FMInteraction(reduce=False, name="fm")(x)])
+    else:
+        h = flat
+    representation = _mlp(h, config.mlp_units, config.dropout, "mlp")
+    encoder = tf.keras.Model(inputs, representation, name="encoder")
+    primary = tf.keras.layers.Dense(1, activation="sigmoid", name=PRIMARY)(representation)
+    outputs = {PRIMARY: primary}
+    for c in cohorts:
+        outputs[c["aux_label"]] = tf.keras.layers.Dense(1, activation="sigmoid", name=c["aux_label"])(representation)
+    training = tf.keras.Model(inputs, outputs, name="c2al_training")
+    serving = tf.keras.Model(inputs, primary, name="c2al_serving")
+    model = C2ALModel(spec, config, cohorts, training, serving, encoder, attention)
+    model.compile()
+    return model

@@ -1,0 +1,159 @@
+"""FeatureSpec: what the model reads, how it is parsed from tf.Example and normalized.
+
+The model's input is a dict of dense ``[batch, 1]`` tensors: ``float32`` for
+numeric features (NaN = missing) and ``tf.string`` for categorical ones ("" =
+missing). :meth:`FeatureSpec.parse_examples` turns serialized ``tf.Example``s into
+that dict (the serving signature and TFRecord training use the same function);
+:meth:`FeatureSpec.table_to_inputs` does it for an in-memory FeatureTable.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from c2al_tf.errors import C2ALInputError
+
+
+@dataclasses.dataclass
+class NumericFeature:
+    name: str
+    mean: float
+    std: float
+    dtype: str = "float32"  # how it is stored in tf.Example: float32 or int64
+
+
+@dataclasses.dataclass
+class CategoricalFeature:
+    name: str
+    vocabulary: List[str]
+    dtype: str = "string"  # string or int64 in tf.Example
+
+
+@dataclasses.dataclass
+class FeatureSpec:
+    label: str
+    numeric: List[NumericFeature]
+    categorical: List[CategoricalFeature]
+
+    @property
+    def names(self) -> List[str]:
+        return [f.name for f in self.numeric] + [f.name for f in self.categorical]
+
+    # -- construction -------------------------------------------------------
+    @classmethod
+    def from_table(cls, table, max_vocab: int = 100_000, min_count: int = 1) -> "FeatureSpec":
+        """Normalization statistics and vocabularies (most frequent first, capped
+        at ``max_vocab``; rarer values share the OOV bucket) from a FeatureTable."""
+        dtypes = table.example_dtypes()
+        numeric = []
+        for name in table.numeric:
+            v = table.features[name].to_numpy(dtype=np.float64)
+            v = v[~np.isnan(v)]
+            mean = float(v.mean()) if len(v) else 0.0
+            std = float(v.std()) if len(v) else 1.0
+            numeric.append(NumericFeature(name, mean, std if std > 0 else 1.0, dtypes[name]))
+        categorical = []
+        for name in table.categorical:
+            s = table.features[name]
+            if dtypes[name] == "int64":
+                s = s[s != ""].astype(np.int64).astype(str)
+            counts = s[s != ""].value_counts(sort=False)
+            counts = counts[counts >= min_count]
+            order = sorted(zip(-counts.to_numpy(), counts.index.astype(str)))[:max_vocab]
+            categorical.append(CategoricalFeature(name, [v for _, v in order], dtypes[name]))
+        return cls(table.label_name, numeric, categorical)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FeatureSpec":
+        return cls(d["label"], [NumericFeature(**f) for f in d["numeric"]],
+                   [CategoricalFeature(**f) for f in d["categorical"]])
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict())
+
+    # -- inputs -------------------------------------------------------------
+    def keras_inputs(self):
+        import tensorflow as tf
+
+        inputs = {f.name: tf.keras.Input(shape=(1,), dtype=tf.float32, name=f.name) for f in self.numeric}
+        inputs.update({f.name: tf.keras.Input(shape=(1,), dtype=tf.string, name=f.name) for f in self.categorical})
+        return inputs
+
+    def parsing_spec(self, extra_int64: Optional[List[str]] = None) -> dict:
+        import tensorflow as tf
+
+        types = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
+        spec = {f.name: tf.io.RaggedFeature(types[f.dtype]) for f in self.numeric + self.categorical}
+        for name in extra_int64 or []:
+            spec[name] = tf.io.RaggedFeature(tf.int64)
+        return spec
+
+    def parse_examples(self, serialized, extra_int64: Optional[List[str]] = None) -> Dict[str, "tf.Tensor"]:
+        """Serialized tf.Examples ``[batch]`` -> dict of ``[batch, 1]`` tensors.
+
+        Missing features (absent or empty) become NaN / "" and extra values of a
+        multi-valued feature are ignored; ``extra_int64`` features (labels) come
+        back as float32 ``[batch, 1]`` with missing = 0.
+        """
+        import tensorflow as tf
+
+        parsed = tf.io.parse_example(serialized, self.parsing_spec(extra_int64))
+        out = {}
+        for f in self.numeric:
+            v = parsed[f.name]
+            first = tf.cast(v.to_tensor(default_value=0, shape=[None, 1]), tf.float32)
+            present = tf.expand_dims(v.row_lengths() > 0, -1)
+            out[f.name] = tf.where(present, first, tf.constant(np.nan, tf.float32))
+        for f in self.categorical:
+            v = parsed[f.name]
+            if f.dtype == "int64":
+                present = tf.expand_dims(v.row_lengths() > 0, -1)
+                text = tf.strings.as_string(v.to_tensor(default_value=0, shape=[None, 1]))
+                out[f.name] = tf.where(present, text, "")
+            else:
+                out[f.name] = v.to_tensor(default_value="", shape=[None, 1])
+        for name in extra_int64 or []:
+            out[name] = tf.cast(parsed[name].to_tensor(default_value=0, shape=[None, 1]), tf.float32)
+        return out
+
+    def table_to_inputs(self, table) -> Dict[str, np.ndarray]:
+        """FeatureTable -> dict of ``[n, 1]`` numpy arrays (float32 / object str)."""
+        out = {}
+        for f in self.numeric:
+            if f.name not in table.features:
+                raise C2ALInputError(f"{table.source}: the model needs numeric feature '{f.name}', "
+                                     f"which the data does not have")
+            col = table.features[f.name]
+            if col.dtype == object:
+                raise C2ALInputError(f"{table.source}: column '{f.name}' is categorical in the data but "
+                                     f"numeric in the model; pass --numeric {f.name}")
+            out[f.name] = col.to_numpy(dtype=np.float32).reshape(-1, 1)
+        for f in self.categorical:
+            if f.name not in table.features:
+                raise C2ALInputError(f"{table.source}: the model needs categorical feature '{f.name}', "
+                                     f"which the data does not have")
+            col = table.features[f.name]
+            if col.dtype != object:  # read as numeric: render integral numbers without ".0"
+                v = col.to_numpy(dtype=np.float64)
+                col = np.array(["" if np.isnan(x) else (str(int(x)) if x == int(x) else repr(x)) for x in v],
+                               dtype=object)
+            else:
+                col = col.to_numpy(dtype=object)
+                if f.dtype == "int64":
+                    col = np.array([_int_text(x) for x in col], dtype=object)
+            out[f.name] = col.reshape(-1, 1)
+        return out
+
+
+def _int_text(value: str) -> str:
+    """'0042' -> '42' (how an int64 tf.Example feature prints); other text unchanged."""
+    try:
+        return str(int(value))
+    except ValueError:
+        return value
