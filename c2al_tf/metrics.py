@@ -172,7 +172,7 @@ def gradient_conflict(model, inputs: Mapping[str, np.ndarray], labels: Mapping[s
         grads = tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return tf.concat([tf.reshape(tf.convert_to_tensor(g), [-1]) for g in grads], 0).numpy().astype(np.float64)
     g_p = flat(losses["primary"])
-    per_head = {h: flat(weights[h] * losses[h]) for h in model.head_names if h != "primary"}
+    per_head = {h: weights[h] * flat(losses[h]) for h in model.head_names if h != "primary"}
     g_a = np.sum(list(per_head.values()), axis=0)
     del tape
     def cos(a, b):

@@ -1,4 +1,4 @@
 """Subcommands of ``c2al``: each module has ``register(subparsers)``."""
-from c2al_tf.commands import demo, generate, inspect
+from c2al_tf.commands import demo, evaluate, generate, inspect, train
 
-ALL = [generate, inspect, demo]
+ALL = [generate, inspect, train, evaluate, demo]

@@ -104,12 +104,12 @@ def binarize_label(raw: Sequence[str], *, source: str, label: str,
 
 def _type_columns(frame: pd.DataFrame, *, source: str, numeric: Iterable[str] = (),
                   categorical: Iterable[str] = (),
-                  where: Callable[[int], str] = lambda i: f"line {i + 2}"
+                  where: Callable[[int], str] = lambda i: f"line {i + 2}", may_be_absent: bool = False,
                   ) -> Tuple[pd.DataFrame, List[str], List[str]]:
     """String columns -> float64 (numeric) or str (categorical) columns."""
     numeric, categorical = set(numeric), set(categorical)
     for name in numeric | categorical:
-        if name not in frame.columns:
+        if name not in frame.columns and not may_be_absent:
             raise C2ALInputError(f"{source}: column '{name}' named in --numeric/--categorical is not in the data; "
                                  f"columns are {', '.join(map(str, frame.columns))}")
     out: Dict[str, pd.Series] = {}
@@ -149,7 +149,8 @@ def _type_columns(frame: pd.DataFrame, *, source: str, numeric: Iterable[str] = 
 
 
 def _finish(frame: pd.DataFrame, *, source: str, label: str, positive_label: Optional[str],
-            numeric=(), categorical=(), drop=(), where=lambda i: f"line {i + 2}") -> FeatureTable:
+            numeric=(), categorical=(), drop=(), where=lambda i: f"line {i + 2}",
+            forced_types_may_be_absent: bool = False) -> FeatureTable:
     if len(frame) == 0:
         raise C2ALInputError(f"{source}: has a header but no data rows")
     if label not in frame.columns:
@@ -161,7 +162,8 @@ def _finish(frame: pd.DataFrame, *, source: str, label: str, positive_label: Opt
     if features.shape[1] == 0:
         raise C2ALInputError(f"{source}: no feature columns besides the label '{label}'")
     typed, num_cols, cat_cols = _type_columns(features, source=source, numeric=numeric,
-                                              categorical=categorical, where=where)
+                                              categorical=categorical, where=where,
+                                              may_be_absent=forced_types_may_be_absent)
     return FeatureTable(typed, y, label, num_cols, cat_cols, source)
 
 
@@ -215,16 +217,14 @@ def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional
     return table.to_pandas()
 
 
-def read_csv(path: str, label: str, positive_label: Optional[str] = None, *,
-             numeric=(), categorical=(), drop=()) -> FeatureTable:
-    """A CSV file with a header line."""
+def read_csv(path: str, label: str, positive_label: Optional[str] = None, **typing) -> FeatureTable:
+    """A CSV file with a header line. ``typing``: numeric=, categorical=, drop= (see
+    :func:`read_table`)."""
     frame = _read_csv_strings(path)
-    return _finish(frame, source=path, label=label, positive_label=positive_label,
-                   numeric=numeric, categorical=categorical, drop=drop)
+    return _finish(frame, source=path, label=label, positive_label=positive_label, **typing)
 
 
-def read_csv_dir(path: str, label: str, positive_label: Optional[str] = None, *,
-                 numeric=(), categorical=(), drop=()) -> FeatureTable:
+def read_csv_dir(path: str, label: str, positive_label: Optional[str] = None, **typing) -> FeatureTable:
     """Every ``*.csv`` under a directory (recursively), all with the same header."""
     files = _find(path, CSV_PATTERNS)
     if not files:
@@ -242,14 +242,13 @@ def read_csv_dir(path: str, label: str, positive_label: Optional[str] = None, *,
     def where(i):
         return f"{origins[i][0]} line {origins[i][1] + 2}"
 
-    return _finish(frame, source=path, label=label, positive_label=positive_label,
-                   numeric=numeric, categorical=categorical, drop=drop, where=where)
+    return _finish(frame, source=path, label=label, positive_label=positive_label, where=where, **typing)
 
 
 # --------------------------------------------------------------------------- TFRecord
 
 def read_tfrecord(path: str, label: str, positive_label: Optional[str] = None, *,
-                  numeric=(), categorical=(), drop=()) -> FeatureTable:
+                  numeric=(), categorical=(), **typing) -> FeatureTable:
     """TFRecord file(s) of ``tf.Example`` (GZIP when the name ends in ``.gz``).
 
     ``int64_list``/``float_list`` features are numeric and ``bytes_list`` ones
@@ -312,8 +311,8 @@ def read_tfrecord(path: str, label: str, positive_label: Optional[str] = None, *
     categorical = set(categorical) | {k for k in present if kinds[k] == "bytes_list"}
     numeric = (set(numeric) | {k for k in present if kinds[k] != "bytes_list"}) - categorical
     return _finish(frame, source=path, label=label, positive_label=positive_label,
-                   numeric=numeric - categorical, categorical=categorical, drop=drop,
-                   where=lambda i: f"{origins[i][0]} record {origins[i][1] + 1}")
+                   numeric=numeric - categorical, categorical=categorical,
+                   where=lambda i: f"{origins[i][0]} record {origins[i][1] + 1}", **typing)
 
 
 # --------------------------------------------------------------------------- Criteo
@@ -423,17 +422,23 @@ def detect_format(path: str) -> str:
 
 
 def read_table(path: str, label: str, positive_label: Optional[str] = None, *,
-               numeric=(), categorical=(), drop=()) -> FeatureTable:
+               numeric=(), categorical=(), drop=(), forced_types_may_be_absent: bool = False) -> FeatureTable:
     """Reads ``--data PATH``: CSV file, directory of CSVs, TFRecord file(s) of
-    tf.Example, or a RecBole atomic directory (MovieLens)."""
+    tf.Example, or a RecBole atomic directory (MovieLens).
+
+    ``numeric`` / ``categorical`` force column types and ``drop`` ignores columns;
+    with ``forced_types_may_be_absent`` a forced column missing from the data is
+    not an error (used to type new data like a trained model's feature spec).
+    """
     fmt = detect_format(path)
-    kw = dict(numeric=numeric, categorical=categorical, drop=drop)
+    typing = dict(numeric=numeric, categorical=categorical, drop=drop,
+                  forced_types_may_be_absent=forced_types_may_be_absent)
     if fmt == "csv":
-        return read_csv(path, label, positive_label, **kw)
+        return read_csv(path, label, positive_label, **typing)
     if fmt == "csv_dir":
-        return read_csv_dir(path, label, positive_label, **kw)
+        return read_csv_dir(path, label, positive_label, **typing)
     if fmt == "tfrecord":
-        return read_tfrecord(path, label, positive_label, **kw)
+        return read_tfrecord(path, label, positive_label, **typing)
     frame = movielens_frame(path)
-    return _finish(frame, source=path, label=label, positive_label=positive_label, numeric=numeric,
-                   categorical=set(categorical) | {"user_id", "item_id", "zip_code"} - {label}, drop=drop)
+    typing["categorical"] = set(categorical) | ({"user_id", "item_id", "zip_code"} - {label})
+    return _finish(frame, source=path, label=label, positive_label=positive_label, **typing)

@@ -37,13 +37,17 @@ class AttentionFM(tf.keras.layers.Layer):
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.kernel_initializer = tf.keras.initializers.get(kernel_initializer)
         self.kernel_regularizer = tf.keras.regularizers.get(kernel_regularizer)
+        def fresh_initializer():  # one instance per layer, or Keras repeats the same values
+            return tf.keras.initializers.get(tf.keras.initializers.serialize(self.kernel_initializer))
+
         self.attention_mlp = [
-            tf.keras.layers.Dense(u, activation="relu", kernel_initializer=self.kernel_initializer,
-                                  kernel_regularizer=self.kernel_regularizer, name=f"attention_hidden_{i}")
+            tf.keras.layers.Dense(u, activation="relu", kernel_initializer=fresh_initializer(),
+                                  kernel_regularizer=self.kernel_regularizer, name=f"attention_hidden_{i}",
+                                  dtype=self.dtype_policy)
             for i, u in enumerate(self.hidden_units)]
         self.attention_out = tf.keras.layers.Dense(
-            self.num_attention, kernel_initializer=self.kernel_initializer,
-            kernel_regularizer=self.kernel_regularizer, name="attention_out")
+            self.num_attention, kernel_initializer=fresh_initializer(),
+            kernel_regularizer=self.kernel_regularizer, name="attention_out", dtype=self.dtype_policy)
 
     def build(self, input_shape):
         shape = tf.TensorShape(input_shape)
@@ -71,8 +75,8 @@ class AttentionFM(tf.keras.layers.Layer):
 
     def call(self, x):
         y = self.attention(x)                       # [b, m, k]
-        xty = tf.einsum("bmd,bmk->bdk", x, y)       # [b, d, k]
-        return tf.einsum("bmd,bdk->bmk", x, xty)    # [b, m, k]
+        xty = tf.matmul(x, y, transpose_a=True)     # [b, d, k] = X^T Y
+        return tf.matmul(x, xty)                    # [b, m, k] = X (X^T Y)
 
     def compute_output_shape(self, input_shape):
         shape = tf.TensorShape(input_shape)

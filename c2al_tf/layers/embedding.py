@@ -28,10 +28,12 @@ class NumericEmbedding(tf.keras.layers.Layer):
         self.dim, self.mean, self.std, self.clip = int(dim), float(mean), float(std), float(clip)
 
     def build(self, input_shape):
-        init = tf.keras.initializers.RandomNormal(stddev=0.05)
-        self.w = self.add_weight(name="w", shape=(1, self.dim), initializer=init)
+        def init():
+            return tf.keras.initializers.RandomNormal(stddev=0.05)
+
+        self.w = self.add_weight(name="w", shape=(1, self.dim), initializer=init())
         self.b = self.add_weight(name="b", shape=(1, self.dim), initializer="zeros")
-        self.missing = self.add_weight(name="missing", shape=(1, self.dim), initializer=init)
+        self.missing = self.add_weight(name="missing", shape=(1, self.dim), initializer=init())
         super().build(input_shape)
 
     def call(self, x):

@@ -25,6 +25,7 @@ import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+import numpy as np
 import tensorflow as tf
 
 from c2al_tf.cohorts.spec import CohortSpec
@@ -129,9 +130,22 @@ def _cross_stack(x0, n: int, prefix: str):
     return x
 
 
+def _head(name: str, prior: Optional[float]):
+    """Dense(1, sigmoid); its bias starts at logit(prior) when the positive rate is known."""
+    bias = "zeros"
+    if prior is not None and 0 < prior < 1:
+        bias = tf.keras.initializers.Constant(float(np.log(prior / (1 - prior))))
+    return tf.keras.layers.Dense(1, activation="sigmoid", bias_initializer=bias, name=name)
+
+
 def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[str, Any]], None] = None,
-                config: Optional[ModelConfig] = None) -> C2ALModel:
-    """Builds (and compiles) the multi-head model for ``spec`` and ``cohorts``."""
+                config: Optional[ModelConfig] = None, priors: Optional[Mapping[str, float]] = None) -> C2ALModel:
+    """Builds (and compiles) the multi-head model for ``spec`` and ``cohorts``.
+
+    ``priors`` (head name -> training positive rate, see
+    :func:`c2al_tf.models.training.head_priors`) start each head at its base rate.
+    """
+    priors = dict(priors or {})
     config = config or ModelConfig()
     cohorts = _cohort_list(cohorts)
     names = [c["aux_label"] for c in cohorts]
@@ -169,10 +183,10 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
         h = flat
     representation = _mlp(h, config.mlp_units, config.dropout, "mlp")
     encoder = tf.keras.Model(inputs, representation, name="encoder")
-    primary = tf.keras.layers.Dense(1, activation="sigmoid", name=PRIMARY)(representation)
+    primary = _head(PRIMARY, priors.get(PRIMARY))(representation)
     outputs = {PRIMARY: primary}
     for c in cohorts:
-        outputs[c["aux_label"]] = tf.keras.layers.Dense(1, activation="sigmoid", name=c["aux_label"])(representation)
+        outputs[c["aux_label"]] = _head(c["aux_label"], priors.get(c["aux_label"]))(representation)
     training = tf.keras.Model(inputs, outputs, name="c2al_training")
     serving = tf.keras.Model(inputs, primary, name="c2al_serving")
     model = C2ALModel(spec, config, cohorts, training, serving, encoder, attention)

@@ -32,6 +32,14 @@ def head_labels(model: C2ALModel, table) -> Dict[str, np.ndarray]:
     return labels
 
 
+def head_priors(cohorts, table) -> Dict[str, float]:
+    """Training positive rate of every head (for :func:`build_model`'s ``priors``)."""
+    priors = {PRIMARY: float(table.label.mean())}
+    for name, values in aux_labels(table.label, table.features, cohorts or []).items():
+        priors[name] = float(values.mean())
+    return priors
+
+
 def make_dataset(model: C2ALModel, table, batch_size: int = 1024, shuffle: bool = True, seed: int = 0,
                  sample_weights: Optional[Mapping[str, np.ndarray]] = None) -> tf.data.Dataset:
     """(features, {head: label}[, {head: weight}]) batches."""

@@ -1,0 +1,55 @@
+"""``c2al evaluate``: NE / logloss / AUC / calibration, overall and per cohort."""
+from __future__ import annotations
+
+import json
+import os
+
+
+def register(sub) -> None:
+    p = sub.add_parser("evaluate", help="score data with an exported model and write metrics.json",
+                       description="Score --data through the SavedModel's serving_default signature and write "
+                                   "metrics.json: overall and per cohort (from --cohorts, else the cohorts the "
+                                   "model was trained with).")
+    p.add_argument("--model", required=True, metavar="DIR", help="exported SavedModel directory")
+    p.add_argument("--data", required=True, metavar="PATH")
+    p.add_argument("--label", required=True, metavar="COL")
+    p.add_argument("--positive-label", metavar="VALUE")
+    p.add_argument("--out", required=True, metavar="metrics.json")
+    p.add_argument("--cohorts", metavar="cohorts.json")
+    p.set_defaults(func=run)
+
+
+def write_json(path, doc) -> None:
+    """Atomic JSON write (temporary file, then rename)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=2, allow_nan=True)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def run(args) -> int:
+    from c2al_tf.cohorts import CohortSpec
+    from c2al_tf.commands.train import load_cohorts
+    from c2al_tf.metrics import evaluate_predictions
+    from c2al_tf.predictor import SavedModelPredictor
+
+    predictor = SavedModelPredictor(args.model)
+    cohorts = load_cohorts(args.cohorts, args.label)
+    cohort_list = list(cohorts.cohorts()) if cohorts is not None else predictor.metadata.get("cohorts", [])
+    table = predictor.read(args.data, args.label, args.positive_label)
+    p = predictor.predict(table, progress=True)["probabilities"]
+    from c2al_tf.cohorts.spec import predicate_mask
+
+    masks = {c["name"]: predicate_mask(c["predicate"], table.features) for c in cohort_list}
+    metrics = evaluate_predictions(table.label, p, masks)
+    write_json(args.out, metrics)
+    print(f"{'slice':28s} {'count':>9s} {'pos rate':>9s} {'NE':>8s} {'AUC':>7s} {'calib':>7s}")
+    rows = [("overall", metrics["overall"])] + list(metrics["cohorts"].items())
+    for name, m in rows:
+        print(f"{name:28s} {m['count']:9d} {m['positive_rate']:9.4f} {m['ne']:8.4f} {m['auc']:7.4f} "
+              f"{m['calibration']:7.3f}")
+    print(f"wrote {args.out}")
+    return 0

@@ -1,0 +1,114 @@
+"""Export: serving_default answers serialized tf.Examples in a fresh process with one
+output; the serving graph of a C2AL model equals the baseline's."""
+import json
+import os
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from c2al_tf.data.examples import table_to_examples
+from c2al_tf.export import export_saved_model, load_metadata, serving_functions
+from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, predict, set_seed, train
+from helpers import PYTHON, planted_spec, synthetic_table
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    table = synthetic_table(3000)
+    spec = FeatureSpec.from_table(table)
+    out = {}
+    for name, cohorts in (("c2al", planted_spec()), ("base", None)):
+        set_seed(0)
+        model = build_model(spec, cohorts, ModelConfig(mlp_units=(16,)))
+        train(model, table, epochs=1, batch_size=512, verbose=0)
+        path = str(tmp_path_factory.mktemp(name) / "export")
+        export_saved_model(model, path)
+        out[name] = (model, path)
+    return table, out
+
+
+def serving_variables(model):
+    fn = serving_functions(model)["serving_default"].get_concrete_function()
+    return sorted((v.name, tuple(v.shape)) for v in fn.variables)
+
+
+def serving_op_types(model):
+    fn = serving_functions(model)["serving_default"].get_concrete_function()
+    return sorted(op.type for op in fn.graph.get_operations())
+
+
+def test_serving_graph_has_no_aux_variables_and_equals_baseline(trained):
+    _, models = trained
+    c2al, base = models["c2al"][0], models["base"][0]
+    names = serving_variables(c2al)
+    assert names and not any("aux__" in n for n, _ in names)
+    assert names == serving_variables(base)
+    assert serving_op_types(c2al) == serving_op_types(base)
+    # the training graph does have the auxiliary heads
+    assert any("aux__" in v.name for v in c2al.training_model.variables)
+
+
+FRESH = textwrap.dedent("""
+    import json, os, sys
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tensorflow as tf
+    loaded = tf.saved_model.load(sys.argv[1])
+    examples = [bytes.fromhex(h) for h in json.load(open(sys.argv[2]))]
+    serve = loaded.signatures["serving_default"]
+    out = serve(examples=tf.constant(examples))
+    heads = loaded.signatures["all_heads"](examples=tf.constant(examples))
+    print(json.dumps({"keys": sorted(out), "shape": out["probabilities"].shape.as_list(),
+                      "dtype": out["probabilities"].dtype.name,
+                      "p": out["probabilities"].numpy().reshape(-1).tolist(),
+                      "heads": sorted(heads),
+                      "inputs": [s.name for s in serve.structured_input_signature[1].values()]}))
+""")
+
+
+def test_fresh_process_serves_examples_with_one_output(trained, tmp_path):
+    table, models = trained
+    model, path = models["c2al"]
+    sub = table.take(np.arange(6))
+    expected = predict(model, sub)[PRIMARY]
+    examples = table_to_examples(sub, include_label=False)
+    # an unseen category, a missing optional feature, and an empty example
+    odd = sub.take(np.arange(2))
+    odd.features = odd.features.copy()
+    odd.features.loc[0, "user_id"] = "brand-new-user"
+    odd.features.loc[1, "user_value"] = np.nan
+    odd.features = odd.features.drop(columns=["device"])
+    odd.categorical = [c for c in odd.categorical if c != "device"]
+    examples += table_to_examples(odd, include_label=False) + [tf.train.Example().SerializeToString()]
+    (tmp_path / "ex.json").write_text(json.dumps([e.hex() for e in examples]))
+    script = tmp_path / "serve.py"
+    script.write_text(FRESH)
+    run = subprocess.run([PYTHON, str(script), path, str(tmp_path / "ex.json")], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    got = json.loads(run.stdout.strip().splitlines()[-1])
+    assert got["keys"] == ["probabilities"] and got["shape"] == [9, 1] and got["dtype"] == "float32"
+    assert got["inputs"] == ["examples"]
+    np.testing.assert_allclose(got["p"][:6], expected, rtol=1e-5, atol=1e-6)
+    assert all(0 < p < 1 for p in got["p"])
+    assert got["heads"] == ["aux__user_value_head", "aux__user_value_tail", "probabilities"]
+
+
+def test_saved_model_cli_shows_signature(trained):
+    path = trained[1]["c2al"][1]
+    cli = os.path.join(os.path.dirname(PYTHON), "saved_model_cli")
+    run = subprocess.run([cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "examples" in run.stdout and "probabilities" in run.stdout and "aux__" not in run.stdout
+
+
+def test_metadata_and_atomic_replace(trained, tmp_path):
+    model, path = trained[1]["c2al"]
+    meta = load_metadata(path)
+    assert meta["label"] == "click" and meta["heads"][0] == PRIMARY and len(meta["cohorts"]) == 2
+    assert meta["feature_spec"].names == model.spec.names
+    export_saved_model(model, path)  # replacing an export leaves no temporary directory behind
+    assert not [p for p in os.listdir(os.path.dirname(path)) if p.startswith(".")]

@@ -1,0 +1,38 @@
+"""Auxiliary labels: numpy and tf.data agree and follow y * 1[x in C]."""
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from c2al_tf.labels import aux_labels, tf_aux_labels
+
+COHORTS = [
+    {"name": "hi", "aux_label": "aux__hi", "predicate": {"feature": "v", "min": 2.0, "max": None}},
+    {"name": "mid", "aux_label": "aux__mid", "predicate": {"feature": "v", "min": 1.0, "max": 2.0}},
+    {"name": "cat", "aux_label": "aux__cat", "predicate": {"feature": "c", "in": ["a", "7"]}},
+    {"name": "cross", "aux_label": "aux__cross",
+     "predicate": {"all": [{"feature": "v", "min": None, "max": 2.0}, {"feature": "c", "in": ["a"]}]}},
+    {"name": "numcat", "aux_label": "aux__numcat", "predicate": {"feature": "v", "in": ["2"]}},
+]
+FRAME = pd.DataFrame({"v": [0.5, 1.0, 2.0, np.nan, 1.5, 3.0], "c": ["a", "b", "7", "a", "", "a"]})
+Y = np.array([1, 1, 1, 1, 0, 1])
+
+
+def test_numpy_labels():
+    out = aux_labels(Y, FRAME, COHORTS)
+    assert out["aux__hi"].tolist() == [0, 0, 1, 0, 0, 1]      # min inclusive
+    assert out["aux__mid"].tolist() == [0, 1, 0, 0, 0, 0]     # max exclusive, NaN in no cohort
+    assert out["aux__cat"].tolist() == [1, 0, 1, 1, 0, 1]
+    assert out["aux__cross"].tolist() == [1, 0, 0, 0, 0, 0]
+    assert out["aux__numcat"].tolist() == [0, 0, 1, 0, 0, 0]
+    # a positive outside every cohort keeps 0 on every auxiliary head
+    assert all(out[k][1] == 0 for k in ("aux__hi", "aux__cat", "aux__cross"))
+
+
+def test_tf_labels_equal_numpy():
+    features = {"v": tf.constant(FRAME.v.to_numpy(np.float32).reshape(-1, 1)),
+                "c": tf.constant(FRAME.c.to_numpy().astype(str).reshape(-1, 1))}
+    ds = tf.data.Dataset.from_tensor_slices((features, Y.reshape(-1, 1).astype(np.float32))).batch(4)
+    ds = ds.map(lambda f, y: tf_aux_labels(y, f, COHORTS))
+    got = {k: np.concatenate([b[k].numpy().reshape(-1) for b in ds]) for k in aux_labels(Y, FRAME, COHORTS)}
+    for k, v in aux_labels(Y, FRAME, COHORTS).items():
+        np.testing.assert_array_equal(got[k], v, err_msg=k)

@@ -1,0 +1,93 @@
+"""Layers: AttentionFM against a float64 numpy reference, FM, embeddings, configs."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from c2al_tf.layers import AttentionFM, CategoricalEmbedding, FMInteraction, NumericEmbedding
+
+
+def numpy_attention_fm(x, layer):
+    """G = X X^T Y with Y = MLP(X), all in float64, explicit m x m product."""
+    y = x
+    for dense in layer.attention_mlp:
+        k, b = (w.numpy().astype(np.float64) for w in dense.weights)
+        y = np.maximum(y @ k + b, 0.0)
+    k, b = (w.numpy().astype(np.float64) for w in layer.attention_out.weights)
+    y = y @ k + b
+    return np.einsum("bij,bjk->bik", x @ np.transpose(x, (0, 2, 1)), y)
+
+
+@pytest.mark.parametrize("m,d,k", [(5, 4, 3), (12, 16, 8), (3, 2, 6)])
+def test_attention_fm_matches_float64_reference(m, d, k):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(7, m, d))
+    layer = AttentionFM(num_attention=k, hidden_units=(9, 5), dtype="float64")
+    out = layer(tf.constant(x)).numpy()
+    assert out.shape == (7, m, k)
+    np.testing.assert_allclose(out, numpy_attention_fm(x, layer), rtol=1e-10, atol=1e-10)
+
+
+def test_attention_fm_float32_close_to_reference():
+    x = np.random.default_rng(1).normal(size=(4, 6, 8)).astype(np.float32)
+    layer = AttentionFM(4)
+    np.testing.assert_allclose(layer(x).numpy(), numpy_attention_fm(x.astype(np.float64), layer), rtol=1e-4, atol=1e-4)
+
+
+def test_attention_fm_config_round_trip():
+    layer = AttentionFM(num_attention=5, hidden_units=(7,), name="afm")
+    x = tf.random.normal([3, 4, 6], seed=1)
+    y = layer(x)
+    clone = AttentionFM.from_config(layer.get_config())
+    clone(x)
+    clone.set_weights(layer.get_weights())
+    np.testing.assert_allclose(clone(x).numpy(), y.numpy(), rtol=1e-6)
+    assert clone.get_config()["num_attention"] == 5 and clone.get_config()["hidden_units"] == [7]
+    restored = tf.keras.layers.deserialize(tf.keras.layers.serialize(layer))
+    assert isinstance(restored, AttentionFM)
+
+
+@pytest.mark.parametrize("shape,msg", [((3, 4), r"\[batch, m, d\]"), ((3, 1, 4), "m >= 2")])
+def test_attention_fm_validates_input(shape, msg):
+    with pytest.raises(ValueError, match=msg):
+        AttentionFM(2)(tf.zeros(shape))
+
+
+def test_attention_fm_validates_args():
+    with pytest.raises(ValueError, match="num_attention"):
+        AttentionFM(0)
+    with pytest.raises(ValueError, match="hidden_units"):
+        AttentionFM(2, hidden_units=(0,))
+
+
+def test_fm_equals_pairwise_dot_products():
+    x = np.random.default_rng(2).normal(size=(5, 7, 3))
+    naive = np.array([[sum(x[b, i] @ x[b, j] for i in range(7) for j in range(i + 1, 7))] for b in range(5)])
+    np.testing.assert_allclose(FMInteraction(dtype="float64")(x).numpy(), naive, rtol=1e-10)
+    v = FMInteraction(reduce=False, dtype="float64")(x).numpy()
+    np.testing.assert_allclose(v.sum(axis=1, keepdims=True), naive, rtol=1e-10)
+    assert FMInteraction.from_config(FMInteraction(reduce=False).get_config()).reduce is False
+    with pytest.raises(ValueError, match="m >= 2"):
+        FMInteraction()(tf.zeros([2, 1, 3]))
+
+
+def test_numeric_embedding_missing_and_scaling():
+    layer = NumericEmbedding(4, mean=10.0, std=2.0)
+    out = layer(tf.constant([[12.0], [np.nan], [10.0]])).numpy()
+    w, b, missing = (v.numpy() for v in layer.weights)
+    np.testing.assert_allclose(out[0], (1.0 * w + b)[0], rtol=1e-6)
+    np.testing.assert_allclose(out[1], missing[0], rtol=1e-6)
+    np.testing.assert_allclose(out[2], b[0], atol=1e-7)
+    assert NumericEmbedding.from_config(layer.get_config()).std == 2.0
+    with pytest.raises(ValueError, match="std"):
+        NumericEmbedding(4, std=0.0)
+
+
+def test_categorical_embedding_oov_never_fails():
+    layer = CategoricalEmbedding(["a", "b"], 3)
+    out = layer(tf.constant([["a"], ["zzz"], [""], ["b"]])).numpy()
+    assert out.shape == (4, 3)
+    np.testing.assert_allclose(out[1], out[2])  # unseen and missing share the OOV row
+    assert not np.allclose(out[0], out[1])
+    assert CategoricalEmbedding.from_config(layer.get_config()).vocabulary == ["a", "b"]
+    with pytest.raises(TypeError, match="tf.string"):
+        layer(tf.constant([[1.0]]))
