@@ -66,7 +66,7 @@ def test_training_is_deterministic(table, spec):
 def test_priors_start_heads_at_base_rate(table, spec):
     priors = head_priors(list(planted_spec().cohorts()), table)
     model = build_model(spec, planted_spec(), priors=priors)
-    bias = model.training_model.get_layer(PRIMARY).bias.numpy()[0]
+    bias = model.training_model.get_layer(f"{PRIMARY}_logit").bias.numpy()[0]
     assert 1 / (1 + np.exp(-bias)) == pytest.approx(table.label.mean(), rel=1e-5)
 
 

@@ -2,7 +2,7 @@
 
     embeddings X = [e_1 .. e_m]  (one per feature, [batch, m, d])
     h = MLP(interaction(X))      (the shared encoder)
-    p = sigmoid(w_0 h + b_0)     primary head, output "primary"
+    p = sigmoid(w_0 h + b_0)     primary head, output "primary" (logit layer "primary_logit")
     p_C = sigmoid(w_C h + b_C)   auxiliary head per cohort C, output "aux__<C>"
     L = BCE(y, p) + sum_C lambda_C * BCE(y * 1[x in C], p_C)
 
@@ -95,10 +95,8 @@ class C2ALModel:
         return {PRIMARY: 1.0, **{c["aux_label"]: self.config.weight_for(c) for c in self.cohorts}}
 
     def compile(self) -> None:
-        self.training_model.compile(
-            optimizer=tf.keras.optimizers.Adam(self.config.learning_rate),
-            loss={h: tf.keras.losses.BinaryCrossentropy() for h in self.head_names},
-            loss_weights=self.loss_weights())
+        """Adam; the loss is MultiHeadModel's fused weighted BCE over all heads."""
+        self.training_model.compile(optimizer=tf.keras.optimizers.Adam(self.config.learning_rate))
 
 
 def _safe(name: str) -> str:
@@ -130,12 +128,73 @@ def _cross_stack(x0, n: int, prefix: str):
     return x
 
 
-def _head(name: str, prior: Optional[float]):
-    """Dense(1, sigmoid); its bias starts at logit(prior) when the positive rate is known."""
+def _head(name: str, prior: Optional[float], representation):
+    """Logit ``Dense(1)`` then sigmoid; the bias starts at logit(prior) when the
+    positive rate is known. Returns (logit, probability) tensors."""
     bias = "zeros"
     if prior is not None and 0 < prior < 1:
         bias = tf.keras.initializers.Constant(float(np.log(prior / (1 - prior))))
-    return tf.keras.layers.Dense(1, activation="sigmoid", bias_initializer=bias, name=name)
+    logit = tf.keras.layers.Dense(1, bias_initializer=bias, name=f"{name}_logit")(representation)
+    return logit, tf.keras.layers.Activation("sigmoid", name=name)(logit)
+
+
+class MultiHeadModel(tf.keras.Model):
+    """Functional multi-head model whose train/test step computes the C2AL loss in
+    one fused op over all heads:
+
+        L = sum_h lambda_h * (1/B) sum_i w_ih * BCE(y_ih, sigmoid(z_ih))  (+ regularization)
+
+    with logits ``z`` ([B, H], from the heads' logit layers), labels ``y`` and
+    optional per-head sample weights ``w`` (default 1), i.e. Keras's
+    ``sum_over_batch_size`` reduction per head. It matches
+    ``compile(loss=BCE per output, loss_weights=lambda)`` but costs one loss op
+    instead of one per head, so auxiliary heads add almost nothing to a step.
+    """
+
+    def set_heads(self, heads: Sequence[str], weights: Sequence[float], logits_model: tf.keras.Model) -> None:
+        object.__setattr__(self, "_c2al_heads", list(heads))  # plain attributes: not tracked, not saved
+        object.__setattr__(self, "_c2al_weights", tf.constant(list(weights), tf.float32))
+        object.__setattr__(self, "_c2al_logits", logits_model)
+        object.__setattr__(self, "_c2al_trackers", [tf.keras.metrics.Mean(name="loss"),
+                                                    tf.keras.metrics.MeanTensor(name="head_losses")])
+
+    @property
+    def metrics(self):
+        return list(getattr(self, "_c2al_trackers", []))
+
+    def _loss(self, data, training: bool):
+        x, y, w = tf.keras.utils.unpack_x_y_sample_weight(data)
+        logits = self._c2al_logits(x, training=training)
+        z = tf.concat([tf.cast(logits[h], tf.float32) for h in self._c2al_heads], axis=1)
+        labels = tf.concat([tf.reshape(tf.cast(y[h], tf.float32), [-1, 1]) for h in self._c2al_heads], axis=1)
+        bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=z)
+        if w is not None:
+            bce = bce * tf.concat([tf.reshape(tf.cast(w[h], tf.float32), [-1, 1]) for h in self._c2al_heads], 1)
+        per_head = tf.reduce_sum(bce, axis=0) / tf.cast(tf.shape(bce)[0], tf.float32)
+        loss = tf.reduce_sum(per_head * self._c2al_weights)
+        if self.losses:
+            loss += tf.add_n(self.losses)
+        return loss, per_head
+
+    def _report(self, loss, per_head):
+        total, heads = self._c2al_trackers
+        total.update_state(loss)
+        heads.update_state(per_head)
+        result = {"loss": total.result()}
+        values = heads.result()
+        for i, h in enumerate(self._c2al_heads):
+            result[f"{h}_loss"] = values[i]
+        return result
+
+    def train_step(self, data):
+        with tf.GradientTape() as tape:
+            loss, per_head = self._loss(data, training=True)
+        self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
+        return self._report(loss, per_head)
+
+    def test_step(self, data):
+        loss, per_head = self._loss(data, training=False)
+        return self._report(loss, per_head)
 
 
 def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[str, Any]], None] = None,
@@ -183,12 +242,13 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
         h = flat
     representation = _mlp(h, config.mlp_units, config.dropout, "mlp")
     encoder = tf.keras.Model(inputs, representation, name="encoder")
-    primary = _head(PRIMARY, priors.get(PRIMARY))(representation)
-    outputs = {PRIMARY: primary}
-    for c in cohorts:
-        outputs[c["aux_label"]] = _head(c["aux_label"], priors.get(c["aux_label"]))(representation)
-    training = tf.keras.Model(inputs, outputs, name="c2al_training")
-    serving = tf.keras.Model(inputs, primary, name="c2al_serving")
+    logits, outputs = {}, {}
+    for name in [PRIMARY] + names:
+        logits[name], outputs[name] = _head(name, priors.get(name), representation)
+    training = MultiHeadModel(inputs, outputs, name="c2al_training")
+    training.set_heads([PRIMARY] + names, [1.0] + [config.weight_for(c) for c in cohorts],
+                       tf.keras.Model(inputs, logits, name="c2al_logits"))
+    serving = tf.keras.Model(inputs, outputs[PRIMARY], name="c2al_serving")
     model = C2ALModel(spec, config, cohorts, training, serving, encoder, attention)
     model.compile()
     return model
