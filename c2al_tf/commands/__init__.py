@@ -1,4 +1,4 @@
 """Subcommands of ``c2al``: each module has ``register(subparsers)``."""
-from c2al_tf.commands import demo, evaluate, generate, inspect, train
+from c2al_tf.commands import demo, evaluate, generate, inspect, mine, train
 
-ALL = [generate, inspect, train, evaluate, demo]
+ALL = [generate, inspect, mine, train, evaluate, demo]

@@ -14,7 +14,8 @@ def _arrow_column(values, dtype: str, numeric: bool) -> pa.Array:
     if numeric:
         v = np.asarray(values, dtype=np.float64)
         missing = np.isnan(v)
-        flat = pa.array(np.where(missing, 0, v).astype(np.int64 if dtype == "int64" else np.float32))
+        numpy_type = {"int64": np.int64, "float64": np.float64}.get(dtype, np.float32)
+        flat = pa.array(np.where(missing, 0, v).astype(numpy_type))
     else:
         s = np.asarray(values, dtype=object)
         missing = s == ""

@@ -1,0 +1,196 @@
+"""Candidate axes and bins from global TFDV statistics.
+
+Every feature gets a *binning*: numeric features are cut at the quantile
+boundaries of the global statistics (``QUANTILES`` histogram, deduplicated);
+categorical features keep their frequent values (support >= min_support, at most
+``max_values``) and group the rest into one ``other`` bin. Binned values are
+written as string columns ``c2albin<NNN>`` with values ``b<KK>`` so that TFDV can
+slice by cohort (one ``SlicingSpec`` per axis) and count every other feature's
+bins inside each cohort.
+
+Bin 0 of a categorical binning is ``other`` (not a cohort: its predicate cannot
+be written as a finite ``in`` list); a numeric bin ``k`` is
+``edges[k-1] <= x < edges[k]`` (open at the ends).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Iterable, List, Optional, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from c2al_tf.errors import C2ALInputError
+
+BIN_PREFIX = "c2albin"
+
+
+@dataclasses.dataclass
+class Binning:
+    feature: str
+    kind: str                          # "numeric" or "categorical"
+    column: str                        # c2albin<NNN>
+    edges: List[float] = dataclasses.field(default_factory=list)     # numeric
+    values: List[str] = dataclasses.field(default_factory=list)      # categorical (bin k+1 = values[k])
+
+    @property
+    def num_bins(self) -> int:
+        return len(self.edges) + 1 if self.kind == "numeric" else len(self.values) + 1
+
+    def code(self, k: int) -> str:
+        return f"b{k:02d}"
+
+    def selectable(self, k: int) -> bool:
+        """Whether bin k can be a cohort (categorical 'other' cannot)."""
+        return self.kind == "numeric" or k > 0
+
+    def predicate(self, k: int) -> dict:
+        if self.kind == "categorical":
+            return {"feature": self.feature, "in": [self.values[k - 1]]}
+        lo = self.edges[k - 1] if k > 0 else None
+        hi = self.edges[k] if k < len(self.edges) else None
+        return {"feature": self.feature, "min": lo, "max": hi}
+
+    def label(self, k: int) -> str:
+        if self.kind == "categorical":
+            return "other" if k == 0 else self.values[k - 1]
+        lo = f"{self.edges[k - 1]:.4g}" if k > 0 else "-inf"
+        hi = f"{self.edges[k]:.4g}" if k < len(self.edges) else "inf"
+        return f"[{lo}, {hi})"
+
+    def codes(self, column: pa.Array) -> pa.Array:
+        """Arrow column (list or flat) -> string bin codes (null where missing)."""
+        flat, present = _first_values(column)
+        if self.kind == "numeric":
+            try:
+                x = np.asarray(flat, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise C2ALInputError(f"feature '{self.feature}' is binned as numeric but has non-numeric values")
+            present &= ~np.isnan(x)
+            k = np.searchsorted(np.asarray(self.edges, np.float64), np.where(present, x, 0.0), side="right")
+        else:
+            text = np.array([_text(v) for v in flat], dtype=object)
+            index = {v: i + 1 for i, v in enumerate(self.values)}
+            k = np.array([index.get(t, 0) for t in text], dtype=np.int64)
+        names = np.array([self.code(i) for i in range(self.num_bins)], dtype=object)
+        out = names[np.clip(k, 0, self.num_bins - 1)]
+        return pa.array(np.where(present, out, None), type=pa.string())
+
+
+def _text(v) -> str:
+    if isinstance(v, bytes):
+        return v.decode("utf-8", "replace")
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _first_values(column: pa.Array):
+    """First value of each row of a (possibly list) Arrow array and a presence mask."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
+        lengths = np.asarray(column.value_lengths().fill_null(0), dtype=np.int64)
+        present = lengths > 0
+        flat_values = column.flatten().to_numpy(zero_copy_only=False)
+        picked = np.empty(len(column), dtype=object)
+        idx = np.cumsum(np.r_[0, lengths[:-1]]) if len(lengths) else lengths
+        picked[present] = flat_values[idx[present]]
+        return picked, present
+    values = column.to_numpy(zero_copy_only=False)
+    present = ~np.asarray(column.is_null())
+    return values, present
+
+
+def _feature_type(feature) -> str:
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    t = statistics_pb2.FeatureNameStatistics
+    if feature.type == t.STRING or feature.type == t.BYTES:
+        return "categorical"
+    if feature.type in (t.INT, t.FLOAT):
+        return "numeric"
+    return "other"
+
+
+def _quantile_edges(feature) -> List[float]:
+    from tensorflow_metadata.proto.v0 import statistics_pb2
+
+    for h in feature.num_stats.histograms:
+        if h.type == statistics_pb2.Histogram.QUANTILES and h.buckets:
+            edges = sorted({float(b.low_value) for b in h.buckets[1:]})
+            return [e for e in edges if np.isfinite(e)]
+    return []
+
+
+def feature_stats(dataset) -> Dict[str, object]:
+    """``{feature name: FeatureNameStatistics}`` of one DatasetFeatureStatistics."""
+    out = {}
+    for f in dataset.features:
+        name = f.path.step[-1] if f.path.step else f.name
+        out[name] = f
+    return out
+
+
+def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_values: int = 20,
+                             categorical: Sequence[str] = (), exclude: Iterable[str] = (),
+                             only: Optional[Sequence[str]] = None) -> List[Binning]:
+    """One :class:`Binning` per usable feature of the global statistics.
+
+    Args:
+      stats: DatasetFeatureStatisticsList (global, unsliced) or its first dataset.
+      label: the label feature (never binned).
+      min_support: categorical values below this share of examples go to ``other``.
+      max_values: at most this many categorical values kept.
+      categorical: features to bin by value even if numeric (e.g. integer ids).
+      exclude: features never binned (auxiliary labels, weights, ids you do not want).
+      only: if given, bin only these features (``--axes``); unknown names are an error.
+    """
+    dataset = stats.datasets[0] if hasattr(stats, "datasets") else stats
+    features = feature_stats(dataset)
+    n = dataset.num_examples
+    if label not in features:
+        raise C2ALInputError(f"label '{label}' is not in the statistics; features are {', '.join(sorted(features))}")
+    excluded = set(exclude) | {label}
+    names = [f for f in features if f not in excluded and not f.startswith(BIN_PREFIX)]
+    if only:
+        missing = [a for a in only if a not in features]
+        if missing:
+            raise C2ALInputError(f"--axes names '{missing[0]}', which is not a feature; features are "
+                                 f"{', '.join(sorted(names))}")
+    out: List[Binning] = []
+    for name in sorted(names):
+        f = features[name]
+        kind = "categorical" if name in set(categorical) else _feature_type(f)
+        column = f"{BIN_PREFIX}{len(out):03d}"
+        if kind == "numeric":
+            edges = _quantile_edges(f)
+            if not edges:
+                continue
+            out.append(Binning(name, "numeric", column, edges=edges))
+        elif kind == "categorical":
+            top = f.string_stats.top_values or [type("V", (), {"value": b.label, "frequency": b.sample_count})
+                                                for b in f.string_stats.rank_histogram.buckets]
+            keep = [t.value for t in top if t.frequency >= min_support * n][:max_values]
+            if not keep and f.num_stats.histograms:  # numeric forced categorical: take quantile-free top values
+                continue
+            if keep:
+                out.append(Binning(name, "categorical", column, values=[str(v) for v in keep]))
+    return out
+
+
+def add_bin_columns(record_batch: pa.RecordBatch, binnings: Sequence[Binning]) -> pa.RecordBatch:
+    """The record batch plus one string column per binning (list<string> like TFDV expects)."""
+    arrays, names = list(record_batch.columns), list(record_batch.schema.names)
+    n = record_batch.num_rows
+    for b in binnings:
+        if b.feature in names:
+            codes = b.codes(record_batch.column(names.index(b.feature)))
+        else:
+            codes = pa.nulls(n, pa.string())
+        present = ~np.asarray(codes.is_null())
+        offsets = np.r_[0, np.cumsum(present)].astype(np.int32)
+        values = codes.filter(pa.array(present))
+        arrays.append(pa.ListArray.from_arrays(pa.array(offsets), values, mask=pa.array(~present)))
+        names.append(b.column)
+    return pa.RecordBatch.from_arrays(arrays, names)

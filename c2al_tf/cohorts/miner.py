@@ -1,0 +1,94 @@
+"""Mining end to end on in-memory data: global TFDV statistics -> binnings ->
+sliced, label-weighted TFDV statistics -> ranked cohort pairs -> CohortSpec.
+
+The TFX CohortMiner runs the same two functions (:func:`binnings_and_axes`,
+:func:`mine_from_statistics`) on statistics it computes from TFRecords.
+"""
+from __future__ import annotations
+
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+
+from c2al_tf.cohorts.binning import binnings_from_statistics
+from c2al_tf.cohorts.mining import counts_from_statistics, mine_axes, spec_from_results
+
+
+def table_to_record_batches(table, batch_size: int = 20_000) -> List[pa.RecordBatch]:
+    """FeatureTable -> Arrow RecordBatches with list columns (categorical as bytes,
+    numeric as float64 so bins match the table's values exactly, the 0/1 label as
+    int64), as TFXIO would produce."""
+    from c2al_tf.data.examples import _arrow_column
+
+    dtypes = {c: "float64" for c in table.numeric}
+    dtypes.update({c: "string" for c in table.categorical})
+    batches = []
+    for start in range(0, len(table), batch_size):
+        stop = min(start + batch_size, len(table))
+        arrays, names = [], []
+        for name in table.features.columns:
+            arrays.append(_arrow_column(table.features[name].to_numpy()[start:stop], dtypes[name],
+                                        name in table.numeric))
+            names.append(name)
+        arrays.append(_arrow_column(table.label[start:stop].astype(np.float64), "int64", True))
+        names.append(table.label_name)
+        batches.append(pa.RecordBatch.from_arrays(arrays, names))
+    return batches
+
+
+def binnings_and_axes(global_stats, label: str, axes: Optional[Sequence[str]] = None, min_support: float = 0.02,
+                      categorical: Sequence[str] = (), exclude: Sequence[str] = ()):
+    """All binnings (conditioning features) and the candidate axes among them."""
+    binnings = binnings_from_statistics(global_stats, label, min_support=min_support, categorical=categorical,
+                                        exclude=exclude, only=axes)
+    chosen = [b for b in binnings if not axes or b.feature in set(axes)]
+    return binnings, chosen
+
+
+def mine_from_statistics(sliced_stats, binnings, axes, label: str, divergence: str = "js", max_pairs: int = 1,
+                         min_support: float = 0.02, min_positives: int = 30, total: Optional[float] = None,
+                         seed: int = 0):
+    """(CohortSpec, ranked AxisResults) from the sliced statistics."""
+    counts = counts_from_statistics(sliced_stats, binnings, axes)
+    results = mine_axes(counts, axes, divergence, min_support=min_support, min_positives=min_positives,
+                        total=total, seed=seed)
+    return spec_from_results(results, label, divergence, max_pairs), results
+
+
+def mine_table(table, axes: Optional[Sequence[str]] = None, max_pairs: int = 1, divergence: str = "js",
+               min_support: float = 0.02, min_positives: int = 30, num_quantiles: int = 10,
+               beam_args: Optional[List[str]] = None, seed: int = 0, by: str = "stats",
+               baseline_model: Optional[str] = None) -> Tuple[object, list]:
+    """Mines a FeatureTable: global TFDV statistics choose axes and bins; then either
+    the sliced, label-weighted TFDV pass (``by="stats"``) or a baseline model's
+    prediction distributions (``by="predictions"``) rank the pairs. Beam runs the
+    TFDV passes (DirectRunner unless ``beam_args`` say otherwise)."""
+    from c2al_tf.cohorts import divergence as divergences
+    from c2al_tf.cohorts.statistics import cohort_statistics, global_statistics, run_statistics
+
+    divergences.get(divergence)  # validate early
+    batches = table_to_record_batches(table)
+    global_stats = run_statistics(batches, lambda p: global_statistics(p, num_quantiles), beam_args)
+    binnings, chosen = binnings_and_axes(global_stats, table.label_name, axes, min_support,
+                                         categorical=table.categorical)
+    from c2al_tf.errors import C2ALInputError
+
+    if not chosen:
+        raise C2ALInputError(f"{table.source}: no feature can be an axis (need numeric features with quantiles "
+                             f"or categorical values with support >= {min_support})")
+    if by == "predictions":
+        from c2al_tf.cohorts.predictions import mine_predictions
+        from c2al_tf.predictor import SavedModelPredictor
+
+        if not baseline_model:
+            raise C2ALInputError("--by predictions needs --baseline-model DIR (an exported baseline SavedModel)")
+        predictions = SavedModelPredictor(baseline_model).predict(table)["probabilities"]
+        results = mine_predictions(batches, table.label, predictions, chosen, divergence, min_support=min_support,
+                                   min_positives=min_positives, seed=seed)
+        return spec_from_results(results, table.label_name, divergence, max_pairs, method="predictions"), results
+    if by != "stats":
+        raise C2ALInputError(f"--by must be 'stats' or 'predictions', got '{by}'")
+    sliced = run_statistics(batches, lambda p: cohort_statistics(p, binnings, chosen, table.label_name), beam_args)
+    return mine_from_statistics(sliced, binnings, chosen, table.label_name, divergence, max_pairs, min_support,
+                                min_positives, total=float(len(table)), seed=seed)

@@ -1,0 +1,217 @@
+"""Mining contrasting cohort pairs from sliced TFDV statistics.
+
+For a candidate axis ``a`` with bins (cohorts) ``C`` and every other binned
+feature ``F`` with bins ``b``, the sliced, label-weighted statistics give
+``n_C(b)`` (examples) and ``y_C(b)`` (positives). The *conditional* label
+structure of cohort C on F is the shape of its positive rate over F's bins,
+with a common feature distribution so that covariate shift does not count:
+
+    r_C(b)  = (y_C(b) + s * r_C) / (n_C(b) + s)           (smoothed toward the cohort rate r_C, s = 1)
+    w(b)    = (n_A(b) / n_A + n_B(b) / n_B) / 2           (common weights of the pair A, B)
+    pi_C(b) = r_C(b) w(b) / sum_b' r_C(b') w(b')          (where C's positives would fall)
+    D(A, B) = mean_F  div(pi_A^F, pi_B^F)                  (div: js | kl | wasserstein | cosine)
+
+``pi_C`` does not move when a cohort's rate is scaled (a marginal shift) or when
+its feature mix changes, so a decoy axis that only shifts the positive rate
+scores near zero; an axis whose cohorts respond to features in conflicting ways
+scores high. The positive-rate ratio is reported beside it.
+
+Noise: D is biased upward on finite counts. For every pair we simulate the
+null (same conditional shape for both cohorts, each keeping its own rate and
+counts: ``y*_C(b) ~ Binomial(n_C(b), k_C * rho(b))`` with ``rho`` the pooled
+rate curve) and report ``divergence = D - mean(D_null)``, with
+``z = divergence / sd(D_null)``. A pair is kept only when ``z`` exceeds the
+Bonferroni-corrected one-sided 5% threshold over every pair tested (the noise
+threshold: ``z > Phi^-1(1 - 0.05 / pairs tested)``), both cohorts have support
+>= ``min_support`` and >= ``min_positives`` positives. Head = the cohort with the
+higher positive rate. Axes are ranked by divergence; the top ``max_pairs`` kept.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+from scipy import stats as sps
+
+from c2al_tf.cohorts import divergence as divergences
+from c2al_tf.cohorts.binning import Binning, feature_stats
+from c2al_tf.cohorts.spec import CohortSpec, aux_label_name
+
+_SLICE = re.compile(r"^(c2albin\d{3})_b(\d+)$")
+
+
+@dataclasses.dataclass
+class CohortCounts:
+    """Counts of one cohort (a bin of an axis)."""
+
+    bin: int
+    n: float
+    positives: float
+    per_feature: Dict[str, Tuple[np.ndarray, np.ndarray]]  # feature -> (n(b), y(b))
+
+
+@dataclasses.dataclass
+class AxisResult:
+    axis: List[str]
+    divergence: float        # bias-corrected (D - null mean)
+    raw: float
+    null_mean: float
+    z: float
+    significant: bool
+    head: Optional[dict]
+    tail: Optional[dict]
+    rate_ratio: float
+    pairs_tested: int
+    reason: str = ""
+
+
+def counts_from_statistics(sliced, binnings: Sequence[Binning], axes: Sequence[Binning]
+                           ) -> Dict[str, Dict[int, CohortCounts]]:
+    """Reads the sliced, label-weighted TFDV statistics into counts per axis and bin."""
+    by_column = {b.column: b for b in binnings}
+    out: Dict[str, Dict[int, CohortCounts]] = {a.feature: {} for a in axes}
+    for dataset in sliced.datasets:
+        m = _SLICE.match(dataset.name)
+        if not m or m.group(1) not in by_column:
+            continue
+        axis = by_column[m.group(1)]
+        if axis.feature not in out:
+            continue
+        k = int(m.group(2))
+        features = feature_stats(dataset)
+        per_feature = {}
+        for b in binnings:
+            if b is axis or b.column not in features:
+                continue
+            f = features[b.column]
+            n_b = np.zeros(b.num_bins)
+            y_b = np.zeros(b.num_bins)
+            for v in f.string_stats.top_values:
+                n_b[int(v.value[1:])] = v.frequency
+            for v in f.string_stats.weighted_string_stats.top_values:
+                y_b[int(v.value[1:])] = v.frequency
+            per_feature[b.feature] = (n_b, y_b)
+        out[axis.feature][k] = CohortCounts(k, float(dataset.num_examples), float(dataset.weighted_num_examples),
+                                            per_feature)
+    return out
+
+
+def _shapes(n_a, y_a, n_b, y_b, smooth=1.0):
+    """pi_A, pi_B of the module docstring; arrays [..., B]."""
+    na, nb = n_a.sum(-1, keepdims=True), n_b.sum(-1, keepdims=True)
+    ra = y_a.sum(-1, keepdims=True) / np.maximum(na, 1)
+    rb = y_b.sum(-1, keepdims=True) / np.maximum(nb, 1)
+    w = 0.5 * (n_a / np.maximum(na, 1) + n_b / np.maximum(nb, 1))
+    pa_ = (y_a + smooth * ra) / (n_a + smooth) * w
+    pb_ = (y_b + smooth * rb) / (n_b + smooth) * w
+    eps = 1e-12
+    return (pa_ + eps) / (pa_ + eps).sum(-1, keepdims=True), (pb_ + eps) / (pb_ + eps).sum(-1, keepdims=True)
+
+
+def pair_divergence(a: CohortCounts, b: CohortCounts, div, draws: int = 200, rng=None):
+    """(raw D, null mean, null sd) for cohorts a and b over their shared features."""
+    rng = rng or np.random.default_rng(0)
+    raws, nulls = [], []
+    for feature in sorted(set(a.per_feature) & set(b.per_feature)):
+        n_a, y_a = a.per_feature[feature]
+        n_b, y_b = b.per_feature[feature]
+        if n_a.sum() == 0 or n_b.sum() == 0 or len(n_a) < 2:
+            continue
+        pa_, pb_ = _shapes(n_a, y_a, n_b, y_b)
+        raws.append(float(div(pa_, pb_)))
+        # null: shared shape rho(b), each cohort scaled to its own rate
+        rho = (y_a + y_b + 0.5) / (n_a + n_b + 1.0)
+        ka = y_a.sum() / max((rho * n_a).sum(), 1e-12)
+        kb = y_b.sum() / max((rho * n_b).sum(), 1e-12)
+        sim_a = rng.binomial(n_a.astype(np.int64), np.clip(ka * rho, 0, 1), size=(draws, len(n_a)))
+        sim_b = rng.binomial(n_b.astype(np.int64), np.clip(kb * rho, 0, 1), size=(draws, len(n_b)))
+        qa, qb = _shapes(np.broadcast_to(n_a, sim_a.shape), sim_a, np.broadcast_to(n_b, sim_b.shape), sim_b)
+        nulls.append(div(qa, qb))
+    if not raws:
+        return float("nan"), float("nan"), float("nan")
+    null = np.mean(np.stack(nulls), axis=0)
+    return float(np.mean(raws)), float(null.mean()), float(null.std(ddof=1))
+
+
+def cohort_name(axis: Binning, k: int, role: str) -> str:
+    base = re.sub(r"[^A-Za-z0-9_.-]", "_", axis.feature)
+    return f"{base}_{role}"
+
+
+def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning], divergence: str = "js",
+              min_support: float = 0.02, min_positives: int = 30, total: Optional[float] = None,
+              alpha: float = 0.05, draws: int = 200, seed: int = 0) -> List[AxisResult]:
+    """Best pair per axis, ranked by bias-corrected divergence (see module docstring)."""
+    div = divergences.get(divergence)
+    rng = np.random.default_rng(seed)
+    results: List[AxisResult] = []
+    candidates = {}
+    tested = 0
+    for axis in axes:
+        cohorts = counts.get(axis.feature, {})
+        n_total = total or sum(c.n for c in cohorts.values())
+        eligible = [c for k, c in sorted(cohorts.items())
+                    if axis.selectable(k) and c.n >= min_support * n_total and c.positives >= min_positives]
+        pairs = [(a, b) for i, a in enumerate(eligible) for b in eligible[i + 1:]]
+        candidates[axis.feature] = pairs
+        tested += len(pairs)
+    z_crit = float(sps.norm.ppf(1 - alpha / max(tested, 1)))
+    for axis in axes:
+        pairs = candidates[axis.feature]
+        if not pairs:
+            results.append(AxisResult([axis.feature], 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"), 0,
+                                      reason="fewer than two cohorts with enough support and positives"))
+            continue
+        best = None
+        for a, b in pairs:
+            raw, mu, sd = pair_divergence(a, b, div, draws, rng)
+            if np.isnan(raw):
+                continue
+            score = raw - mu
+            z = score / sd if sd > 0 else (np.inf if score > 0 else 0.0)
+            if best is None or score > best[0]:
+                best = (score, raw, mu, z, a, b)
+        if best is None:
+            results.append(AxisResult([axis.feature], 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"),
+                                      len(pairs), reason="no feature to condition on"))
+            continue
+        score, raw, mu, z, a, b = best
+        n_total = total or sum(c.n for c in counts[axis.feature].values())
+        hi, lo = (a, b) if a.positives / a.n >= b.positives / b.n else (b, a)
+
+        def cohort(c, role):
+            name = cohort_name(axis, c.bin, role)
+            return {"name": name, "aux_label": aux_label_name(name), "predicate": axis.predicate(c.bin),
+                    "support": round(c.n / n_total, 6), "positive_rate": round(c.positives / c.n, 6)}
+
+        results.append(AxisResult(
+            [axis.feature], max(score, 0.0), raw, mu, float(z), bool(z > z_crit and score > 0),
+            cohort(hi, "head"), cohort(lo, "tail"),
+            (hi.positives / hi.n) / max(lo.positives / lo.n, 1e-12), len(pairs),
+            reason="" if z > z_crit else f"below the noise threshold (z {z:.2f} <= {z_crit:.2f})"))
+    results.sort(key=lambda r: (-r.significant, -r.divergence, r.axis))
+    for r in results:
+        r.z_crit = z_crit
+    return results
+
+
+def spec_from_results(results: Sequence[AxisResult], label: str, divergence: str, max_pairs: int = 1,
+                      method: str = "stats") -> CohortSpec:
+    pairs = [{"axis": r.axis, "divergence": round(r.divergence, 8), "head": r.head, "tail": r.tail}
+             for r in results if r.significant][:max_pairs]
+    return CohortSpec.from_pairs(label, pairs, method=method, divergence=divergence)
+
+
+def format_table(results: Sequence[AxisResult]) -> str:
+    lines = [f"{'axis':22s} {'divergence':>10s} {'raw':>9s} {'z':>7s} {'rate ratio':>10s}  "
+             f"{'head':28s} {'tail':28s} kept"]
+    for r in results:
+        from c2al_tf.cohorts.spec import describe_predicate
+        head = describe_predicate(r.head["predicate"]) if r.head else "-"
+        tail = describe_predicate(r.tail["predicate"]) if r.tail else "-"
+        lines.append(f"{','.join(r.axis)[:22]:22s} {r.divergence:10.5f} {r.raw:9.5f} {r.z:7.2f} "
+                     f"{r.rate_ratio:10.2f}  {head[:28]:28s} {tail[:28]:28s} "
+                     f"{'yes' if r.significant else 'no: ' + r.reason if r.reason else 'no'}")
+    return "\n".join(lines)

@@ -1,0 +1,147 @@
+"""Mining: the planted axis wins, decoys lose, shuffled labels give nothing, counts
+from TFDV equal exact counts, divergences equal scipy's, bad input is refused."""
+import numpy as np
+import pytest
+from scipy import stats as sps
+from scipy.spatial import distance
+
+from c2al_tf.cohorts import CohortSpec, divergence
+from c2al_tf.cohorts.miner import binnings_and_axes, mine_table, table_to_record_batches
+from c2al_tf.cohorts.mining import counts_from_statistics
+from c2al_tf.cohorts.statistics import cohort_statistics, global_statistics, run_statistics
+from c2al_tf.data import ground_truth
+from c2al_tf.errors import C2ALInputError
+from helpers import synthetic_table
+
+
+@pytest.fixture(scope="module")
+def table():
+    return synthetic_table(80_000, seed=5)
+
+
+@pytest.fixture(scope="module")
+def mined(table):
+    return mine_table(table, max_pairs=3)
+
+
+def test_planted_axis_is_top_pair(mined):
+    spec, results = mined
+    truth = ground_truth()
+    top = spec.pairs[0]
+    assert top["axis"] == [truth.axis]
+    assert top["head"]["predicate"]["min"] == pytest.approx(truth.head_min, rel=0.1)
+    assert top["head"]["predicate"]["max"] is None
+    assert top["tail"]["predicate"]["max"] == pytest.approx(truth.tail_max, rel=0.1)
+    assert top["tail"]["predicate"]["min"] is None
+    assert top["head"]["positive_rate"] > top["tail"]["positive_rate"]
+    assert abs(top["head"]["support"] - 0.1) < 0.02 and abs(top["tail"]["support"] - 0.1) < 0.02
+
+
+def test_decoys_rank_below_planted_axis(mined):
+    _, results = mined
+    rank = {r.axis[0]: i for i, r in enumerate(results)}
+    for decoy in ground_truth().decoys + ground_truth().no_effect:
+        assert rank[decoy] > rank["user_value"]
+        assert not next(r for r in results if r.axis[0] == decoy).significant
+
+
+def test_shuffled_labels_give_no_pair_above_noise(table):
+    shuffled = table.take(np.arange(len(table)))
+    shuffled.label = np.random.default_rng(0).permutation(table.label)
+    spec, results = mine_table(shuffled, max_pairs=3)
+    assert spec.pairs == []
+    assert all(not r.significant for r in results)
+
+
+def test_spec_is_valid_and_deterministic(table, mined):
+    spec, _ = mined
+    CohortSpec(spec.doc)  # validates against the JSON schema
+    again, _ = mine_table(table, max_pairs=3)
+    assert again.doc == spec.doc
+
+
+def test_tfdv_counts_equal_exact_counts(table):
+    batches = table_to_record_batches(table)
+    stats = run_statistics(batches, global_statistics)
+    binnings, axes = binnings_and_axes(stats, "click", axes=["user_value", "surface"], categorical=table.categorical)
+    sliced = run_statistics(batches, lambda p: cohort_statistics(p, binnings, axes, "click"))
+    counts = counts_from_statistics(sliced, binnings, axes)
+    user_value = next(b for b in binnings if b.feature == "user_value")
+    surface = next(b for b in binnings if b.feature == "surface")
+    uv = np.searchsorted(user_value.edges, table.features["user_value"].to_numpy(), side="right")
+    sf = np.array([surface.values.index(v) + 1 if v in surface.values else 0 for v in table.features["surface"]])
+    for k, c in counts["user_value"].items():
+        m = uv == k
+        assert c.n == m.sum() and c.positives == table.label[m].sum()
+        n_b, y_b = c.per_feature["surface"]
+        np.testing.assert_array_equal(n_b, np.bincount(sf[m], minlength=surface.num_bins))
+        np.testing.assert_array_equal(y_b, np.bincount(sf[m], weights=table.label[m], minlength=surface.num_bins))
+
+
+def test_divergences_equal_scipy():
+    rng = np.random.default_rng(0)
+    p, q = rng.dirichlet(np.ones(7), size=5), rng.dirichlet(np.ones(7), size=5)
+    for i in range(5):
+        assert divergence.js(p[i], q[i]) == pytest.approx(distance.jensenshannon(p[i], q[i]) ** 2, rel=1e-9)
+        assert divergence.kl(p[i], q[i]) == pytest.approx(sps.entropy(p[i], q[i] + 1e-6), rel=1e-4)
+        assert divergence.cosine(p[i], q[i]) == pytest.approx(distance.cosine(p[i], q[i]), rel=1e-9)
+        idx = np.arange(7)
+        assert divergence.wasserstein(p[i], q[i]) == pytest.approx(
+            sps.wasserstein_distance(idx, idx, p[i], q[i]) / 6, rel=1e-9)
+    np.testing.assert_allclose(divergence.js(p, q), [divergence.js(a, b) for a, b in zip(p, q)])
+    with pytest.raises(C2ALInputError, match="hellinger"):
+        divergence.get("hellinger")
+
+
+@pytest.mark.parametrize("name", ["kl", "wasserstein", "cosine"])
+def test_other_divergences_also_find_planted_axis(table, name):
+    spec, _ = mine_table(table, axes=["user_value", "region", "account_age_days", "bid"], divergence=name)
+    assert spec.pairs and spec.pairs[0]["axis"] == ["user_value"] and spec.doc["divergence"] == name
+
+
+def test_min_support_and_positives_refuse_thin_cohorts(table):
+    spec, results = mine_table(table, axes=["user_value"], min_support=0.2)
+    assert spec.pairs == [] and "support" in results[0].reason
+    spec, _ = mine_table(table, axes=["user_value"], min_positives=10**6)
+    assert spec.pairs == []
+
+
+def test_mine_cli(tmp_path, run_cli, table):
+    from c2al_tf.data import write_csv
+    data = tmp_path / "d.csv"
+    write_csv(str(data), 40_000, seed=2)
+    code, out, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "c.json",
+                             "--axes", "user_value,region")
+    assert code == 0, err
+    assert "user_value" in out.splitlines()[2] and CohortSpec.load(str(tmp_path / "c.json")).pairs
+    code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
+                           "--axes", "nope")
+    assert code == 2 and "--axes names 'nope'" in err and not (tmp_path / "x.json").exists()
+    code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
+                           "--by", "predictions")
+    assert code == 2 and "--baseline-model" in err
+    code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
+                           "--min-support", "0.7")
+    assert code == 2 and "--min-support" in err
+
+
+@pytest.mark.slow
+def test_predictions_mode(tmp_path, run_cli, table):
+    from c2al_tf.data import write_csv
+    data = tmp_path / "d.csv"
+    write_csv(str(data), 30_000, seed=4)
+    assert run_cli("train", "--data", data, "--label", "click", "--export", tmp_path / "base", "--epochs", 1)[0] == 0
+    code, out, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "c.json",
+                             "--by", "predictions", "--baseline-model", tmp_path / "base",
+                             "--axes", "user_value,region,bid")
+    assert code == 0, err
+    spec = CohortSpec.load(str(tmp_path / "c.json"))
+    assert spec.doc["method"] == "predictions"
+
+
+@pytest.mark.slow
+def test_movielens_mining(movielens_dir, run_cli, tmp_path):
+    code, out, err = run_cli("mine", "--data", movielens_dir, "--label", "rating", "--positive-label", ">=4",
+                             "--out", tmp_path / "ml.json", "--max-pairs", "3")
+    assert code == 0, err
+    assert len(CohortSpec.load(str(tmp_path / "ml.json")).pairs) >= 1
