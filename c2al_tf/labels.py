@@ -57,3 +57,58 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
 
     return {c["aux_label"]: label * tf.cast(tf_predicate_mask(c["predicate"], features), label.dtype)
             for c in cohorts}
+
+
+def batch_labels(batch, label: str) -> np.ndarray:
+    """The 0/1 label of an Arrow RecordBatch (int64), or a C2ALInputError naming it."""
+    from c2al_tf.data.arrow import first_values
+    from c2al_tf.errors import C2ALInputError
+
+    names = batch.schema.names
+    if label not in names:
+        raise C2ALInputError(f"label '{label}' is not a feature of the examples; features are {', '.join(names)}")
+    values, present = first_values(batch.column(names.index(label)))
+    if not present.all():
+        raise C2ALInputError(f"label '{label}' is missing in {int((~present).sum())} example(s)")
+    try:
+        y = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise C2ALInputError(f"label '{label}' must be 0/1 but holds non-numeric values")
+    if not np.isin(y, (0.0, 1.0)).all():
+        bad = y[~np.isin(y, (0.0, 1.0))][0]
+        raise C2ALInputError(f"label '{label}' must be 0/1 but has value {bad:g}")
+    return y.astype(np.int64)
+
+
+def aux_label_suffixes(cohorts) -> list:
+    """Serialized tf.Example fragments holding every combination of aux label
+    values; index ``sum_j bit_j << j``. Appending a fragment to a serialized
+    tf.Example adds those features (protobuf merges repeated message fields)."""
+    import c2al_tf  # noqa: F401
+    import tensorflow as tf
+
+    cohorts = list(cohorts)
+    out = []
+    for code in range(2 ** len(cohorts)):
+        feats = {c["aux_label"]: tf.train.Feature(int64_list=tf.train.Int64List(value=[(code >> j) & 1]))
+                 for j, c in enumerate(cohorts)}
+        out.append(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
+    return out
+
+
+def add_aux_labels_to_records(batch, raw_column: str, label: str, cohorts, suffixes=None) -> list:
+    """Serialized tf.Examples of ``batch`` (its raw-record column) with the aux label
+    features ``aux__<cohort>`` = ``y * 1[x in C]`` appended, every other byte kept."""
+    from c2al_tf.cohorts.spec import predicate_features
+    from c2al_tf.data.arrow import predicate_columns
+
+    cohorts = list(cohorts)
+    suffixes = suffixes or aux_label_suffixes(cohorts)
+    y = batch_labels(batch, label)
+    features = sorted({f for c in cohorts for f in predicate_features(c["predicate"])})
+    columns = predicate_columns(batch, features)
+    code = np.zeros(batch.num_rows, dtype=np.int64)
+    for j, (name, values) in enumerate(aux_labels(y, columns, cohorts).items()):
+        code |= values.astype(np.int64) << j
+    raw = batch.column(batch.schema.names.index(raw_column)).to_pylist()
+    return [(r[0] if isinstance(r, list) else r) + suffixes[k] for r, k in zip(raw, code)]

@@ -20,6 +20,7 @@ from typing import Dict, Iterable, List, Optional, Sequence
 import numpy as np
 import pyarrow as pa
 
+from c2al_tf.data.arrow import first_values
 from c2al_tf.errors import C2ALInputError
 
 BIN_PREFIX = "c2albin"
@@ -60,7 +61,7 @@ class Binning:
 
     def codes(self, column: pa.Array) -> pa.Array:
         """Arrow column (list or flat) -> string bin codes (null where missing)."""
-        flat, present = _first_values(column)
+        flat, present = first_values(column)
         if self.kind == "numeric":
             try:
                 x = np.asarray(flat, dtype=np.float64)
@@ -83,23 +84,6 @@ def _text(v) -> str:
     if isinstance(v, float) and v.is_integer():
         return str(int(v))
     return str(v)
-
-
-def _first_values(column: pa.Array):
-    """First value of each row of a (possibly list) Arrow array and a presence mask."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-        lengths = np.asarray(column.value_lengths().fill_null(0), dtype=np.int64)
-        present = lengths > 0
-        flat_values = column.flatten().to_numpy(zero_copy_only=False)
-        picked = np.empty(len(column), dtype=object)
-        idx = np.cumsum(np.r_[0, lengths[:-1]]) if len(lengths) else lengths
-        picked[present] = flat_values[idx[present]]
-        return picked, present
-    values = column.to_numpy(zero_copy_only=False)
-    present = ~np.asarray(column.is_null())
-    return values, present
 
 
 def _feature_type(feature) -> str:

@@ -55,15 +55,11 @@ class _AddBins(beam.DoFn):
         self.binnings, self.label = binnings, label
 
     def process(self, batch: pa.RecordBatch):
-        from c2al_tf.cohorts.binning import _first_values
         import numpy as np
 
-        names = batch.schema.names
-        if self.label not in names:
-            from c2al_tf.errors import C2ALInputError
-            raise C2ALInputError(f"label '{self.label}' is not a column of the examples")
-        y, present = _first_values(batch.column(names.index(self.label)))
-        weight = np.where(present, np.asarray([float(v) if v is not None else 0.0 for v in y]), 0.0)
+        from c2al_tf.labels import batch_labels
+
+        weight = batch_labels(batch, self.label).astype(np.float64)
         out = add_bin_columns(batch, self.binnings)
         out_names = [b.column for b in self.binnings]
         arrays = [out.column(out.schema.names.index(c)) for c in out_names]

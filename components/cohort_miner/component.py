@@ -1,0 +1,73 @@
+"""CohortMiner TFX component: declaration (spec, artifact type, executor binding).
+
+Inputs:  examples (Examples), statistics (ExampleStatistics, e.g. from
+         StatisticsGen), baseline_model (Model, optional; for by='predictions').
+Outputs: cohorts (c2al.CohortSpec: cohorts.json + the sliced statistics) and
+         output_examples (Examples: every split of the input with the int64
+         features aux__<cohort> = label * 1[example in cohort] added).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.cohort_miner import executor
+
+
+class CohortSpecArtifact(types.Artifact):
+    """``cohorts.json`` (format c2al.cohorts/1) and ``cohort_statistics.pb``."""
+
+    TYPE_NAME = "c2al.CohortSpec"
+
+
+class CohortMinerSpec(types.ComponentSpec):
+    PARAMETERS = {
+        "label": ExecutionParameter(type=str),
+        "axes": ExecutionParameter(type=str, optional=True),
+        "categorical": ExecutionParameter(type=str, optional=True),
+        "max_pairs": ExecutionParameter(type=int, optional=True),
+        "divergence": ExecutionParameter(type=str, optional=True),
+        "min_support": ExecutionParameter(type=float, optional=True),
+        "min_positives": ExecutionParameter(type=int, optional=True),
+        "by": ExecutionParameter(type=str, optional=True),
+        "mining_split": ExecutionParameter(type=str, optional=True),
+        "seed": ExecutionParameter(type=int, optional=True),
+    }
+    INPUTS = {
+        "examples": ChannelParameter(type=standard_artifacts.Examples),
+        "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
+        "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
+    }
+    OUTPUTS = {
+        "cohorts": ChannelParameter(type=CohortSpecArtifact),
+        "output_examples": ChannelParameter(type=standard_artifacts.Examples),
+    }
+
+
+class CohortMiner(base_beam_component.BaseBeamComponent):
+    """Mines contrasting cohort pairs (c2al_tf.cohorts) from TFDV statistics and
+    writes Examples carrying the auxiliary labels; every data stage runs on Beam."""
+
+    SPEC_CLASS = CohortMinerSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(self, examples: types.BaseChannel, statistics: types.BaseChannel, label: str,
+                 baseline_model: Optional[types.BaseChannel] = None, axes: Optional[str] = None,
+                 categorical: Optional[str] = None, max_pairs: int = 1, divergence: str = "js",
+                 min_support: float = 0.02, min_positives: int = 30, by: str = "stats",
+                 mining_split: str = "train", seed: int = 0):
+        if by not in ("stats", "predictions"):
+            raise ValueError(f"CohortMiner: by must be 'stats' or 'predictions', got '{by}'")
+        if by == "predictions" and baseline_model is None:
+            raise ValueError("CohortMiner: by='predictions' needs baseline_model")
+        spec = CohortMinerSpec(
+            examples=examples, statistics=statistics, baseline_model=baseline_model, label=label, axes=axes,
+            categorical=categorical, max_pairs=max_pairs, divergence=divergence, min_support=min_support,
+            min_positives=min_positives, by=by, mining_split=mining_split, seed=seed,
+            cohorts=types.Channel(type=CohortSpecArtifact),
+            output_examples=types.Channel(type=standard_artifacts.Examples))
+        super().__init__(spec=spec)

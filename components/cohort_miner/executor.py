@@ -1,0 +1,132 @@
+"""CohortMiner executor: reads artifacts, runs c2al_tf's mining and labeling on Beam."""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List
+
+import apache_beam as beam
+from tfx import types
+from tfx.components.statistics_gen import stats_artifact_utils
+from tfx.components.util import examples_utils, tfxio_utils
+from tfx.dsl.components.base import base_beam_executor
+from tfx.types import artifact_utils
+
+import c2al_tf  # noqa: F401
+from c2al_tf.cohorts.miner import binnings_and_axes, mine_from_statistics
+from c2al_tf.cohorts.mining import format_table
+from c2al_tf.cohorts.statistics import cohort_statistics
+from c2al_tf.errors import C2ALInputError
+from c2al_tf.labels import add_aux_labels_to_records, aux_label_suffixes
+
+_TELEMETRY = ["C2ALCohortMiner"]
+RAW = "__raw_record__"
+COHORTS_FILE = "cohorts.json"
+SLICED_STATS_FILE = "cohort_statistics.pb"
+
+
+def _split_list(value) -> List[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+class _AddAuxLabels(beam.DoFn):
+    def __init__(self, label, cohorts):
+        self.label, self.cohorts = label, cohorts
+
+    def setup(self):
+        self.suffixes = aux_label_suffixes(self.cohorts)
+
+    def process(self, batch):
+        yield from add_aux_labels_to_records(batch, RAW, self.label, self.cohorts, self.suffixes)
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+    def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+           exec_properties: Dict[str, Any]) -> None:
+        import tensorflow_data_validation as tfdv
+
+        self._log_startup(input_dict, output_dict, exec_properties)
+        examples = artifact_utils.get_single_instance(input_dict["examples"])
+        statistics = artifact_utils.get_single_instance(input_dict["statistics"])
+        label = exec_properties["label"]
+        split = exec_properties.get("mining_split") or "train"
+        splits = artifact_utils.decode_split_names(examples.split_names)
+        if split not in splits:
+            raise C2ALInputError(f"CohortMiner: mining_split '{split}' is not a split of the examples ({splits})")
+        global_stats = stats_artifact_utils.load_statistics(statistics, split).proto()
+        schema = tfdv.infer_schema(global_stats)
+        binnings, axes = binnings_and_axes(global_stats, label, _split_list(exec_properties.get("axes")) or None,
+                                           exec_properties.get("min_support") or 0.02,
+                                           categorical=_split_list(exec_properties.get("categorical")))
+        if not axes:
+            raise C2ALInputError(f"CohortMiner: no feature of the '{split}' statistics can be an axis")
+        cohorts_artifact = artifact_utils.get_single_instance(output_dict["cohorts"])
+        sliced_path = os.path.join(cohorts_artifact.uri, SLICED_STATS_FILE)
+        divergence = exec_properties.get("divergence") or "js"
+        options = dict(divergence=divergence, max_pairs=exec_properties.get("max_pairs") or 1,
+                       min_support=exec_properties.get("min_support") or 0.02,
+                       min_positives=exec_properties.get("min_positives") or 30, seed=exec_properties.get("seed") or 0)
+        by = exec_properties.get("by") or "stats"
+        train_io = tfxio_utils.get_split_tfxio([examples], split, _TELEMETRY, schema=schema)
+        if by == "predictions":
+            spec, results = self._mine_predictions(input_dict, examples, split, schema, axes, label, options)
+        else:
+            with self._make_beam_pipeline() as p:
+                _ = (p | "ReadTrain" >> train_io.BeamSource()
+                     | "Mine" >> _CohortStats(binnings, axes, label)
+                     | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(sliced_path))
+            sliced = tfdv.load_stats_binary(sliced_path)
+            spec, results = mine_from_statistics(sliced, binnings, axes, label, **options)
+        print(format_table(results), flush=True)
+        spec.save(os.path.join(cohorts_artifact.uri, COHORTS_FILE))
+        cohorts = list(spec.cohorts())
+
+        out = artifact_utils.get_single_instance(output_dict["output_examples"])
+        out.split_names = artifact_utils.encode_split_names(splits)
+        examples_utils.set_payload_format(out, examples_utils.get_payload_format(examples))
+        with self._make_beam_pipeline() as p:
+            for s in splits:
+                io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, schema=schema, raw_record_column_name=RAW)
+                _ = (p | f"Read[{s}]" >> io.BeamSource()
+                     | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label, cohorts))
+                     | f"Write[{s}]" >> beam.io.WriteToTFRecord(
+                            os.path.join(artifact_utils.get_split_uri([out], s), "data_tfrecord"),
+                            file_name_suffix=".gz"))
+
+    def _mine_predictions(self, input_dict, examples, split, schema, axes, label, options):
+        """The paper's recipe: contrast cohorts by the baseline model's predictions on
+        the mining split (scored through its serving_default; held in memory)."""
+        import numpy as np
+        import tensorflow as tf
+        from tfx.utils import path_utils
+        from tfx_bsl.public.tfxio import dataset_options
+
+        from c2al_tf.cohorts.mining import spec_from_results
+        from c2al_tf.cohorts.predictions import mine_predictions
+        from c2al_tf.labels import batch_labels
+
+        models = input_dict.get("baseline_model") or []
+        if not models:
+            raise C2ALInputError("CohortMiner: by='predictions' needs a baseline_model input")
+        serve = tf.saved_model.load(path_utils.serving_model_path(artifact_utils.get_single_uri(models))
+                                    ).signatures["serving_default"]
+        io = tfxio_utils.get_split_tfxio([examples], split, _TELEMETRY, schema=schema, raw_record_column_name=RAW)
+        batches, labels, preds = [], [], []
+        for batch in io.RecordBatches(dataset_options.RecordBatchesOptions(batch_size=4096, shuffle=False,
+                                                                           num_epochs=1)):
+            batches.append(batch)
+            labels.append(batch_labels(batch, label))
+            records = [r[0] if isinstance(r, list) else r for r in batch.column(batch.schema.names.index(RAW)).to_pylist()]
+            preds.append(serve(examples=tf.constant(records))["probabilities"].numpy().reshape(-1))
+        results = mine_predictions(batches, np.concatenate(labels), np.concatenate(preds), axes,
+                                   options["divergence"], min_support=options["min_support"],
+                                   min_positives=options["min_positives"], seed=options["seed"])
+        return spec_from_results(results, label, options["divergence"], options["max_pairs"], "predictions"), results
+
+
+class _CohortStats(beam.PTransform):
+    def __init__(self, binnings, axes, label):
+        super().__init__()
+        self._binnings, self._axes, self._label_feature = binnings, axes, label  # PTransform owns .label
+
+    def expand(self, batches):
+        return cohort_statistics(batches, self._binnings, self._axes, self._label_feature)
