@@ -110,7 +110,7 @@ def _shapes(n_a, y_a, n_b, y_b, smooth=1.0):
     return (pa_ + eps) / (pa_ + eps).sum(-1, keepdims=True), (pb_ + eps) / (pb_ + eps).sum(-1, keepdims=True)
 
 
-def pair_divergence(a: CohortCounts, b: CohortCounts, div, draws: int = 200, rng=None):
+def pair_divergence(a: CohortCounts, b: CohortCounts, div, draws: int = 100, rng=None):
     """(raw D, null mean, null sd) for cohorts a and b over their shared features."""
     rng = rng or np.random.default_rng(0)
     raws, nulls = [], []
@@ -142,7 +142,7 @@ def cohort_name(axis: Binning, k: int, role: str) -> str:
 
 def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning], divergence: str = "js",
               min_support: float = 0.02, min_positives: int = 30, total: Optional[float] = None,
-              alpha: float = 0.05, draws: int = 200, seed: int = 0) -> List[AxisResult]:
+              alpha: float = 0.05, draws: int = 100, seed: int = 0) -> List[AxisResult]:
     """Best pair per axis, ranked by bias-corrected divergence (see module docstring)."""
     div = divergences.get(divergence)
     rng = np.random.default_rng(seed)

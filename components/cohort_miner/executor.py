@@ -22,6 +22,7 @@ _TELEMETRY = ["C2ALCohortMiner"]
 RAW = "__raw_record__"
 COHORTS_FILE = "cohorts.json"
 SLICED_STATS_FILE = "cohort_statistics.pb"
+BATCH = 10_000  # rows per RecordBatch: per-slice overhead of TFDV dominates on small batches
 
 
 def _split_list(value) -> List[str]:
@@ -71,7 +72,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             spec, results = self._mine_predictions(input_dict, examples, split, schema, axes, label, options)
         else:
             with self._make_beam_pipeline() as p:
-                _ = (p | "ReadTrain" >> train_io.BeamSource()
+                _ = (p | "ReadTrain" >> train_io.BeamSource(batch_size=BATCH)
                      | "Mine" >> _CohortStats(binnings, axes, label)
                      | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(sliced_path))
             sliced = tfdv.load_stats_binary(sliced_path)
@@ -79,6 +80,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         print(format_table(results), flush=True)
         spec.save(os.path.join(cohorts_artifact.uri, COHORTS_FILE))
         cohorts = list(spec.cohorts())
+        needed = sorted({label, *spec.features})
 
         out = artifact_utils.get_single_instance(output_dict["output_examples"])
         out.split_names = artifact_utils.encode_split_names(splits)
@@ -86,7 +88,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         with self._make_beam_pipeline() as p:
             for s in splits:
                 io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, schema=schema, raw_record_column_name=RAW)
-                _ = (p | f"Read[{s}]" >> io.BeamSource()
+                io = io.Project(needed)  # decode only what the predicates and the label read
+                _ = (p | f"Read[{s}]" >> io.BeamSource(batch_size=BATCH)
                      | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label, cohorts))
                      | f"Write[{s}]" >> beam.io.WriteToTFRecord(
                             os.path.join(artifact_utils.get_split_uri([out], s), "data_tfrecord"),
