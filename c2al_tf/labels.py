@@ -80,35 +80,53 @@ def batch_labels(batch, label: str) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def aux_label_suffixes(cohorts) -> list:
-    """Serialized tf.Example fragments holding every combination of aux label
-    values; index ``sum_j bit_j << j``. Appending a fragment to a serialized
-    tf.Example adds those features (protobuf merges repeated message fields)."""
-    import c2al_tf  # noqa: F401
-    import tensorflow as tf
+MEMBERSHIP_FEATURE = "c2al_cohorts"
 
-    cohorts = list(cohorts)
-    out = []
-    for code in range(2 ** len(cohorts)):
-        feats = {c["aux_label"]: tf.train.Feature(int64_list=tf.train.Int64List(value=[(code >> j) & 1]))
-                 for j, c in enumerate(cohorts)}
-        out.append(tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString())
-    return out
+
+class AuxSuffixes:
+    """Serialized tf.Example fragments for a row's cohort memberships and label:
+    ``aux__<C>`` (int64 ``y * 1[x in C]``) for every cohort and ``c2al_cohorts``
+    (bytes, the names of the cohorts the row belongs to; absent when none).
+    Appending a fragment to a serialized tf.Example adds those features, because
+    protobuf merges repeated occurrences of a message field. Fragments are built
+    once per (membership bits, label) combination."""
+
+    def __init__(self, cohorts):
+        self.cohorts = list(cohorts)
+        self._cache = {}
+
+    def get(self, members: int, y: int) -> bytes:
+        key = (members, y)
+        if key not in self._cache:
+            import c2al_tf  # noqa: F401
+            import tensorflow as tf
+
+            feats = {}
+            names = []
+            for j, c in enumerate(self.cohorts):
+                inside = (members >> j) & 1
+                feats[c["aux_label"]] = tf.train.Feature(int64_list=tf.train.Int64List(value=[int(y) * inside]))
+                if inside:
+                    names.append(c["name"].encode())
+            if names:
+                feats[MEMBERSHIP_FEATURE] = tf.train.Feature(bytes_list=tf.train.BytesList(value=names))
+            self._cache[key] = tf.train.Example(features=tf.train.Features(feature=feats)).SerializeToString()
+        return self._cache[key]
 
 
 def add_aux_labels_to_records(batch, raw_column: str, label: str, cohorts, suffixes=None) -> list:
     """Serialized tf.Examples of ``batch`` (its raw-record column) with the aux label
-    features ``aux__<cohort>`` = ``y * 1[x in C]`` appended, every other byte kept."""
-    from c2al_tf.cohorts.spec import predicate_features
+    features and the membership feature appended, every original byte kept."""
+    from c2al_tf.cohorts.spec import predicate_features, predicate_mask
     from c2al_tf.data.arrow import predicate_columns
 
     cohorts = list(cohorts)
-    suffixes = suffixes or aux_label_suffixes(cohorts)
+    suffixes = suffixes or AuxSuffixes(cohorts)
     y = batch_labels(batch, label)
     features = sorted({f for c in cohorts for f in predicate_features(c["predicate"])})
     columns = predicate_columns(batch, features)
-    code = np.zeros(batch.num_rows, dtype=np.int64)
-    for j, (name, values) in enumerate(aux_labels(y, columns, cohorts).items()):
-        code |= values.astype(np.int64) << j
+    members = np.zeros(batch.num_rows, dtype=np.int64)
+    for j, c in enumerate(cohorts):
+        members |= predicate_mask(c["predicate"], columns).astype(np.int64) << j
     raw = batch.column(batch.schema.names.index(raw_column)).to_pylist()
-    return [(r[0] if isinstance(r, list) else r) + suffixes[k] for r, k in zip(raw, code)]
+    return [(r[0] if isinstance(r, list) else r) + suffixes.get(m, v) for r, m, v in zip(raw, members, y)]

@@ -159,6 +159,8 @@ def _finish(frame: pd.DataFrame, *, source: str, label: str, positive_label: Opt
     y = binarize_label(frame[label].to_numpy(), source=source, label=label,
                        positive_label=positive_label, where=where)
     features = frame.drop(columns=[label] + [c for c in drop if c in frame.columns])
+    numeric = [c for c in numeric if c not in set(drop)]
+    categorical = [c for c in categorical if c not in set(drop)]
     if features.shape[1] == 0:
         raise C2ALInputError(f"{source}: no feature columns besides the label '{label}'")
     typed, num_cols, cat_cols = _type_columns(features, source=source, numeric=numeric,
@@ -247,9 +249,10 @@ def read_csv_dir(path: str, label: str, positive_label: Optional[str] = None, **
 
 # --------------------------------------------------------------------------- TFRecord
 
-def read_tfrecord(path: str, label: str, positive_label: Optional[str] = None, *,
-                  numeric=(), categorical=(), **typing) -> FeatureTable:
-    """TFRecord file(s) of ``tf.Example`` (GZIP when the name ends in ``.gz``).
+def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
+                  numeric=(), categorical=(), max_rows: Optional[int] = None, **typing) -> FeatureTable:
+    """TFRecord file(s) of ``tf.Example`` (GZIP when the name ends in ``.gz``):
+    a file, a directory, or a list of files; at most ``max_rows`` examples.
 
     ``int64_list``/``float_list`` features are numeric and ``bytes_list`` ones
     categorical. Features with more than one value in some example are skipped
@@ -258,7 +261,10 @@ def read_tfrecord(path: str, label: str, positive_label: Optional[str] = None, *
     import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
     import tensorflow as tf
 
-    files = [path] if os.path.isfile(path) else _find(path, TFRECORD_PATTERNS)
+    if isinstance(path, (list, tuple)):
+        files, path = list(path), os.path.dirname(path[0]) if path else ""
+    else:
+        files = [path] if os.path.isfile(path) else _find(path, TFRECORD_PATTERNS)
     if not files:
         raise C2ALInputError(f"{path}: no TFRecord files found")
     columns: Dict[str, list] = {}
@@ -267,6 +273,8 @@ def read_tfrecord(path: str, label: str, positive_label: Optional[str] = None, *
     origins: List[Tuple[str, int]] = []
     n = 0
     for f in files:
+        if max_rows is not None and n >= max_rows:
+            break
         if os.path.getsize(f) == 0:
             raise C2ALInputError(f"{f}: file is empty")
         compression = "GZIP" if f.endswith(".gz") else ""
@@ -296,6 +304,8 @@ def read_tfrecord(path: str, label: str, positive_label: Optional[str] = None, *
                 for col in columns.values():
                     if len(col) < n:
                         col.append("")
+                if max_rows is not None and n >= max_rows:
+                    break
         except tf.errors.DataLossError:
             raise C2ALInputError(f"{f}: corrupt or not a TFRecord file (compression "
                                  f"{compression or 'none'})")

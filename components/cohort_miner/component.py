@@ -1,10 +1,14 @@
 """CohortMiner TFX component: declaration (spec, artifact type, executor binding).
 
 Inputs:  examples (Examples), statistics (ExampleStatistics, e.g. from
-         StatisticsGen), baseline_model (Model, optional; for by='predictions').
+         StatisticsGen), baseline_model (Model, optional; for by='predictions'),
+         anomalies (ExampleAnomalies from ExampleValidator, optional: any anomaly
+         stops the run with a message naming the split and features).
 Outputs: cohorts (c2al.CohortSpec: cohorts.json + the sliced statistics) and
          output_examples (Examples: every split of the input with the int64
-         features aux__<cohort> = label * 1[example in cohort] added).
+         features aux__<cohort> = label * 1[example in cohort] and the bytes
+         feature c2al_cohorts (names of the cohorts the example is in) added,
+         plus a copy of cohorts.json at the artifact root for the Trainer).
 """
 from __future__ import annotations
 
@@ -41,6 +45,7 @@ class CohortMinerSpec(types.ComponentSpec):
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "statistics": ChannelParameter(type=standard_artifacts.ExampleStatistics),
         "baseline_model": ChannelParameter(type=standard_artifacts.Model, optional=True),
+        "anomalies": ChannelParameter(type=standard_artifacts.ExampleAnomalies, optional=True),
     }
     OUTPUTS = {
         "cohorts": ChannelParameter(type=CohortSpecArtifact),
@@ -56,7 +61,8 @@ class CohortMiner(base_beam_component.BaseBeamComponent):
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
     def __init__(self, examples: types.BaseChannel, statistics: types.BaseChannel, label: str,
-                 baseline_model: Optional[types.BaseChannel] = None, axes: Optional[str] = None,
+                 baseline_model: Optional[types.BaseChannel] = None,
+                 anomalies: Optional[types.BaseChannel] = None, axes: Optional[str] = None,
                  categorical: Optional[str] = None, max_pairs: int = 1, divergence: str = "js",
                  min_support: float = 0.02, min_positives: int = 30, by: str = "stats",
                  mining_split: str = "train", seed: int = 0):
@@ -65,7 +71,7 @@ class CohortMiner(base_beam_component.BaseBeamComponent):
         if by == "predictions" and baseline_model is None:
             raise ValueError("CohortMiner: by='predictions' needs baseline_model")
         spec = CohortMinerSpec(
-            examples=examples, statistics=statistics, baseline_model=baseline_model, label=label, axes=axes,
+            examples=examples, statistics=statistics, baseline_model=baseline_model, anomalies=anomalies, label=label, axes=axes,
             categorical=categorical, max_pairs=max_pairs, divergence=divergence, min_support=min_support,
             min_positives=min_positives, by=by, mining_split=mining_split, seed=seed,
             cohorts=types.Channel(type=CohortSpecArtifact),

@@ -16,7 +16,7 @@ from c2al_tf.cohorts.miner import binnings_and_axes, mine_from_statistics
 from c2al_tf.cohorts.mining import format_table
 from c2al_tf.cohorts.statistics import cohort_statistics
 from c2al_tf.errors import C2ALInputError
-from c2al_tf.labels import add_aux_labels_to_records, aux_label_suffixes
+from c2al_tf.labels import AuxSuffixes, add_aux_labels_to_records
 
 _TELEMETRY = ["C2ALCohortMiner"]
 RAW = "__raw_record__"
@@ -34,7 +34,7 @@ class _AddAuxLabels(beam.DoFn):
         self.label, self.cohorts = label, cohorts
 
     def setup(self):
-        self.suffixes = aux_label_suffixes(self.cohorts)
+        self.suffixes = AuxSuffixes(self.cohorts)
 
     def process(self, batch):
         yield from add_aux_labels_to_records(batch, RAW, self.label, self.cohorts, self.suffixes)
@@ -51,6 +51,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         label = exec_properties["label"]
         split = exec_properties.get("mining_split") or "train"
         splits = artifact_utils.decode_split_names(examples.split_names)
+        check_anomalies(input_dict.get("anomalies") or [])
         if split not in splits:
             raise C2ALInputError(f"CohortMiner: mining_split '{split}' is not a split of the examples ({splits})")
         global_stats = stats_artifact_utils.load_statistics(statistics, split).proto()
@@ -84,6 +85,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         out = artifact_utils.get_single_instance(output_dict["output_examples"])
         out.split_names = artifact_utils.encode_split_names(splits)
+        spec.save(os.path.join(out.uri, COHORTS_FILE))
         examples_utils.set_payload_format(out, examples_utils.get_payload_format(examples))
         with self._make_beam_pipeline() as p:
             for s in splits:
@@ -124,6 +126,26 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                    options["divergence"], min_support=options["min_support"],
                                    min_positives=options["min_positives"], seed=options["seed"])
         return spec_from_results(results, label, options["divergence"], options["max_pairs"], "predictions"), results
+
+
+def check_anomalies(artifacts) -> None:
+    """Raises a readable C2ALInputError when ExampleValidator found anomalies."""
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    for artifact in artifacts:
+        for split in artifact_utils.decode_split_names(artifact.split_names):
+            path = os.path.join(artifact_utils.get_split_uri([artifact], split), "SchemaDiff.pb")
+            if not os.path.exists(path):
+                continue
+            with open(path, "rb") as f:
+                anomalies = anomalies_pb2.Anomalies.FromString(f.read())
+            problems = [f"feature '{name}': {info.short_description or info.description}"
+                        for name, info in sorted(anomalies.anomaly_info.items())]
+            if anomalies.HasField("dataset_anomaly_info"):
+                problems.append(f"dataset: {anomalies.dataset_anomaly_info.short_description}")
+            if problems:
+                raise C2ALInputError(f"ExampleValidator found anomalies in split '{split}': {'; '.join(problems)} "
+                                     f"(fix the data or update the schema, then rerun)")
 
 
 class _CohortStats(beam.PTransform):

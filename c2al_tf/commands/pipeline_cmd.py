@@ -1,0 +1,114 @@
+"""``c2al pipeline run|compile``: the TFX production pipeline."""
+from __future__ import annotations
+
+import csv
+import os
+
+
+def register(sub) -> None:
+    p = sub.add_parser("pipeline", help="run the TFX pipeline locally, or compile it for Kubeflow",
+                       description="ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> CohortMiner -> "
+                                   "Trainer (C2AL) + Trainer (baseline) -> Evaluator -> Pusher.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION")
+    actions.required = True
+    r = actions.add_parser("run", help="run with LocalDagRunner (default) or BeamDagRunner")
+    _pipeline_args(r)
+    r.add_argument("--runner", choices=["local", "beam"], default="local")
+    r.add_argument("--no-cache", action="store_true", help="rerun every component even if cached")
+    r.set_defaults(func=run)
+    c = actions.add_parser("compile", help="compile to a Kubeflow Pipelines v2 spec (JSON)")
+    c.add_argument("--target", choices=["kubeflow"], required=True)
+    c.add_argument("--out", required=True, metavar="pipeline.json")
+    c.add_argument("--image", default="c2al-tf:latest", help="container image with c2al-tf installed")
+    _pipeline_args(c, for_compile=True)
+    c.set_defaults(func=compile_)
+
+
+def _pipeline_args(p, for_compile: bool = False) -> None:
+    from c2al_tf.models.builder import DEFAULT_AUX_WEIGHT, ENCODERS
+
+    p.add_argument("--data", required=not for_compile, metavar="PATH",
+                   help="CSV file / directory of CSVs, or TFRecord files of tf.Example (0/1 label)")
+    p.add_argument("--label", required=not for_compile, metavar="COL")
+    p.add_argument("--root", required=not for_compile, metavar="DIR",
+                   help="pipeline outputs, MLMD (SQLite) and pushed models go here")
+    p.add_argument("--schema", metavar="schema.pbtxt", help="use ImportSchemaGen with this schema")
+    p.add_argument("--model", default="attention_fm", choices=ENCODERS)
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--aux-weight", type=float, default=DEFAULT_AUX_WEIGHT)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-pairs", type=int, default=1)
+    p.add_argument("--axes", metavar="a,b")
+    p.add_argument("--categorical", default="", metavar="a,b", help="integer columns to treat as categorical")
+    p.add_argument("--ne-tolerance", type=float, default=0.005,
+                   help="C2AL's overall NE may exceed the baseline's by at most this fraction (default 0.005)")
+    p.add_argument("--beam-arg", action="append", default=[], metavar="X",
+                   help="Beam pipeline option for every data stage (repeatable), e.g. --beam-arg=--runner=FlinkRunner")
+
+
+def check_data(data: str, label: str) -> None:
+    """Fast checks that give one-line errors before TFX starts."""
+    from c2al_tf.data.readers import CSV_PATTERNS, TFRECORD_PATTERNS, _find
+    from c2al_tf.errors import C2ALInputError
+
+    if not os.path.exists(data):
+        raise C2ALInputError(f"{data}: no such file or directory")
+    files = [data] if os.path.isfile(data) else _find(data, CSV_PATTERNS)
+    if os.path.isdir(data) and not files:
+        if not _find(data, TFRECORD_PATTERNS):
+            raise C2ALInputError(f"{data}: directory holds no *.csv or TFRecord files")
+        return
+    if files and files[0].endswith(".csv"):
+        if os.path.getsize(files[0]) == 0:
+            raise C2ALInputError(f"{files[0]}: file is empty")
+        with open(files[0], newline="") as f:
+            header = next(csv.reader(f), [])
+            first = next(csv.reader(f), None)
+        if label not in [h.strip() for h in header]:
+            raise C2ALInputError(f"{files[0]}: label column '{label}' not found; columns are {', '.join(header)}")
+        if first is None:
+            raise C2ALInputError(f"{files[0]}: has a header but no data rows")
+        value = first[[h.strip() for h in header].index(label)] if len(first) == len(header) else None
+        if value is not None and value.strip() not in ("0", "1"):
+            raise C2ALInputError(f"{files[0]}: label column '{label}' must be 0/1 for the pipeline but is "
+                                 f"'{value}' at line 2; binarize it first")
+
+
+def build(args, root: str):
+    from c2al_tf.commands.common import split_list
+    from pipeline.pipeline import create_pipeline
+    from pipeline.runner import beam_args
+
+    return create_pipeline(
+        os.path.abspath(args.data) if args.data and "://" not in args.data else args.data, args.label, root,
+        schema_file=args.schema, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
+        aux_weight=args.aux_weight, seed=args.seed, max_pairs=args.max_pairs, axes=args.axes,
+        categorical=split_list(args.categorical), ne_tolerance=args.ne_tolerance, beam_args=beam_args(args.beam_arg),
+        metadata_path=os.path.join(root, "metadata.sqlite") if "://" not in root else None,
+        enable_cache=not getattr(args, "no_cache", False))
+
+
+def run(args) -> int:
+    from pipeline.report import format_report, summarize, write_summary
+    from pipeline.runner import run as run_pipeline
+
+    check_data(args.data, args.label)
+    root = os.path.abspath(args.root)
+    os.makedirs(root, exist_ok=True)
+    run_pipeline(build(args, root), args.runner)
+    summary = summarize(root)
+    write_summary(summary, os.path.join(root, "summary.json"))
+    print(format_report(summary))
+    return 0
+
+
+def compile_(args) -> int:
+    from pipeline.runner import compile_kubeflow
+
+    args.data = args.data or "gs://YOUR_BUCKET/data"
+    args.label = args.label or "click"
+    root = args.root or "gs://YOUR_BUCKET/c2al"
+    out = compile_kubeflow(build(args, root), args.out, args.image)
+    print(f"wrote {out} (KFP v2 pipeline spec; image {args.image})")
+    return 0

@@ -1,0 +1,113 @@
+"""Pipeline assembly (wiring only):
+
+ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) -> ExampleValidator
+-> CohortMiner -> Trainer (C2AL) + Trainer (baseline, same encoder, no aux heads)
+-> Evaluator (TFMA: overall and per mined cohort; NE, AUC, calibration, count;
+C2AL vs baseline with a non-regression threshold on overall NE) -> Pusher.
+"""
+from __future__ import annotations
+
+import os
+from typing import Dict, List, Optional
+
+from tfx import v1 as tfx
+
+from components.cohort_miner import CohortMiner
+
+RUN_FN = "pipeline.trainer_module.run_fn"
+MEMBERSHIP_FEATURE = "c2al_cohorts"
+
+
+def example_gen(data: str):
+    """CsvExampleGen for a CSV file or directory of CSVs, ImportExampleGen for TFRecords;
+    split train/eval 2:1 by hash."""
+    output = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
+        tfx.proto.SplitConfig.Split(name="train", hash_buckets=2),
+        tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1)]))
+    if "://" in data:  # remote storage (compile for a cluster): a .csv file, else a directory of CSVs
+        base, pattern = (data.rsplit("/", 1) if data.endswith(".csv") else (data, None))
+        is_csv = True
+    else:
+        base, pattern = (os.path.dirname(os.path.abspath(data)), os.path.basename(data)) if os.path.isfile(data) \
+            else (os.path.abspath(data), None)
+        is_csv = data.endswith(".csv") or (pattern is None and any(f.endswith(".csv") for f in os.listdir(base)))
+    if pattern is None:
+        pattern = "*.csv" if is_csv else "*"
+    input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single", pattern=pattern)])
+    cls = tfx.components.CsvExampleGen if is_csv else tfx.components.ImportExampleGen
+    return cls(input_base=base, input_config=input_config, output_config=output)
+
+
+def eval_config(label: str, ne_tolerance: float = 0.005):
+    import tensorflow_model_analysis as tfma
+
+    # The non-regression check applies to the overall slice only: a cohort may move
+    # either way (the report shows it), the pushed model must not be worse overall.
+    ne = tfma.MetricConfig(
+        class_name="NormalizedEntropy", module="c2al_tf.keras_metrics",
+        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
+            slicing_specs=[tfma.SlicingSpec()],
+            threshold=tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
+                direction=tfma.MetricDirection.LOWER_IS_BETTER, relative={"value": ne_tolerance})))])
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(name="candidate", signature_name="serving_default", label_key=label,
+                           prediction_key="probabilities"),
+            tfma.ModelSpec(name="baseline", signature_name="serving_default", label_key=label,
+                           prediction_key="probabilities", is_baseline=True)],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[MEMBERSHIP_FEATURE])],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="BinaryCrossentropy"),
+            tfma.MetricConfig(class_name="AUC"),
+            tfma.MetricConfig(class_name="Calibration"),
+            ne])])
+
+
+def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c2al",
+                    schema_file: Optional[str] = None, model: str = "attention_fm", epochs: int = 2,
+                    batch_size: int = 1024, aux_weight: float = 0.5, seed: int = 0, max_pairs: int = 1,
+                    divergence: str = "js", min_support: float = 0.02, min_positives: int = 30,
+                    axes: Optional[str] = None, categorical: Optional[List[str]] = None,
+                    ne_tolerance: float = 0.005, beam_args: Optional[List[str]] = None,
+                    metadata_path: Optional[str] = None, enable_cache: bool = True) -> tfx.dsl.Pipeline:
+    """The whole C2AL pipeline. ``root`` holds pipeline outputs (``root/pipeline``),
+    the SQLite MLMD (``root/metadata.sqlite``) and pushed models (``root/serving``)."""
+    gen = example_gen(data)
+    stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
+    if schema_file:
+        schema = tfx.components.ImportSchemaGen(schema_file=schema_file)
+    else:
+        schema = tfx.components.SchemaGen(statistics=stats.outputs["statistics"], infer_feature_shape=False)
+    validator = tfx.components.ExampleValidator(statistics=stats.outputs["statistics"],
+                                                schema=schema.outputs["schema"])
+    miner = CohortMiner(examples=gen.outputs["examples"], statistics=stats.outputs["statistics"],
+                        anomalies=validator.outputs["anomalies"], label=label, axes=axes,
+                        categorical=",".join(categorical or []) or None, max_pairs=max_pairs,
+                        divergence=divergence, min_support=min_support, min_positives=min_positives, seed=seed)
+    config: Dict = {"label": label, "model": model, "epochs": epochs, "batch_size": batch_size,
+                    "aux_weight": aux_weight, "seed": seed, "categorical": list(categorical or [])}
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
+        custom_config=config)
+    baseline = tfx.components.Trainer(
+        run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
+        custom_config={**config, "baseline": True}).with_id("BaselineTrainer")
+    evaluator = tfx.components.Evaluator(
+        examples=miner.outputs["output_examples"], model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"], eval_config=eval_config(label, ne_tolerance))
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
+            base_directory=os.path.join(os.path.abspath(root), "serving"))))
+    components = [gen, stats, schema, validator, miner, trainer, baseline, evaluator, pusher]
+    metadata = None
+    if metadata_path is not None:
+        metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
+    return tfx.dsl.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=os.path.join(root, "pipeline") if "://" not in root
+        else root.rstrip("/") + "/pipeline",
+        components=components, enable_cache=enable_cache, metadata_connection_config=metadata,
+        beam_pipeline_args=list(beam_args or []))
