@@ -38,6 +38,11 @@ def example_gen(data: str):
     return cls(input_base=base, input_config=input_config, output_config=output)
 
 
+def _join(root: str, name: str) -> str:
+    """root/name for local paths (made absolute) and remote URIs (gs://, s3://, hdfs://)."""
+    return root.rstrip("/") + "/" + name if "://" in root else os.path.join(os.path.abspath(root), name)
+
+
 def eval_config(label: str, ne_tolerance: float = 0.005):
     import tensorflow_model_analysis as tfma
 
@@ -101,13 +106,12 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
     pusher = tfx.components.Pusher(
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
-            base_directory=os.path.join(os.path.abspath(root), "serving"))))
+            base_directory=_join(root, "serving"))))
     components = [gen, stats, schema, validator, miner, trainer, baseline, evaluator, pusher]
     metadata = None
     if metadata_path is not None:
         metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)
     return tfx.dsl.Pipeline(
-        pipeline_name=pipeline_name, pipeline_root=os.path.join(root, "pipeline") if "://" not in root
-        else root.rstrip("/") + "/pipeline",
+        pipeline_name=pipeline_name, pipeline_root=_join(root, "pipeline"),
         components=components, enable_cache=enable_cache, metadata_connection_config=metadata,
         beam_pipeline_args=list(beam_args or []))

@@ -29,7 +29,7 @@ if [ "$(cat "$VENV/.c2al-stamp" 2>/dev/null)" != "$(stamp_of)" ]; then
   echo "[c2al] installing the pinned stack into $VENV (first run takes ~5 minutes)" >&2
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip==24.2 >&2
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" \
-      -e "$ROOT[test]" >&2
+      -e "$ROOT[test,kubeflow]" >&2
   stamp_of > "$VENV/.c2al-stamp"
 fi
 export TF_USE_LEGACY_KERAS=1

@@ -1,0 +1,127 @@
+"""The TFX pipeline: Kubeflow V2 compile, bad input, and (slow) a LocalDagRunner run
+end to end with TFMA-vs-`c2al evaluate` agreement, serving checks and caching."""
+import glob
+import json
+import os
+import re
+import subprocess
+import textwrap
+
+import numpy as np
+import pytest
+
+from helpers import PYTHON
+
+COMPONENTS = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "CohortMiner", "Trainer",
+              "BaselineTrainer", "Evaluator", "Pusher"}
+TYPE_NAME = re.compile(r"^[a-z][a-z0-9-_]{2,20}[.][A-Z][a-zA-Z0-9-_]{2,49}$")
+
+
+def test_kubeflow_compile(tmp_path, run_cli):
+    out = tmp_path / "pipeline.json"
+    code, stdout, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", out)
+    assert code == 0, err
+    spec = json.loads(out.read_text())
+    tasks = spec["pipelineSpec"]["root"]["dag"]["tasks"] if "pipelineSpec" in spec else spec["root"]["dag"]["tasks"]
+    assert COMPONENTS <= set(tasks)
+    text = out.read_text()
+    types = set(re.findall(r"title: ([^\\]+)\\n", text))
+    assert "c2al.CohortSpec" in types
+    for t in types:
+        assert TYPE_NAME.match(t), t
+    assert '"base_directory": "gs://YOUR_BUCKET/c2al/serving"' in json.loads(text)["pipelineSpec"]["root"]["dag"][
+        "tasks"]["Pusher"]["inputs"]["parameters"]["push_destination"]["runtimeValue"]["constantValue"]["stringValue"]
+
+
+@pytest.mark.parametrize("text,pattern", [
+    ("x,y\n1,2\n", "label column 'click' not found"),
+    ("click,x\n5,2\n", "must be 0/1 for the pipeline but is '5' at line 2"),
+    ("", "file is empty"),
+])
+def test_pipeline_bad_input(tmp_path, run_cli, text, pattern):
+    data = tmp_path / "d.csv"
+    data.write_text(text)
+    code, _, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", tmp_path / "root")
+    assert code == 2 and pattern in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "root").exists()
+
+
+SERVE = textwrap.dedent("""
+    import json, os, sys
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    import tensorflow as tf
+    examples = [bytes.fromhex(h) for h in json.load(open(sys.argv[2]))]
+    out = tf.saved_model.load(sys.argv[1]).signatures["serving_default"](examples=tf.constant(examples))
+    print(json.dumps({"keys": sorted(out), "p": out["probabilities"].numpy().reshape(-1).tolist()}))
+""")
+
+
+@pytest.mark.slow
+def test_pipeline_end_to_end(tmp_path, run_cli):
+    import tensorflow as tf
+
+    from c2al_tf.data import write_csv
+    from c2al_tf.export import load_metadata
+    from pipeline.report import newest
+
+    data = tmp_path / "data.csv"
+    write_csv(str(data), 15_000, seed=7)
+    root = tmp_path / "root"
+    code, out, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", root, "--epochs", 1,
+                             "--ne-tolerance", "0.5")
+    assert code == 0, err
+    for name in COMPONENTS - {"CsvExampleGen"}:
+        assert f"{name}: done" in out
+    summary = json.loads((root / "summary.json").read_text())
+    assert summary["cohorts"]["pairs"][0]["axis"] == ["user_value"]
+    pushed = summary["pushed_model"]
+    assert pushed and os.path.exists(os.path.join(pushed, "saved_model.pb"))
+    cand = summary["metrics"]["candidate"]
+    assert {"overall", "user_value_head", "user_value_tail"} <= set(cand)
+
+    # c2al evaluate on the same model and eval examples gives the Evaluator's NE per cohort
+    eval_split = os.path.join(newest(str(root), "CohortMiner", "output_examples"), "Split-eval")
+    cohorts = os.path.join(newest(str(root), "CohortMiner", "cohorts"), "cohorts.json")
+    code, _, err = run_cli("evaluate", "--model", pushed, "--data", eval_split, "--label", "click",
+                           "--out", tmp_path / "m.json", "--cohorts", cohorts)
+    assert code == 0, err
+    ours = json.loads((tmp_path / "m.json").read_text())
+    assert ours["overall"]["ne"] == pytest.approx(cand["overall"]["normalized_entropy"], abs=1e-4)
+    for name in ("user_value_head", "user_value_tail"):
+        assert ours["cohorts"][name]["ne"] == pytest.approx(cand[name]["normalized_entropy"], abs=1e-4)
+        assert ours["cohorts"][name]["count"] == cand[name]["example_count"]
+
+    # the pushed model, served by the SavedModel loader in another process and by saved_model_cli,
+    # answers exactly what the Trainer's model predicts
+    files = sorted(glob.glob(os.path.join(eval_split, "*.gz")))
+    records = list(tf.data.TFRecordDataset(files, compression_type="GZIP").take(8).as_numpy_iterator())
+    trainer_model = os.path.join(newest(str(root), "Trainer", "model"), "Format-Serving")
+    expected = tf.saved_model.load(trainer_model).signatures["serving_default"](
+        examples=tf.constant(records))["probabilities"].numpy().reshape(-1)
+    (tmp_path / "ex.json").write_text(json.dumps([r.hex() for r in records]))
+    (tmp_path / "serve.py").write_text(SERVE)
+    run = subprocess.run([PYTHON, str(tmp_path / "serve.py"), pushed, str(tmp_path / "ex.json")],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    served = json.loads(run.stdout.strip().splitlines()[-1])
+    assert served["keys"] == ["probabilities"]
+    np.testing.assert_allclose(served["p"], expected, rtol=1e-6)
+    cli = os.path.join(os.path.dirname(PYTHON), "saved_model_cli")
+    row = tf.train.Example.FromString(records[0]).features.feature
+    example = {k: list(getattr(v, v.WhichOneof("kind")).value) for k, v in row.items()
+               if v.WhichOneof("kind") and k != "c2al_cohorts"}
+    example = {k: [x.decode() if isinstance(x, bytes) else x for x in v] for k, v in example.items()}
+    run = subprocess.run([cli, "run", "--dir", pushed, "--tag_set", "serve", "--signature_def", "serving_default",
+                          "--input_examples", f"examples=[{json.dumps(example)}]"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    value = float(re.findall(r"\[\[([0-9.e+-]+)\]\]", run.stdout)[0])
+    assert value == pytest.approx(float(expected[0]), rel=1e-5)
+    assert load_metadata(pushed)["heads"][0] == "primary"
+
+    # a rerun reuses cached components: no new statistics or cohorts are produced
+    before = newest(str(root), "StatisticsGen", "statistics"), newest(str(root), "CohortMiner", "cohorts")
+    code, out, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", root, "--epochs", 1,
+                             "--ne-tolerance", "0.5")
+    assert code == 0, err
+    assert (newest(str(root), "StatisticsGen", "statistics"), newest(str(root), "CohortMiner", "cohorts")) == before
