@@ -23,12 +23,16 @@ def set_seed(seed: int) -> None:
         pass
 
 
-def head_labels(model: C2ALModel, table) -> Dict[str, np.ndarray]:
-    """``{"primary": y, "aux__C": y * 1[x in C], ...}`` as float32 ``[n, 1]``."""
+def head_labels(model: C2ALModel, table, aux_override: Optional[Mapping[str, np.ndarray]] = None
+                ) -> Dict[str, np.ndarray]:
+    """``{"primary": y, "aux__C": y * 1[x in C], ...}`` as float32 ``[n, 1]``;
+    ``aux_override`` supplies auxiliary labels directly (e.g. random cohorts)."""
     y = table.label.astype(np.float32).reshape(-1, 1)
     labels = {PRIMARY: y}
-    for name, values in aux_labels(table.label, table.features, model.cohorts).items():
-        labels[name] = values.astype(np.float32).reshape(-1, 1)
+    values = dict(aux_override) if aux_override is not None else aux_labels(table.label, table.features,
+                                                                              model.cohorts)
+    for c in model.cohorts:
+        labels[c["aux_label"]] = np.asarray(values[c["aux_label"]]).astype(np.float32).reshape(-1, 1)
     return labels
 
 
@@ -41,10 +45,11 @@ def head_priors(cohorts, table) -> Dict[str, float]:
 
 
 def make_dataset(model: C2ALModel, table, batch_size: int = 1024, shuffle: bool = True, seed: int = 0,
-                 sample_weights: Optional[Mapping[str, np.ndarray]] = None) -> tf.data.Dataset:
+                 sample_weights: Optional[Mapping[str, np.ndarray]] = None,
+                 aux_override: Optional[Mapping[str, np.ndarray]] = None) -> tf.data.Dataset:
     """(features, {head: label}[, {head: weight}]) batches."""
     inputs = model.spec.table_to_inputs(table)
-    labels = head_labels(model, table)
+    labels = head_labels(model, table, aux_override)
     parts = (inputs, labels)
     if sample_weights is not None:
         weights = {h: np.asarray(sample_weights.get(h, np.ones(len(table))), np.float32).reshape(-1, 1)
@@ -64,12 +69,13 @@ def make_dataset(model: C2ALModel, table, batch_size: int = 1024, shuffle: bool 
 
 def train(model: C2ALModel, table, epochs: int = 2, batch_size: int = 1024, seed: int = 0,
           sample_weights: Optional[Mapping[str, np.ndarray]] = None, verbose: Optional[int] = None,
-          validation_table=None):
+          validation_table=None, aux_override: Optional[Mapping[str, np.ndarray]] = None):
     """Fits the training model; returns the Keras History. Progress: a Keras bar on
-    a terminal, one line per epoch otherwise."""
+    a terminal, one line per epoch otherwise. ``sample_weights``: per-head row
+    weights; ``aux_override``: auxiliary labels instead of the cohort predicates'."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
-    ds = make_dataset(model, table, batch_size, True, seed, sample_weights)
+    ds = make_dataset(model, table, batch_size, True, seed, sample_weights, aux_override)
     val = make_dataset(model, validation_table, batch_size, False) if validation_table is not None else None
     if verbose is None:
         verbose = 1 if sys.stdout.isatty() else 2

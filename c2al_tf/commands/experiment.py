@@ -1,0 +1,84 @@
+"""``c2al experiment``: baseline vs C2AL vs ablations over seeds, with CIs and plots."""
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+
+from c2al_tf.commands.common import add_data_args, read_data, split_list
+
+
+def register(sub) -> None:
+    from c2al_tf.experiment import VARIANTS
+    from c2al_tf.models.builder import DEFAULT_AUX_WEIGHT, ENCODERS
+
+    p = sub.add_parser("experiment", help="baseline vs C2AL and ablations over seeds: report.md, metrics.json, plots",
+                       description="Mine cohorts once (or take --cohorts), then train every variant with N seeds on "
+                                   "the same split and report NE_diff vs the baseline with 95%% CIs.")
+    add_data_args(p)
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument("--seeds", type=int, default=5, metavar="N")
+    p.add_argument("--model", default="attention_fm", choices=ENCODERS)
+    p.add_argument("--cohorts", metavar="cohorts.json", help="use these cohorts instead of mining")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--aux-weight", type=float, default=DEFAULT_AUX_WEIGHT)
+    p.add_argument("--variants", default=",".join(VARIANTS), metavar="a,b", help=f"subset of {', '.join(VARIANTS)}")
+    p.add_argument("--test-fraction", type=float, default=0.2)
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from c2al_tf.cohorts.miner import mine_table
+    from c2al_tf.commands.evaluate import write_json
+    from c2al_tf.commands.train import load_cohorts
+    from c2al_tf.errors import C2ALInputError
+    from c2al_tf.experiment import VARIANTS, ExperimentConfig, data_hash, run_experiment, split, versions
+    from c2al_tf.report import write_markdown, write_plots
+
+    if args.seeds < 2:
+        raise C2ALInputError(f"--seeds must be >= 2 for confidence intervals, got {args.seeds}")
+    variants = split_list(args.variants)
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown or "baseline" not in variants:
+        raise C2ALInputError(f"--variants must include baseline and only name {', '.join(VARIANTS)} "
+                             f"(got '{args.variants}')")
+    if not 0 < args.test_fraction < 1:
+        raise C2ALInputError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
+    cohorts = load_cohorts(args.cohorts, args.label)
+    table = read_data(args)
+    print(f"[experiment] {table.source}: {table.summary()}")
+    config = ExperimentConfig(seeds=args.seeds, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
+                              aux_weight=args.aux_weight, test_fraction=args.test_fraction, variants=variants)
+    if cohorts is None:
+        train, _ = split(table, config.test_fraction, config.split_seed)
+        cohorts, _ = mine_table(train)  # mined once, on the training rows only
+        print(f"[experiment] mined {len(cohorts.pairs)} pair(s) on the training rows")
+    out = os.path.abspath(args.out)
+    tmp = out + f".tmp{os.getpid()}"
+    os.makedirs(tmp, exist_ok=True)
+    try:
+        doc = run_experiment(table, cohorts, config)
+        meta = {"command": " ".join(shlex.quote(a) for a in ["c2al"] + list(getattr(args, "argv", sys.argv[1:]))), "data": args.data,
+                "data_hash": data_hash(args.data), "label": args.label, "versions": versions()}
+        diagnostics = doc.pop("diagnostics")
+        for v in diagnostics.values():
+            if "attention" in v:
+                v["attention_near_zero_fraction"] = float((abs(v["attention"]) < 1e-3).mean())
+        write_plots({**doc, "diagnostics": diagnostics}, tmp)
+        write_markdown({**doc, "diagnostics": diagnostics}, os.path.join(tmp, "report.md"), meta)
+        doc["diagnostics"] = {k: {kk: vv for kk, vv in v.items() if kk != "attention"} for k, v in diagnostics.items()}
+        write_json(os.path.join(tmp, "metrics.json"), {**doc, "meta": meta})
+        cohorts.save(os.path.join(tmp, "cohorts.json"))
+        if os.path.exists(out):
+            shutil.rmtree(out)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    with open(os.path.join(out, "report.md")) as f:
+        print(f.read())
+    print(f"[experiment] wrote {out}/report.md, metrics.json, ne_diff.png, attention_density.png, calibration.png")
+    return 0

@@ -1,0 +1,174 @@
+"""Experiment report: report.md (tables + plain-words verdicts) and PNG plots."""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List
+
+import numpy as np
+
+from c2al_tf.experiment import likely_causes
+
+LABELS = {"c2al": "C2AL", "random": "random cohorts", "head_only": "head only", "tail_only": "tail only",
+          "reweight": "reweighting", "masked": "masked aux loss"}
+
+
+def _pct(x: float) -> str:
+    return "n/a" if x != x else f"{100 * x:+.3f}%"
+
+
+def verdict_line(variant: str, slice_name: str, comp: Dict[str, Any], doc: Dict[str, Any]) -> str:
+    name = LABELS.get(variant, variant)
+    where = "overall" if slice_name == "overall" else f"on cohort '{slice_name}'"
+    if comp["verdict"] == "better":
+        return (f"{name} improves NE {where}: NE_diff {_pct(comp['mean'])}, 95% CI "
+                f"[{_pct(comp['ci_low'])}, {_pct(comp['ci_high'])}] lies below zero.")
+    if comp["verdict"] == "worse":
+        causes = "; ".join(likely_causes(doc, slice_name))
+        return (f"**{name} hurts {where}**: NE_diff {_pct(comp['mean'])}, 95% CI [{_pct(comp['ci_low'])}, "
+                f"{_pct(comp['ci_high'])}] lies above zero. Likely cause: {causes}.")
+    if comp["verdict"] == "too few seeds":
+        return f"{name} {where}: too few seeds for a confidence interval."
+    return (f"{name} {where}: no significant difference (95% CI [{_pct(comp['ci_low'])}, "
+            f"{_pct(comp['ci_high'])}] contains zero).")
+
+
+def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None:
+    comps = doc["comparisons"]
+    slices = ["overall"] + [c["name"] for p in doc["cohorts"]["pairs"] for c in (p["head"], p["tail"])]
+    lines = ["# C2AL experiment report", ""]
+    lines.append(f"- command: `{meta['command']}`")
+    lines.append(f"- data: `{meta['data']}` (sha256 `{meta['data_hash'][:16]}...`), label `{meta['label']}`")
+    lines.append(f"- split: {doc['split']['train']:,} train / {doc['split']['test']:,} test rows "
+                 f"(fixed seed {doc['split']['split_seed']}); seeds: {doc['config']['seeds']}; model "
+                 f"`{doc['config']['model']}`, {doc['config']['epochs']} epoch(s), aux weight "
+                 f"{doc['config']['aux_weight']}")
+    lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
+    lines.append("")
+    lines.append("## Cohorts")
+    if not doc["cohorts"]["pairs"]:
+        lines.append("No cohort pair above the noise threshold: C2AL has nothing to add on this data.")
+    for p in doc["cohorts"]["pairs"]:
+        from c2al_tf.cohorts.spec import describe_predicate
+        lines.append(f"- axis `{','.join(p['axis'])}` (divergence {p['divergence']:.4g})")
+        for side in ("head", "tail"):
+            c = p[side]
+            info = doc["cohort_info"][c["name"]]
+            lines.append(f"  - {side} `{c['name']}`: {describe_predicate(c['predicate'])}; train support "
+                         f"{info['train_support']:.3f}, {info['train_positives']:,} train positives, "
+                         f"{info['test_count']:,} test rows")
+    lines.append("")
+    lines.append("## NE_diff vs baseline (mean over seeds, 95% CI)")
+    lines.append("")
+    lines.append("| variant | " + " | ".join(slices) + " |")
+    lines.append("|---|" + "---|" * len(slices))
+    for variant, per_slice in comps.items():
+        cells = []
+        for s in slices:
+            c = per_slice.get(s)
+            if c is None:
+                cells.append("")
+                continue
+            mark = " ✓" if c["verdict"] == "better" else " ✗" if c["verdict"] == "worse" else ""
+            cells.append(f"{_pct(c['mean'])} [{_pct(c['ci_low'])}, {_pct(c['ci_high'])}]{mark}")
+        lines.append(f"| {LABELS.get(variant, variant)} | " + " | ".join(cells) + " |")
+    lines.append("")
+    lines.append("✓ CI entirely below zero (better), ✗ CI entirely above zero (worse).")
+    lines.append("")
+    lines.append("## Verdicts")
+    for variant, per_slice in comps.items():
+        for s in slices:
+            if s in per_slice:
+                lines.append(f"- {verdict_line(variant, s, per_slice[s], doc)}")
+    lines.append("")
+    lines.append("## Absolute metrics (mean over seeds)")
+    lines.append("")
+    lines.append("| variant | slice | NE | logloss | AUC | calibration |")
+    lines.append("|---|---|---|---|---|---|")
+    for variant in ["baseline"] + list(comps):
+        runs = [r for r in doc["runs"] if r["variant"] == variant]
+        for s in slices:
+            ms = [r["overall"] if s == "overall" else r["cohorts"][s] for r in runs]
+            mean = {k: float(np.nanmean([m[k] for m in ms])) for k in ("ne", "logloss", "auc", "calibration")}
+            lines.append(f"| {LABELS.get(variant, variant)} | {s} | {mean['ne']:.5f} | {mean['logloss']:.5f} | "
+                         f"{mean['auc']:.4f} | {mean['calibration']:.3f} |")
+    grad = (doc.get("diagnostics", {}).get("c2al") or {}).get("gradient")
+    if grad:
+        lines.append("")
+        lines.append("## Diagnostics (seed 0)")
+        lines.append(f"- auxiliary vs primary gradient on the shared encoder: cosine {grad['cosine']:.3f}; "
+                     f"parallel part {grad['parallel_norm']:.4g}, orthogonal part {grad['orthogonal_norm']:.4g} "
+                     f"(primary gradient norm {grad['primary_norm']:.4g})")
+    for name in ("attention_density.png", "ne_diff.png", "calibration.png"):
+        lines.append(f"\n![{name}]({name})")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+def write_plots(doc: Dict[str, Any], out: str) -> List[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    comps = doc["comparisons"]
+    slices = ["overall"] + [c["name"] for p in doc["cohorts"]["pairs"] for c in (p["head"], p["tail"])]
+    # NE_diff per slice with CI bars
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(slices) * max(1, len(comps)) / 2), 4))
+    width = 0.8 / max(1, len(comps))
+    for i, (variant, per_slice) in enumerate(comps.items()):
+        x = np.arange(len(slices)) + i * width
+        mean = np.array([100 * per_slice[s]["mean"] for s in slices])
+        lo = np.array([100 * per_slice[s]["ci_low"] for s in slices])
+        hi = np.array([100 * per_slice[s]["ci_high"] for s in slices])
+        err = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
+        ax.bar(x, mean, width, yerr=err, capsize=3, label=LABELS.get(variant, variant))
+    ax.axhline(0, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(slices)) + width * (len(comps) - 1) / 2)
+    ax.set_xticklabels(slices, rotation=15)
+    ax.set_ylabel("NE_diff vs baseline (%)  [lower is better]")
+    ax.set_title("NE_diff per slice, mean over seeds with 95% CI")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out, "ne_diff.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    # attention-layer weight density (the paper's Figure 2)
+    diag = doc.get("diagnostics", {})
+    weights = {v: diag.get(v, {}).get("attention") for v in ("baseline", "c2al")}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for v, w in weights.items():
+        if w is not None and len(w):
+            ax.hist(np.asarray(w), bins=60, density=True, histtype="step", linewidth=1.5,
+                    label=f"{LABELS.get(v, v)} (|w|<1e-3: {np.mean(np.abs(w) < 1e-3):.1%})")
+    ax.set_xlabel("attention-layer weight")
+    ax.set_ylabel("density")
+    ax.set_title("Attention-layer weight density, seed 0")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(out, "attention_density.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    # calibration per slice
+    fig, ax = plt.subplots(figsize=(6, 4))
+    variants = ["baseline"] + list(comps)
+    width = 0.8 / len(variants)
+    for i, v in enumerate(variants):
+        runs = [r for r in doc["runs"] if r["variant"] == v]
+        vals = [np.nanmean([(r["overall"] if s == "overall" else r["cohorts"][s])["calibration"] for r in runs])
+                for s in slices]
+        ax.bar(np.arange(len(slices)) + i * width, vals, width, label=LABELS.get(v, v))
+    ax.axhline(1, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(slices)) + width * (len(variants) - 1) / 2)
+    ax.set_xticklabels(slices, rotation=15)
+    ax.set_ylabel("calibration (sum p / sum y)")
+    ax.set_title("Calibration per slice, mean over seeds")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path = os.path.join(out, "calibration.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
