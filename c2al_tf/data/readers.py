@@ -267,7 +267,13 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
         files = [path] if os.path.isfile(path) else _find(path, TFRECORD_PATTERNS)
     if not files:
         raise C2ALInputError(f"{path}: no TFRecord files found")
-    columns: Dict[str, list] = {}
+    import pyarrow as pa
+    from tfx_bsl.coders import example_coder
+
+    from c2al_tf.data.arrow import first_values
+
+    decoder = example_coder.ExamplesToRecordBatchDecoder()
+    parts: List[pd.DataFrame] = []
     kinds: Dict[str, str] = {}
     multi: set = set()
     origins: List[Tuple[str, int]] = []
@@ -278,32 +284,43 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
         if os.path.getsize(f) == 0:
             raise C2ALInputError(f"{f}: file is empty")
         compression = "GZIP" if f.endswith(".gz") else ""
+        start = 0
         try:
-            for i, record in enumerate(tf.data.TFRecordDataset(f, compression_type=compression).as_numpy_iterator()):
+            batches = tf.data.TFRecordDataset(f, compression_type=compression).batch(20_000)
+            for records in batches.as_numpy_iterator():
+                if max_rows is not None:
+                    records = records[: max_rows - n]
                 try:
-                    example = tf.train.Example.FromString(record)
+                    batch = decoder.DecodeBatch(list(records))
                 except Exception:
-                    raise C2ALInputError(f"{f}: record {i + 1} is not a serialized tf.Example")
-                for key, feat in example.features.feature.items():
-                    kind = feat.WhichOneof("kind")
-                    if kind is None:
+                    raise C2ALInputError(f"{f}: records {start + 1}..{start + len(records)} are not serialized "
+                                         f"tf.Examples (or a feature changes type between examples)")
+                columns = {}
+                for name, column in zip(batch.schema.names, batch.columns):
+                    value_type = column.type.value_type if hasattr(column.type, "value_type") else column.type
+                    kind = "bytes_list" if (pa.types.is_binary(value_type) or pa.types.is_large_binary(value_type)
+                                            or pa.types.is_string(value_type)) else \
+                        "int64_list" if pa.types.is_integer(value_type) else \
+                        "float_list" if pa.types.is_floating(value_type) else None
+                    if kind is None:  # a feature with no value anywhere in this batch
                         continue
-                    if kinds.setdefault(key, kind) != kind:
-                        raise C2ALInputError(f"{f}: feature '{key}' is {kind} at record {i + 1} but "
-                                             f"{kinds[key]} earlier")
-                    values = getattr(feat, kind).value
-                    if len(values) == 0:
-                        continue
-                    if len(values) > 1:
-                        multi.add(key)
-                    v = values[0]
-                    col = columns.setdefault(key, [""] * n)
-                    col.append(v.decode("utf-8", "replace") if kind == "bytes_list" else repr(v))
-                n += 1
-                origins.append((f, i))
-                for col in columns.values():
-                    if len(col) < n:
-                        col.append("")
+                    if kinds.setdefault(name, kind) != kind:
+                        raise C2ALInputError(f"{f}: feature '{name}' is {kind} near record {start + 1} but "
+                                             f"{kinds[name]} earlier")
+                    if (np.asarray(column.value_lengths().fill_null(0)) > 1).any():
+                        multi.add(name)
+                    values, present = first_values(column)
+                    if kind == "bytes_list":
+                        text = [v.decode("utf-8", "replace") if p else "" for v, p in zip(values, present)]
+                    elif kind == "int64_list":
+                        text = [str(int(v)) if p else "" for v, p in zip(values, present)]
+                    else:
+                        text = [repr(float(v)) if p else "" for v, p in zip(values, present)]
+                    columns[name] = text
+                parts.append(pd.DataFrame(columns, index=range(n, n + len(records))))
+                origins.extend((f, start + i) for i in range(len(records)))
+                n += len(records)
+                start += len(records)
                 if max_rows is not None and n >= max_rows:
                     break
         except tf.errors.DataLossError:
@@ -311,12 +328,12 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
                                  f"{compression or 'none'})")
     if n == 0:
         raise C2ALInputError(f"{path}: TFRecord holds no examples")
+    frame = pd.concat(parts).reindex(range(n)).fillna("") if len(parts) > 1 else parts[0]
     for key in sorted(multi - {label}):
         print(f"c2al: warning: {path}: feature '{key}' has several values per example; skipped")
-        columns.pop(key)
+        frame = frame.drop(columns=[key])
     if label in multi:
         raise C2ALInputError(f"{path}: label feature '{label}' has several values in one example")
-    frame = pd.DataFrame(columns)
     present = [k for k in kinds if k in frame.columns and k != label]
     categorical = set(categorical) | {k for k in present if kinds[k] == "bytes_list"}
     numeric = (set(numeric) | {k for k in present if kinds[k] != "bytes_list"}) - categorical
