@@ -60,19 +60,23 @@ class Binning:
         return f"[{lo}, {hi})"
 
     def codes(self, column: pa.Array) -> pa.Array:
-        """Arrow column (list or flat) -> string bin codes (null where missing)."""
+        """Arrow column (list or flat) -> string bin codes (null where missing); vectorized."""
         flat, present = first_values(column)
         if self.kind == "numeric":
-            try:
-                x = np.asarray(flat, dtype=np.float64)
-            except (TypeError, ValueError):
+            if flat.dtype == object:
                 raise C2ALInputError(f"feature '{self.feature}' is binned as numeric but has non-numeric values")
-            present &= ~np.isnan(x)
-            k = np.searchsorted(np.asarray(self.edges, np.float64), np.where(present, x, 0.0), side="right")
-        else:
+            present &= ~np.isnan(flat)
+            k = np.searchsorted(np.asarray(self.edges, np.float64), np.where(present, flat, 0.0), side="right")
+        elif flat.dtype == object:  # bytes / strings: C++ set lookup
+            import pyarrow.compute as pc
+
+            values = pa.array(np.where(present, flat, b""), type=pa.binary())
+            index = pc.index_in(values, value_set=pa.array([v.encode() for v in self.values], type=pa.binary()))
+            k = np.asarray(index.fill_null(-1), dtype=np.int64) + 1
+        else:  # integer ids binned by value
             text = np.array([_text(v) for v in flat], dtype=object)
-            index = {v: i + 1 for i, v in enumerate(self.values)}
-            k = np.array([index.get(t, 0) for t in text], dtype=np.int64)
+            lookup = {v: i + 1 for i, v in enumerate(self.values)}
+            k = np.array([lookup.get(t, 0) for t in text], dtype=np.int64)
         names = np.array([self.code(i) for i in range(self.num_bins)], dtype=object)
         out = names[np.clip(k, 0, self.num_bins - 1)]
         return pa.array(np.where(present, out, None), type=pa.string())

@@ -8,18 +8,33 @@ import pyarrow as pa
 
 
 def first_values(column) -> Tuple[np.ndarray, np.ndarray]:
-    """First value of each row of a (possibly list) Arrow array, and a presence mask."""
+    """First value of each row of a (possibly list) Arrow array, and a presence mask.
+
+    Numeric columns come back as float64 (NaN where missing), others as an object
+    array (None where missing); vectorized, no per-row Python.
+    """
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
         lengths = np.asarray(column.value_lengths().fill_null(0), dtype=np.int64)
         present = lengths > 0
-        flat = column.flatten().to_numpy(zero_copy_only=False)
-        picked = np.empty(len(column), dtype=object)
+        flat_array = column.flatten()
         start = np.cumsum(np.r_[0, lengths[:-1]]) if len(lengths) else lengths
-        picked[present] = flat[start[present]]
-        return picked, present
-    return column.to_numpy(zero_copy_only=False), ~np.asarray(column.is_null())
+        taken = flat_array.take(pa.array(start[present])) if present.any() else flat_array.slice(0, 0)
+        return _spread(taken, present), present
+    present = ~np.asarray(column.is_null())
+    return _spread(column.filter(pa.array(present)), present), present
+
+
+def _spread(values: pa.Array, present: np.ndarray) -> np.ndarray:
+    """Values of the present rows -> a full-length array (NaN / None elsewhere)."""
+    if pa.types.is_integer(values.type) or pa.types.is_floating(values.type):
+        out = np.full(len(present), np.nan)
+        out[present] = values.to_numpy(zero_copy_only=False).astype(np.float64)
+        return out
+    out = np.empty(len(present), dtype=object)
+    out[present] = values.to_numpy(zero_copy_only=False)
+    return out
 
 
 def predicate_columns(batch: pa.RecordBatch, features: Iterable[str]) -> Dict[str, np.ndarray]:
@@ -38,6 +53,5 @@ def predicate_columns(batch: pa.RecordBatch, features: Iterable[str]) -> Dict[st
             out[name] = np.array([(v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)) if p else ""
                                   for v, p in zip(values, present)], dtype=object)
         else:
-            out[name] = np.where(present, np.array([v if p else 0 for v, p in zip(values, present)], dtype=np.float64),
-                                 np.nan)
+            out[name] = values  # float64, NaN where missing
     return out
