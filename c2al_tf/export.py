@@ -58,19 +58,17 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
                        extra_metadata: Optional[Dict[str, Any]] = None) -> str:
     """Writes the SavedModel to a temporary directory beside ``export_dir`` and
     renames it into place (an existing ``export_dir`` is replaced)."""
+    from c2al_tf.io_utils import atomic_directory
+
     export_dir = os.path.abspath(export_dir)
-    parent = os.path.dirname(export_dir)
-    os.makedirs(parent, exist_ok=True)
-    tmp = os.path.join(parent, f".{os.path.basename(export_dir)}.tmp{os.getpid()}")
-    if os.path.exists(tmp):
-        shutil.rmtree(tmp)
     module = tf.Module()
     module.serving_model = model.serving_model
     if all_heads:
         module.training_model = model.training_model
     functions = serving_functions(model, all_heads)
     signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
-    try:
+    with atomic_directory(export_dir) as tmp:
+        shutil.rmtree(tmp)  # tf.saved_model.save creates it
         tf.saved_model.save(module, tmp, signatures=signatures)
         os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
         meta = {"format": "c2al.model/1", "label": model.spec.label, "feature_spec": model.spec.to_dict(),
@@ -78,12 +76,6 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
                 **(extra_metadata or {})}
         with open(os.path.join(tmp, METADATA), "w") as f:
             json.dump(meta, f, indent=2)
-        if os.path.exists(export_dir):
-            shutil.rmtree(export_dir)
-        os.replace(tmp, export_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return export_dir
 
 

@@ -114,26 +114,15 @@ def write_plots(doc: Dict[str, Any], out: str) -> List[str]:
     comps = doc["comparisons"]
     slices = ["overall"] + [c["name"] for p in doc["cohorts"]["pairs"] for c in (p["head"], p["tail"])]
     # NE_diff per slice with CI bars
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(slices) * max(1, len(comps)) / 2), 4))
-    width = 0.8 / max(1, len(comps))
-    for i, (variant, per_slice) in enumerate(comps.items()):
-        x = np.arange(len(slices)) + i * width
+    series = {}
+    for variant, per_slice in comps.items():
         mean = np.array([100 * per_slice[s]["mean"] for s in slices])
         lo = np.array([100 * per_slice[s]["ci_low"] for s in slices])
         hi = np.array([100 * per_slice[s]["ci_high"] for s in slices])
-        err = np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)])
-        ax.bar(x, mean, width, yerr=err, capsize=3, label=LABELS.get(variant, variant))
-    ax.axhline(0, color="black", linewidth=0.8)
-    ax.set_xticks(np.arange(len(slices)) + width * (len(comps) - 1) / 2)
-    ax.set_xticklabels(slices, rotation=15)
-    ax.set_ylabel("NE_diff vs baseline (%)  [lower is better]")
-    ax.set_title("NE_diff per slice, mean over seeds with 95% CI")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(out, "ne_diff.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    written.append(path)
+        series[LABELS.get(variant, variant)] = (mean, np.vstack([np.nan_to_num(mean - lo), np.nan_to_num(hi - mean)]))
+    written.append(_grouped_bars(os.path.join(out, "ne_diff.png"), slices, series, 0.0,
+                                 "NE_diff vs baseline (%)  [lower is better]",
+                                 "NE_diff per slice, mean over seeds with 95% CI"))
     # attention-layer weight density (the paper's Figure 2)
     diag = doc.get("diagnostics", {})
     weights = {v: diag.get(v, {}).get("attention") for v in ("baseline", "c2al")}
@@ -152,23 +141,32 @@ def write_plots(doc: Dict[str, Any], out: str) -> List[str]:
     plt.close(fig)
     written.append(path)
     # calibration per slice
-    fig, ax = plt.subplots(figsize=(6, 4))
-    variants = ["baseline"] + list(comps)
-    width = 0.8 / len(variants)
-    for i, v in enumerate(variants):
+    series = {}
+    for v in ["baseline"] + list(comps):
         runs = [r for r in doc["runs"] if r["variant"] == v]
-        vals = [np.nanmean([(r["overall"] if s == "overall" else r["cohorts"][s])["calibration"] for r in runs])
-                for s in slices]
-        ax.bar(np.arange(len(slices)) + i * width, vals, width, label=LABELS.get(v, v))
-    ax.axhline(1, color="black", linewidth=0.8)
-    ax.set_xticks(np.arange(len(slices)) + width * (len(variants) - 1) / 2)
+        series[LABELS.get(v, v)] = (np.array([np.nanmean([(r["overall"] if s == "overall" else r["cohorts"][s])
+                                                           ["calibration"] for r in runs]) for s in slices]), None)
+    written.append(_grouped_bars(os.path.join(out, "calibration.png"), slices, series, 1.0,
+                                 "calibration (sum p / sum y)", "Calibration per slice, mean over seeds"))
+    return written
+
+
+def _grouped_bars(path, slices, series, reference, ylabel, title) -> str:
+    """One group of bars per slice, one bar per series (optional error bars)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(slices) * max(1, len(series)) / 2), 4))
+    width = 0.8 / max(1, len(series))
+    for i, (name, (values, err)) in enumerate(series.items()):
+        ax.bar(np.arange(len(slices)) + i * width, values, width, yerr=err, capsize=3 if err is not None else 0,
+               label=name)
+    ax.axhline(reference, color="black", linewidth=0.8)
+    ax.set_xticks(np.arange(len(slices)) + width * (len(series) - 1) / 2)
     ax.set_xticklabels(slices, rotation=15)
-    ax.set_ylabel("calibration (sum p / sum y)")
-    ax.set_title("Calibration per slice, mean over seeds")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    path = os.path.join(out, "calibration.png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    written.append(path)
-    return written
+    return path

@@ -121,13 +121,9 @@ class CohortSpec:
 
     def save(self, path: str) -> None:
         """Writes atomically (temporary file, then rename)."""
-        directory = os.path.dirname(os.path.abspath(path))
-        os.makedirs(directory, exist_ok=True)
-        tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
-        with open(tmp, "w") as f:
-            json.dump(self.doc, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
+        from c2al_tf.io_utils import write_json
+
+        write_json(path, self.doc)
 
     def to_json(self) -> str:
         return json.dumps(self.doc, indent=2)

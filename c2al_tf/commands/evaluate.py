@@ -1,9 +1,6 @@
 """``c2al evaluate``: NE / logloss / AUC / calibration, overall and per cohort."""
 from __future__ import annotations
 
-import json
-import os
-
 
 def register(sub) -> None:
     p = sub.add_parser("evaluate", help="score data with an exported model and write metrics.json",
@@ -19,20 +16,10 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
-def write_json(path, doc) -> None:
-    """Atomic JSON write (temporary file, then rename)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=2, allow_nan=True)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
 def run(args) -> int:
     from c2al_tf.cohorts import CohortSpec
     from c2al_tf.commands.train import load_cohorts
+    from c2al_tf.io_utils import write_json
     from c2al_tf.metrics import evaluate_predictions
     from c2al_tf.predictor import SavedModelPredictor
 

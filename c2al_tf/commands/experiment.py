@@ -1,10 +1,8 @@
 """``c2al experiment``: baseline vs C2AL vs ablations over seeds, with CIs and plots."""
 from __future__ import annotations
 
-import json
 import os
 import shlex
-import shutil
 import sys
 
 from c2al_tf.commands.common import add_data_args, read_data, split_list
@@ -32,7 +30,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from c2al_tf.cohorts.miner import mine_table
-    from c2al_tf.commands.evaluate import write_json
+    from c2al_tf.io_utils import atomic_directory, write_json
     from c2al_tf.commands.train import load_cohorts
     from c2al_tf.errors import C2ALInputError
     from c2al_tf.experiment import VARIANTS, ExperimentConfig, data_hash, run_experiment, split, versions
@@ -57,12 +55,10 @@ def run(args) -> int:
         cohorts, _ = mine_table(train)  # mined once, on the training rows only
         print(f"[experiment] mined {len(cohorts.pairs)} pair(s) on the training rows")
     out = os.path.abspath(args.out)
-    tmp = out + f".tmp{os.getpid()}"
-    os.makedirs(tmp, exist_ok=True)
-    try:
+    with atomic_directory(out) as tmp:
         doc = run_experiment(table, cohorts, config)
-        meta = {"command": " ".join(shlex.quote(a) for a in ["c2al"] + list(getattr(args, "argv", sys.argv[1:]))), "data": args.data,
-                "data_hash": data_hash(args.data), "label": args.label, "versions": versions()}
+        meta = {"command": " ".join(shlex.quote(a) for a in ["c2al"] + list(getattr(args, "argv", sys.argv[1:]))),
+                "data": args.data, "data_hash": data_hash(args.data), "label": args.label, "versions": versions()}
         diagnostics = doc.pop("diagnostics")
         for v in diagnostics.values():
             if "attention" in v:
@@ -72,12 +68,6 @@ def run(args) -> int:
         doc["diagnostics"] = {k: {kk: vv for kk, vv in v.items() if kk != "attention"} for k, v in diagnostics.items()}
         write_json(os.path.join(tmp, "metrics.json"), {**doc, "meta": meta})
         cohorts.save(os.path.join(tmp, "cohorts.json"))
-        if os.path.exists(out):
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     with open(os.path.join(out, "report.md")) as f:
         print(f.read())
     print(f"[experiment] wrote {out}/report.md, metrics.json, ne_diff.png, attention_density.png, calibration.png")
