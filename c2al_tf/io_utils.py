@@ -29,7 +29,15 @@ def atomic_directory(path: str) -> Iterator[str]:
 
 
 def write_json(path: str, doc: Any) -> None:
-    """JSON to ``path`` via a temporary file and a rename."""
+    """JSON to ``path`` via a temporary file and a rename (remote URIs such as
+    gs://... are written through tf.io.gfile, whose object stores write atomically)."""
+    if "://" in path:
+        import c2al_tf  # noqa: F401
+        import tensorflow as tf
+
+        with tf.io.gfile.GFile(path, "w") as f:
+            f.write(json.dumps(doc, indent=2, allow_nan=True) + "\n")
+        return
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")

@@ -106,6 +106,14 @@ class CohortSpec:
 
     @classmethod
     def load(cls, path: str) -> "CohortSpec":
+        if "://" in path:  # gs://, s3://, hdfs:// (e.g. an artifact on a cluster)
+            import c2al_tf  # noqa: F401
+            import tensorflow as tf
+
+            if tf.io.gfile.isdir(path):
+                path = path.rstrip("/") + "/cohorts.json"
+            with tf.io.gfile.GFile(path) as f:
+                return cls(json.loads(f.read()), source=path)
         if not os.path.exists(path):
             raise C2ALInputError(f"{path}: no such file")
         if os.path.isdir(path):  # a CohortSpec artifact directory

@@ -30,14 +30,26 @@ def _split_list(value) -> List[str]:
 
 
 class _AddAuxLabels(beam.DoFn):
-    def __init__(self, label, cohorts):
-        self.label, self.cohorts = label, cohorts
+    """Appends aux__<cohort> and c2al_cohorts to every raw record; the CohortSpec
+    document arrives as a side input."""
 
-    def setup(self):
-        self.suffixes = AuxSuffixes(self.cohorts)
+    def __init__(self, label):
+        self.label_feature = label
+        self.suffixes = None
 
-    def process(self, batch):
-        yield from add_aux_labels_to_records(batch, RAW, self.label, self.cohorts, self.suffixes)
+    def process(self, batch, spec_doc):
+        if self.suffixes is None:
+            self.cohorts = [c for p in spec_doc["pairs"] for c in (p["head"], p["tail"])]
+            self.suffixes = AuxSuffixes(self.cohorts)
+        yield from add_aux_labels_to_records(batch, RAW, self.label_feature, self.cohorts, self.suffixes)
+
+
+def _mine_spec(sliced, binnings, axes, label, options, paths):
+    """Mines the spec from the sliced statistics and writes cohorts.json (both copies)."""
+    spec, _ = mine_from_statistics(sliced, binnings, axes, label, **options)
+    for path in paths:
+        spec.save(path)
+    return spec.doc
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -68,34 +80,41 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                        min_support=exec_properties.get("min_support") or 0.02,
                        min_positives=exec_properties.get("min_positives") or 30, seed=exec_properties.get("seed") or 0)
         by = exec_properties.get("by") or "stats"
-        train_io = tfxio_utils.get_split_tfxio([examples], split, _TELEMETRY, schema=schema)
-        if by == "predictions":
-            spec, results = self._mine_predictions(input_dict, examples, split, schema, axes, label, options)
-        else:
-            with self._make_beam_pipeline() as p:
-                _ = (p | "ReadTrain" >> train_io.BeamSource(batch_size=BATCH)
-                     | "Mine" >> _CohortStats(binnings, axes, label)
-                     | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(sliced_path))
-            sliced = tfdv.load_stats_binary(sliced_path)
-            spec, results = mine_from_statistics(sliced, binnings, axes, label, **options)
-        print(format_table(results), flush=True)
-        spec.save(os.path.join(cohorts_artifact.uri, COHORTS_FILE))
-        cohorts = list(spec.cohorts())
-        needed = sorted({label, *spec.features})
-
         out = artifact_utils.get_single_instance(output_dict["output_examples"])
         out.split_names = artifact_utils.encode_split_names(splits)
-        spec.save(os.path.join(out.uri, COHORTS_FILE))
         examples_utils.set_payload_format(out, examples_utils.get_payload_format(examples))
-        with self._make_beam_pipeline() as p:
+        spec_paths = [os.path.join(cohorts_artifact.uri, COHORTS_FILE), os.path.join(out.uri, COHORTS_FILE)]
+
+        def write_labeled(p, reads, spec_side):
             for s in splits:
-                io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, schema=schema, raw_record_column_name=RAW)
-                io = io.Project(needed)  # decode only what the predicates and the label read
-                _ = (p | f"Read[{s}]" >> io.BeamSource(batch_size=BATCH)
-                     | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label, cohorts))
+                _ = (reads[s]
+                     | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label), spec_side)
                      | f"Write[{s}]" >> beam.io.WriteToTFRecord(
                             os.path.join(artifact_utils.get_split_uri([out], s), "data_tfrecord"),
                             file_name_suffix=".gz"))
+
+        def reader(p, s):
+            io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, schema=schema, raw_record_column_name=RAW)
+            return p | f"Read[{s}]" >> io.BeamSource(batch_size=BATCH)
+
+        if by == "predictions":
+            spec, results = self._mine_predictions(input_dict, examples, split, schema, axes, label, options)
+            for path in spec_paths:
+                spec.save(path)
+            with self._make_beam_pipeline() as p:
+                spec_side = p | "Spec" >> beam.Create([spec.doc])
+                write_labeled(p, {s: reader(p, s) for s in splits}, beam.pvalue.AsSingleton(spec_side))
+        else:
+            # One Beam pipeline: each split is read once; the mining split feeds the
+            # sliced statistics, whose mined spec reaches the labeling as a side input.
+            with self._make_beam_pipeline() as p:
+                reads = {s: reader(p, s) for s in splits}
+                sliced = reads[split] | "Mine" >> _CohortStats(binnings, axes, label)
+                _ = sliced | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(sliced_path)
+                spec_side = sliced | "MineSpec" >> beam.Map(_mine_spec, binnings, axes, label, options, spec_paths)
+                write_labeled(p, reads, beam.pvalue.AsSingleton(spec_side))
+            spec, results = mine_from_statistics(tfdv.load_stats_binary(sliced_path), binnings, axes, label, **options)
+        print(format_table(results), flush=True)
 
     def _mine_predictions(self, input_dict, examples, split, schema, axes, label, options):
         """The paper's recipe: contrast cohorts by the baseline model's predictions on
