@@ -36,7 +36,7 @@ def axis_codes(batches: Sequence[pa.RecordBatch], axis: Binning) -> np.ndarray:
 
 def mine_predictions(batches: Sequence[pa.RecordBatch], label: np.ndarray, predictions: np.ndarray,
                      axes: Sequence[Binning], divergence: str = "js", bins: int = 20, min_support: float = 0.02,
-                     min_positives: int = 30, alpha: float = 0.05, draws: int = 200, seed: int = 0
+                     min_positives: int = 30, alpha: float = 0.05, draws: int = 100, seed: int = 0
                      ) -> List[AxisResult]:
     div = divergences.get(divergence)
     rng = np.random.default_rng(seed)
