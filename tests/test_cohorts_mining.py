@@ -45,6 +45,17 @@ def test_decoys_rank_below_planted_axis(mined):
         assert not next(r for r in results if r.axis[0] == decoy).significant
 
 
+def test_crosses_of_top_axes_are_mined(mined):
+    spec, results = mined
+    crosses = [r for r in results if len(r.axis) == 2]
+    assert crosses, "the two best single axes should be crossed"
+    cross = crosses[0]
+    assert set(cross.axis) <= {r.axis[0] for r in results if r.significant and len(r.axis) == 1}
+    assert "all" in cross.head["predicate"] and len(cross.head["predicate"]["all"]) == 2
+    CohortSpec.from_pairs("click", [{"axis": cross.axis, "divergence": cross.divergence, "head": cross.head,
+                                     "tail": cross.tail}])
+
+
 def test_shuffled_labels_give_no_pair_above_noise(table):
     shuffled = table.take(np.arange(len(table)))
     shuffled.label = np.random.default_rng(0).permutation(table.label)

@@ -26,7 +26,8 @@ def test_cohort_miner_in_local_pipeline(tmp_path):
     gen = tfx.components.CsvExampleGen(input_base=str(data))
     stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
     miner = CohortMiner(examples=gen.outputs["examples"], statistics=stats.outputs["statistics"], label="click",
-                        axes="user_value,region,bid")
+                        max_pairs=3,
+                        axes="user_value,ad_quality,region,bid", cross_top=2)
     root = tmp_path / "root"
     pipeline = tfx.dsl.Pipeline(
         pipeline_name="miner_test", pipeline_root=str(root), components=[gen, stats, miner],
@@ -37,6 +38,7 @@ def test_cohort_miner_in_local_pipeline(tmp_path):
     spec_path = glob.glob(str(root / "CohortMiner" / "cohorts" / "*" / "cohorts.json"))
     assert len(spec_path) == 1
     spec = CohortSpec.load(spec_path[0])
+    assert os.path.exists(os.path.join(os.path.dirname(spec_path[0]), "single_axis_statistics.pb"))
     assert spec.pairs[0]["axis"] == [truth.axis]
     assert spec.pairs[0]["head"]["predicate"]["min"] == pytest.approx(truth.head_min, rel=0.15)
 
@@ -45,17 +47,20 @@ def test_cohort_miner_in_local_pipeline(tmp_path):
     for split in ("train", "eval"):
         files = glob.glob(os.path.join(out_dirs[0], f"Split-{split}", "*.gz"))
         assert files
-        rows = {"click": [], "user_value": []}
+        rows = {"click": [], "user_value": [], "ad_quality": []}
         aux = {c["aux_label"]: [] for c in spec.cohorts()}
         for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
             ex = tf.train.Example.FromString(record).features.feature
             rows["click"].append(ex["click"].int64_list.value[0])
             v = ex["user_value"].float_list.value
             rows["user_value"].append(v[0] if v else np.nan)
+            q = ex["ad_quality"].float_list.value
+            rows["ad_quality"].append(q[0] if q else np.nan)
             for name in aux:
                 aux[name].append(ex[name].int64_list.value[0])
         y = np.array(rows["click"])
         for c in spec.cohorts():
-            expected = y * predicate_mask(c["predicate"], {"user_value": np.array(rows["user_value"])})
+            columns = {k: np.array(v) for k, v in rows.items() if k != "click"}
+            expected = y * predicate_mask(c["predicate"], columns)
             np.testing.assert_array_equal(np.array(aux[c["aux_label"]]), expected)
         assert sum(aux[spec.pairs[0]["tail"]["aux_label"]]) > 0

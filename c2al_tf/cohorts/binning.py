@@ -29,23 +29,35 @@ BIN_PREFIX = "c2albin"
 @dataclasses.dataclass
 class Binning:
     feature: str
-    kind: str                          # "numeric" or "categorical"
+    kind: str                          # "numeric", "categorical" or "cross"
     column: str                        # c2albin<NNN>
     edges: List[float] = dataclasses.field(default_factory=list)     # numeric
     values: List[str] = dataclasses.field(default_factory=list)      # categorical (bin k+1 = values[k])
+    parts: List["Binning"] = dataclasses.field(default_factory=list)  # cross: two coarse binnings
 
     @property
     def num_bins(self) -> int:
+        if self.kind == "cross":
+            return self.parts[0].num_bins * self.parts[1].num_bins
         return len(self.edges) + 1 if self.kind == "numeric" else len(self.values) + 1
+
+    def _split(self, k: int):
+        return divmod(k, self.parts[1].num_bins)
 
     def code(self, k: int) -> str:
         return f"b{k:02d}"
 
     def selectable(self, k: int) -> bool:
         """Whether bin k can be a cohort (categorical 'other' cannot)."""
+        if self.kind == "cross":
+            i, j = self._split(k)
+            return self.parts[0].selectable(i) and self.parts[1].selectable(j)
         return self.kind == "numeric" or k > 0
 
     def predicate(self, k: int) -> dict:
+        if self.kind == "cross":
+            i, j = self._split(k)
+            return {"all": [self.parts[0].predicate(i), self.parts[1].predicate(j)]}
         if self.kind == "categorical":
             return {"feature": self.feature, "in": [self.values[k - 1]]}
         lo = self.edges[k - 1] if k > 0 else None
@@ -53,6 +65,9 @@ class Binning:
         return {"feature": self.feature, "min": lo, "max": hi}
 
     def label(self, k: int) -> str:
+        if self.kind == "cross":
+            i, j = self._split(k)
+            return f"{self.parts[0].label(i)} & {self.parts[1].label(j)}"
         if self.kind == "categorical":
             return "other" if k == 0 else self.values[k - 1]
         lo = f"{self.edges[k - 1]:.4g}" if k > 0 else "-inf"
@@ -167,15 +182,39 @@ def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_v
     return out
 
 
+def coarsen(b: Binning, max_bins: int = 4) -> Binning:
+    """A coarser copy of a binning for crosses: at most ``max_bins`` quantile bins
+    (every other decile edge...) or the ``max_bins - 1`` most frequent values."""
+    if b.kind == "numeric":
+        step = max(1, int(np.ceil((len(b.edges) + 1) / max_bins)))
+        return Binning(b.feature, "numeric", b.column, edges=list(b.edges[step - 1::step])[:max_bins - 1])
+    return Binning(b.feature, "categorical", b.column, values=list(b.values[:max_bins - 1]))
+
+
+def cross_binning(a: Binning, b: Binning, column: str, max_bins: int = 4) -> Binning:
+    """The cross of two axes: cohorts are pairs of their coarse bins (predicate ``all``)."""
+    return Binning(f"{a.feature}_x_{b.feature}", "cross", column, parts=[coarsen(a, max_bins), coarsen(b, max_bins)])
+
+
+def _codes_of(b: Binning, record_batch: pa.RecordBatch) -> pa.Array:
+    names = record_batch.schema.names
+    if b.kind == "cross":
+        left, right = (_codes_of(p, record_batch) for p in b.parts)
+        present = ~(np.asarray(left.is_null()) | np.asarray(right.is_null()))
+        i = np.array([int(c[1:]) if c is not None else 0 for c in left.to_pylist()])
+        j = np.array([int(c[1:]) if c is not None else 0 for c in right.to_pylist()])
+        codes = np.array([b.code(k) for k in range(b.num_bins)], dtype=object)[i * b.parts[1].num_bins + j]
+        return pa.array(np.where(present, codes, None), type=pa.string())
+    if b.feature in names:
+        return b.codes(record_batch.column(names.index(b.feature)))
+    return pa.nulls(record_batch.num_rows, pa.string())
+
+
 def add_bin_columns(record_batch: pa.RecordBatch, binnings: Sequence[Binning]) -> pa.RecordBatch:
     """The record batch plus one string column per binning (list<string> like TFDV expects)."""
     arrays, names = list(record_batch.columns), list(record_batch.schema.names)
-    n = record_batch.num_rows
     for b in binnings:
-        if b.feature in names:
-            codes = b.codes(record_batch.column(names.index(b.feature)))
-        else:
-            codes = pa.nulls(n, pa.string())
+        codes = _codes_of(b, record_batch)
         present = ~np.asarray(codes.is_null())
         offsets = np.r_[0, np.cumsum(present)].astype(np.int32)
         values = codes.filter(pa.array(present))

@@ -48,22 +48,40 @@ def binnings_and_axes(global_stats, label: str, axes: Optional[Sequence[str]] = 
 
 def mine_from_statistics(sliced_stats, binnings, axes, label: str, divergence: str = "js", max_pairs: int = 1,
                          min_support: float = 0.02, min_positives: int = 30, total: Optional[float] = None,
-                         seed: int = 0):
-    """(CohortSpec, ranked AxisResults) from the sliced statistics."""
-    counts = counts_from_statistics(sliced_stats, binnings, axes)
+                         seed: int = 0, previous: Sequence = ()):
+    """(CohortSpec, ranked AxisResults) from the sliced statistics; ``previous``
+    results (e.g. single axes, when these statistics hold crosses) are ranked with them."""
+    counts = counts_from_statistics(sliced_stats, binnings + [a for a in axes if a not in binnings], axes)
     results = mine_axes(counts, axes, divergence, min_support=min_support, min_positives=min_positives,
                         total=total, seed=seed)
+    results = sorted(list(previous) + results, key=lambda r: (-r.significant, -r.divergence, r.axis))
     return spec_from_results(results, label, divergence, max_pairs), results
+
+
+def cross_axes(results, axes, binnings, cross_top: int = 2):
+    """Crosses of every pair among the ``cross_top`` best significant single axes."""
+    from c2al_tf.cohorts.binning import BIN_PREFIX, cross_binning
+
+    by_feature = {a.feature: a for a in axes}
+    top = [by_feature[r.axis[0]] for r in results if r.significant and len(r.axis) == 1
+           and r.axis[0] in by_feature][:cross_top]
+    out = []
+    for i, a in enumerate(top):
+        for b in top[i + 1:]:
+            out.append(cross_binning(a, b, f"{BIN_PREFIX}{len(binnings) + len(out):03d}"))
+    return out
 
 
 def mine_table(table, axes: Optional[Sequence[str]] = None, max_pairs: int = 1, divergence: str = "js",
                min_support: float = 0.02, min_positives: int = 30, num_quantiles: int = 10,
                beam_args: Optional[List[str]] = None, seed: int = 0, by: str = "stats",
-               baseline_model: Optional[str] = None) -> Tuple[object, list]:
+               baseline_model: Optional[str] = None, cross_top: int = 2) -> Tuple[object, list]:
     """Mines a FeatureTable: global TFDV statistics choose axes and bins; then either
     the sliced, label-weighted TFDV pass (``by="stats"``) or a baseline model's
     prediction distributions (``by="predictions"``) rank the pairs. Beam runs the
-    TFDV passes (DirectRunner unless ``beam_args`` say otherwise)."""
+    TFDV passes (DirectRunner unless ``beam_args`` say otherwise). With
+    ``cross_top >= 2`` (stats mode), the crosses of the best significant single
+    axes get one more sliced pass and are ranked with them."""
     from c2al_tf.cohorts import divergence as divergences
     from c2al_tf.cohorts.statistics import cohort_statistics, global_statistics, run_statistics
 
@@ -90,5 +108,13 @@ def mine_table(table, axes: Optional[Sequence[str]] = None, max_pairs: int = 1, 
     if by != "stats":
         raise C2ALInputError(f"--by must be 'stats' or 'predictions', got '{by}'")
     sliced = run_statistics(batches, lambda p: cohort_statistics(p, binnings, chosen, table.label_name), beam_args)
-    return mine_from_statistics(sliced, binnings, chosen, table.label_name, divergence, max_pairs, min_support,
-                                min_positives, total=float(len(table)), seed=seed)
+    options = dict(divergence=divergence, max_pairs=max_pairs, min_support=min_support, min_positives=min_positives,
+                   total=float(len(table)), seed=seed)
+    spec, results = mine_from_statistics(sliced, binnings, chosen, table.label_name, **options)
+    crosses = cross_axes(results, chosen, binnings, cross_top) if cross_top >= 2 else []
+    if crosses:
+        sliced = run_statistics(batches, lambda p: cohort_statistics(p, binnings + crosses, crosses,
+                                                                     table.label_name), beam_args)
+        spec, results = mine_from_statistics(sliced, binnings, crosses, table.label_name, previous=results,
+                                             **options)
+    return spec, results

@@ -135,6 +135,11 @@ def pair_divergence(a: CohortCounts, b: CohortCounts, div, draws: int = 100, rng
     return float(np.mean(raws)), float(null.mean()), float(null.std(ddof=1))
 
 
+def axis_names(axis: Binning) -> List[str]:
+    """The CohortSpec ``axis`` field: one feature, or the two features of a cross."""
+    return [p.feature for p in axis.parts] if axis.kind == "cross" else [axis.feature]
+
+
 def cohort_name(axis: Binning, k: int, role: str) -> str:
     base = re.sub(r"[^A-Za-z0-9_.-]", "_", axis.feature)
     return f"{base}_{role}"
@@ -161,7 +166,7 @@ def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning
     for axis in axes:
         pairs = candidates[axis.feature]
         if not pairs:
-            results.append(AxisResult([axis.feature], 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"), 0,
+            results.append(AxisResult(axis_names(axis), 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"), 0,
                                       reason="fewer than two cohorts with enough support and positives"))
             continue
         best = None
@@ -174,7 +179,7 @@ def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning
             if best is None or score > best[0]:
                 best = (score, raw, mu, z, a, b)
         if best is None:
-            results.append(AxisResult([axis.feature], 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"),
+            results.append(AxisResult(axis_names(axis), 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"),
                                       len(pairs), reason="no feature to condition on"))
             continue
         score, raw, mu, z, a, b = best
@@ -187,7 +192,7 @@ def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning
                     "support": round(c.n / n_total, 6), "positive_rate": round(c.positives / c.n, 6)}
 
         results.append(AxisResult(
-            [axis.feature], max(score, 0.0), raw, mu, float(z), bool(z > z_crit and score > 0),
+            axis_names(axis), max(score, 0.0), raw, mu, float(z), bool(z > z_crit and score > 0),
             cohort(hi, "head"), cohort(lo, "tail"),
             (hi.positives / hi.n) / max(lo.positives / lo.n, 1e-12), len(pairs),
             reason="" if z > z_crit else f"below the noise threshold (z {z:.2f} <= {z_crit:.2f})"))

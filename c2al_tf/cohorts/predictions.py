@@ -17,7 +17,7 @@ from scipy import stats as sps
 
 from c2al_tf.cohorts import divergence as divergences
 from c2al_tf.cohorts.binning import Binning
-from c2al_tf.cohorts.mining import AxisResult, cohort_name
+from c2al_tf.cohorts.mining import AxisResult, axis_names, cohort_name
 from c2al_tf.cohorts.spec import aux_label_name
 
 
@@ -75,7 +75,7 @@ def mine_predictions(batches: Sequence[pa.RecordBatch], label: np.ndarray, predi
                 if best is None or score > best[0]:
                     best = (score, raw, float(null.mean()), float(z), (ka, ma), (kb, mb))
         if best is None:
-            results.append(AxisResult([axis.feature], 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"), 0,
+            results.append(AxisResult(axis_names(axis), 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"), 0,
                                       reason="fewer than two cohorts with enough support and positives"))
             continue
         score, raw, mu, z, a, b = best
@@ -87,7 +87,7 @@ def mine_predictions(batches: Sequence[pa.RecordBatch], label: np.ndarray, predi
             return {"name": name, "aux_label": aux_label_name(name), "predicate": axis.predicate(k),
                     "support": round(float(m.mean()), 6), "positive_rate": round(float(y[m].mean()), 6)}
 
-        results.append(AxisResult([axis.feature], max(score, 0.0), raw, mu, z, bool(z > z_crit and score > 0),
+        results.append(AxisResult(axis_names(axis), max(score, 0.0), raw, mu, z, bool(z > z_crit and score > 0),
                                   cohort(khi, mhi, "head"), cohort(klo, mlo, "tail"),
                                   rate[khi] / max(rate[klo], 1e-12), len(cohorts) * (len(cohorts) - 1) // 2,
                                   reason="" if z > z_crit else f"below the noise threshold (z {z:.2f} <= {z_crit:.2f})"))

@@ -19,6 +19,8 @@ def register(sub) -> None:
                    help="minimum share of rows in each cohort (default 0.02)")
     p.add_argument("--min-positives", type=int, default=30, metavar="N",
                    help="minimum positives in each cohort (default 30)")
+    p.add_argument("--cross-top", type=int, default=2, metavar="N",
+                   help="also mine the crosses of the N best single axes (one more TFDV pass; 0 = none)")
     p.add_argument("--bins", type=int, default=10, help="quantile bins for numeric features (default 10)")
     p.add_argument("--by", default="stats", choices=["stats", "predictions"])
     p.add_argument("--baseline-model", metavar="DIR", help="baseline SavedModel for --by predictions")
@@ -47,7 +49,7 @@ def run(args) -> int:
                                divergence=args.divergence, min_support=args.min_support,
                                min_positives=args.min_positives, num_quantiles=args.bins,
                                beam_args=args.beam_arg, seed=args.seed, by=args.by,
-                               baseline_model=args.baseline_model)
+                               baseline_model=args.baseline_model, cross_top=args.cross_top)
     print(format_table(results))
     spec.save(args.out)
     if spec.pairs:

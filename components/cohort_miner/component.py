@@ -40,6 +40,7 @@ class CohortMinerSpec(types.ComponentSpec):
         "by": ExecutionParameter(type=str, optional=True),
         "mining_split": ExecutionParameter(type=str, optional=True),
         "seed": ExecutionParameter(type=int, optional=True),
+        "cross_top": ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
@@ -55,7 +56,11 @@ class CohortMinerSpec(types.ComponentSpec):
 
 class CohortMiner(base_beam_component.BaseBeamComponent):
     """Mines contrasting cohort pairs (c2al_tf.cohorts) from TFDV statistics and
-    writes Examples carrying the auxiliary labels; every data stage runs on Beam."""
+    writes Examples carrying the auxiliary labels; every data stage runs on Beam.
+
+    With ``cross_top >= 2`` the crosses of the best ``cross_top`` single axes are
+    mined too, at the cost of one more statistics pass over the mining split
+    (default 0: one pass, each split read once)."""
 
     SPEC_CLASS = CohortMinerSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
@@ -65,7 +70,7 @@ class CohortMiner(base_beam_component.BaseBeamComponent):
                  anomalies: Optional[types.BaseChannel] = None, axes: Optional[str] = None,
                  categorical: Optional[str] = None, max_pairs: int = 1, divergence: str = "js",
                  min_support: float = 0.02, min_positives: int = 30, by: str = "stats",
-                 mining_split: str = "train", seed: int = 0):
+                 mining_split: str = "train", seed: int = 0, cross_top: int = 0):
         if by not in ("stats", "predictions"):
             raise ValueError(f"CohortMiner: by must be 'stats' or 'predictions', got '{by}'")
         if by == "predictions" and baseline_model is None:
@@ -73,7 +78,7 @@ class CohortMiner(base_beam_component.BaseBeamComponent):
         spec = CohortMinerSpec(
             examples=examples, statistics=statistics, baseline_model=baseline_model, anomalies=anomalies, label=label, axes=axes,
             categorical=categorical, max_pairs=max_pairs, divergence=divergence, min_support=min_support,
-            min_positives=min_positives, by=by, mining_split=mining_split, seed=seed,
+            min_positives=min_positives, by=by, mining_split=mining_split, seed=seed, cross_top=cross_top,
             cohorts=types.Channel(type=CohortSpecArtifact),
             output_examples=types.Channel(type=standard_artifacts.Examples))
         super().__init__(spec=spec)

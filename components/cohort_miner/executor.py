@@ -12,7 +12,7 @@ from tfx.dsl.components.base import base_beam_executor
 from tfx.types import artifact_utils
 
 import c2al_tf  # noqa: F401
-from c2al_tf.cohorts.miner import binnings_and_axes, mine_from_statistics
+from c2al_tf.cohorts.miner import binnings_and_axes, cross_axes, mine_from_statistics
 from c2al_tf.cohorts.mining import format_table
 from c2al_tf.cohorts.statistics import cohort_statistics
 from c2al_tf.errors import C2ALInputError
@@ -44,9 +44,9 @@ class _AddAuxLabels(beam.DoFn):
         yield from add_aux_labels_to_records(batch, RAW, self.label_feature, self.cohorts, self.suffixes)
 
 
-def _mine_spec(sliced, binnings, axes, label, options, paths):
+def _mine_spec(sliced, binnings, axes, label, options, paths, previous):
     """Mines the spec from the sliced statistics and writes cohorts.json (both copies)."""
-    spec, _ = mine_from_statistics(sliced, binnings, axes, label, **options)
+    spec, _ = mine_from_statistics(sliced, binnings, axes, label, previous=previous, **options)
     for path in paths:
         spec.save(path)
     return spec.doc
@@ -105,15 +105,29 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 spec_side = p | "Spec" >> beam.Create([spec.doc])
                 write_labeled(p, {s: reader(p, s) for s in splits}, beam.pvalue.AsSingleton(spec_side))
         else:
+            previous, crosses, axes_now, columns = [], [], axes, binnings
+            cross_top = exec_properties.get("cross_top") or 0
+            if cross_top >= 2:  # one more pass over the mining split: rank single axes, then their crosses
+                single_path = os.path.join(cohorts_artifact.uri, "single_axis_statistics.pb")
+                with self._make_beam_pipeline() as p:
+                    _ = (reader(p, split) | "Mine" >> _CohortStats(binnings, axes, label)
+                         | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(single_path))
+                _, previous = mine_from_statistics(tfdv.load_stats_binary(single_path), binnings, axes, label,
+                                                   **options)
+                crosses = cross_axes(previous, axes, binnings, cross_top)
+                if crosses:
+                    axes_now, columns = crosses, binnings + crosses
             # One Beam pipeline: each split is read once; the mining split feeds the
             # sliced statistics, whose mined spec reaches the labeling as a side input.
             with self._make_beam_pipeline() as p:
                 reads = {s: reader(p, s) for s in splits}
-                sliced = reads[split] | "Mine" >> _CohortStats(binnings, axes, label)
+                sliced = reads[split] | "Mine" >> _CohortStats(columns, axes_now, label)
                 _ = sliced | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(sliced_path)
-                spec_side = sliced | "MineSpec" >> beam.Map(_mine_spec, binnings, axes, label, options, spec_paths)
+                spec_side = sliced | "MineSpec" >> beam.Map(_mine_spec, binnings, axes_now, label, options, spec_paths,
+                                                            previous if crosses else [])
                 write_labeled(p, reads, beam.pvalue.AsSingleton(spec_side))
-            spec, results = mine_from_statistics(tfdv.load_stats_binary(sliced_path), binnings, axes, label, **options)
+            spec, results = mine_from_statistics(tfdv.load_stats_binary(sliced_path), binnings, axes_now, label,
+                                                 previous=previous if crosses else [], **options)
         print(format_table(results), flush=True)
 
     def _mine_predictions(self, input_dict, examples, split, schema, axes, label, options):
