@@ -16,6 +16,7 @@ from c2al_tf.cohorts.miner import binnings_and_axes, cross_axes, mine_from_stati
 from c2al_tf.cohorts.mining import format_table
 from c2al_tf.cohorts.statistics import cohort_statistics
 from c2al_tf.errors import C2ALInputError
+from c2al_tf.cohorts.spec import predicate_features
 from c2al_tf.labels import AuxSuffixes, add_aux_labels_to_records
 
 _TELEMETRY = ["C2ALCohortMiner"]
@@ -30,18 +31,33 @@ def _split_list(value) -> List[str]:
 
 
 class _AddAuxLabels(beam.DoFn):
-    """Appends aux__<cohort> and c2al_cohorts to every raw record; the CohortSpec
-    document arrives as a side input."""
+    """Appends aux__<cohort> and c2al_cohorts to every raw record. The CohortSpec
+    document arrives as a side input; only the label and the features its
+    predicates read are decoded (tfx_bsl's C++ decoder with a reduced schema)."""
 
-    def __init__(self, label):
+    def __init__(self, label, schema):
         self.label_feature = label
+        self.schema_bytes = schema.SerializeToString()
         self.suffixes = None
 
     def process(self, batch, spec_doc):
+        import pyarrow as pa
+        from tensorflow_metadata.proto.v0 import schema_pb2
+        from tfx_bsl.coders import example_coder
+
         if self.suffixes is None:
             self.cohorts = [c for p in spec_doc["pairs"] for c in (p["head"], p["tail"])]
             self.suffixes = AuxSuffixes(self.cohorts)
-        yield from add_aux_labels_to_records(batch, RAW, self.label_feature, self.cohorts, self.suffixes)
+            needed = {self.label_feature} | {f for c in self.cohorts for f in predicate_features(c["predicate"])}
+            full = schema_pb2.Schema.FromString(self.schema_bytes)
+            reduced = schema_pb2.Schema()
+            reduced.feature.extend([f for f in full.feature if f.name in needed])
+            self.decoder = example_coder.ExamplesToRecordBatchDecoder(reduced.SerializeToString())
+        raw = batch.column(batch.schema.names.index(RAW))
+        records = [r[0] if isinstance(r, list) else r for r in raw.to_pylist()]
+        decoded = self.decoder.DecodeBatch(records)
+        merged = pa.RecordBatch.from_arrays(list(decoded.columns) + [raw], list(decoded.schema.names) + [RAW])
+        yield from add_aux_labels_to_records(merged, RAW, self.label_feature, self.cohorts, self.suffixes)
 
 
 def _mine_spec(sliced, binnings, axes, label, options, paths, previous):
@@ -85,16 +101,20 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples_utils.set_payload_format(out, examples_utils.get_payload_format(examples))
         spec_paths = [os.path.join(cohorts_artifact.uri, COHORTS_FILE), os.path.join(out.uri, COHORTS_FILE)]
 
-        def write_labeled(p, reads, spec_side):
+        def write_labeled(p, spec_side):
+            # Separate raw reads: the labeling stage runs once the spec is mined and
+            # streams its input (nothing is held in memory waiting for the side input).
             for s in splits:
-                _ = (reads[s]
-                     | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label), spec_side)
+                io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, read_as_raw_records=True,
+                                                 raw_record_column_name=RAW)
+                _ = (p | f"ReadRaw[{s}]" >> io.BeamSource(batch_size=BATCH)
+                     | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label, schema), spec_side)
                      | f"Write[{s}]" >> beam.io.WriteToTFRecord(
                             os.path.join(artifact_utils.get_split_uri([out], s), "data_tfrecord"),
                             file_name_suffix=".gz"))
 
         def reader(p, s):
-            io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, schema=schema, raw_record_column_name=RAW)
+            io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, schema=schema)
             return p | f"Read[{s}]" >> io.BeamSource(batch_size=BATCH)
 
         if by == "predictions":
@@ -103,7 +123,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 spec.save(path)
             with self._make_beam_pipeline() as p:
                 spec_side = p | "Spec" >> beam.Create([spec.doc])
-                write_labeled(p, {s: reader(p, s) for s in splits}, beam.pvalue.AsSingleton(spec_side))
+                write_labeled(p, beam.pvalue.AsSingleton(spec_side))
         else:
             previous, crosses, axes_now, columns = [], [], axes, binnings
             cross_top = exec_properties.get("cross_top") or 0
@@ -117,15 +137,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 crosses = cross_axes(previous, axes, binnings, cross_top)
                 if crosses:
                     axes_now, columns = crosses, binnings + crosses
-            # One Beam pipeline: each split is read once; the mining split feeds the
-            # sliced statistics, whose mined spec reaches the labeling as a side input.
+            # One Beam pipeline: the mining split feeds the sliced statistics, whose
+            # mined spec reaches the labeling of every split as a side input.
             with self._make_beam_pipeline() as p:
-                reads = {s: reader(p, s) for s in splits}
-                sliced = reads[split] | "Mine" >> _CohortStats(columns, axes_now, label)
+                sliced = reader(p, split) | "Mine" >> _CohortStats(columns, axes_now, label)
                 _ = sliced | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(sliced_path)
                 spec_side = sliced | "MineSpec" >> beam.Map(_mine_spec, binnings, axes_now, label, options, spec_paths,
                                                             previous if crosses else [])
-                write_labeled(p, reads, beam.pvalue.AsSingleton(spec_side))
+                write_labeled(p, beam.pvalue.AsSingleton(spec_side))
             spec, results = mine_from_statistics(tfdv.load_stats_binary(sliced_path), binnings, axes_now, label,
                                                  previous=previous if crosses else [], **options)
         print(format_table(results), flush=True)
