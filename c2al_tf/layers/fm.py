@@ -1,6 +1,7 @@
 """Plain factorization-machine interaction (the baseline interaction layer)."""
 from __future__ import annotations
 
+import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
 
