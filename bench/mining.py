@@ -27,7 +27,7 @@ def make_examples(rows, out):
     import tensorflow as tf
 
     from c2al_tf.data.examples import table_to_examples
-    from c2al_tf.data.readers import _finish
+    from c2al_tf.data.readers import table_from_frame
     from c2al_tf.data.synthetic import iter_chunks
 
     if os.path.exists(os.path.join(out, "DONE")):
@@ -37,7 +37,7 @@ def make_examples(rows, out):
                if os.makedirs(os.path.join(out, f"Split-{s}"), exist_ok=True) is None}
     i = 0
     for chunk in iter_chunks(rows, seed=0, chunk_rows=50_000):
-        table = _finish(chunk.astype(str), source="gen", label="click", positive_label=None)
+        table = table_from_frame(chunk, "click", source="gen")
         for record in table_to_examples(table):
             writers["eval" if i % 3 == 2 else "train"].write(record)
             i += 1

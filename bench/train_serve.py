@@ -24,7 +24,7 @@ from bench.common import print_table, write_json  # noqa: E402
 from c2al_tf.cohorts import CohortSpec  # noqa: E402
 from c2al_tf.data import generate, ground_truth  # noqa: E402
 from c2al_tf.data.examples import table_to_examples  # noqa: E402
-from c2al_tf.data.readers import _finish  # noqa: E402
+from c2al_tf.data.readers import table_from_frame  # noqa: E402
 from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed, train  # noqa: E402
 from c2al_tf.models.training import head_priors, make_dataset  # noqa: E402
@@ -71,7 +71,7 @@ def main():
     ap.add_argument("--iters", type=int, default=1000)
     ap.add_argument("--out")
     args = ap.parse_args()
-    table = _finish(generate(args.rows, 0).astype(str), source="synthetic", label="click", positive_label=None)
+    table = table_from_frame(generate(args.rows, 0), "click", source="synthetic")
     spec = FeatureSpec.from_table(table)
     cohorts = planted_cohorts()
     variants = [("baseline", "attention_fm", None), ("c2al", "attention_fm", cohorts), ("dcn", "dcn", None)]

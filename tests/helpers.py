@@ -6,15 +6,14 @@ import numpy as np
 
 from c2al_tf.cohorts import CohortSpec
 from c2al_tf.data import generate, ground_truth
-from c2al_tf.data.readers import _finish
+from c2al_tf.data.readers import table_from_frame
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
 
 
 def synthetic_table(rows=6000, seed=0):
-    frame = generate(rows, seed).astype(str)
-    return _finish(frame, source=f"synthetic[{rows},{seed}]", label="click", positive_label=None)
+    return table_from_frame(generate(rows, seed), "click", source=f"synthetic[{rows},{seed}]")
 
 
 def planted_spec():

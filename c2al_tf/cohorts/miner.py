@@ -19,22 +19,12 @@ def table_to_record_batches(table, batch_size: int = 20_000) -> List[pa.RecordBa
     """FeatureTable -> Arrow RecordBatches with list columns (categorical as bytes,
     numeric as float64 so bins match the table's values exactly, the 0/1 label as
     int64), as TFXIO would produce."""
-    from c2al_tf.data.examples import _arrow_column
+    from c2al_tf.data.examples import table_to_record_batch
 
     dtypes = {c: "float64" for c in table.numeric}
     dtypes.update({c: "string" for c in table.categorical})
-    batches = []
-    for start in range(0, len(table), batch_size):
-        stop = min(start + batch_size, len(table))
-        arrays, names = [], []
-        for name in table.features.columns:
-            arrays.append(_arrow_column(table.features[name].to_numpy()[start:stop], dtypes[name],
-                                        name in table.numeric))
-            names.append(name)
-        arrays.append(_arrow_column(table.label[start:stop].astype(np.float64), "int64", True))
-        names.append(table.label_name)
-        batches.append(pa.RecordBatch.from_arrays(arrays, names))
-    return batches
+    return [table_to_record_batch(table, dtypes, start=start, stop=min(start + batch_size, len(table)))
+            for start in range(0, len(table), batch_size)]
 
 
 def binnings_and_axes(global_stats, label: str, axes: Optional[Sequence[str]] = None, min_support: float = 0.02,

@@ -34,19 +34,27 @@ def table_to_examples(table: FeatureTable, dtypes: Optional[Dict[str, str]] = No
     """
     from tfx_bsl.coders import example_coder
 
+    return example_coder.RecordBatchToExamples(table_to_record_batch(table, dtypes, include_label, extra))
+
+
+def table_to_record_batch(table: FeatureTable, dtypes: Optional[Dict[str, str]] = None, include_label: bool = True,
+                          extra: Optional[Dict[str, np.ndarray]] = None, start: int = 0,
+                          stop: Optional[int] = None) -> pa.RecordBatch:
+    """Rows ``start:stop`` as an Arrow RecordBatch of list columns (as TFXIO makes
+    them): ``dtypes`` as in :func:`table_to_examples`, label and ``extra`` as int64."""
     dtypes = dtypes or table.example_dtypes()
     arrays, names = [], []
     for name in table.features.columns:
-        arrays.append(_arrow_column(table.features[name].to_numpy(), dtypes.get(name, "string"),
+        arrays.append(_arrow_column(table.features[name].to_numpy()[start:stop], dtypes.get(name, "string"),
                                     name in table.numeric))
         names.append(name)
     columns = dict(extra or {})
     if include_label:
         columns[table.label_name] = table.label
     for name, values in columns.items():
-        arrays.append(_arrow_column(np.asarray(values, dtype=np.float64), "int64", True))
+        arrays.append(_arrow_column(np.asarray(values, dtype=np.float64)[start:stop], "int64", True))
         names.append(name)
-    return example_coder.RecordBatchToExamples(pa.RecordBatch.from_arrays(arrays, names))
+    return pa.RecordBatch.from_arrays(arrays, names)
 
 
 def write_tfrecord(table: FeatureTable, path: str, gzip: bool = True, **kwargs) -> str:

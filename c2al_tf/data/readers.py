@@ -169,6 +169,13 @@ def _finish(frame: pd.DataFrame, *, source: str, label: str, positive_label: Opt
     return FeatureTable(typed, y, label, num_cols, cat_cols, source)
 
 
+def table_from_frame(frame: pd.DataFrame, label: str, positive_label: Optional[str] = None,
+                     source: str = "<frame>", **typing) -> FeatureTable:
+    """An in-memory DataFrame (e.g. from the synthetic generator) typed exactly as a
+    CSV with the same content would be."""
+    return _finish(frame.astype(str), source=source, label=label, positive_label=positive_label, **typing)
+
+
 # --------------------------------------------------------------------------- CSV
 
 def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional[List[str]] = None
