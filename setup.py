@@ -19,6 +19,7 @@ INSTALL_REQUIRES = [
     "jsonschema",
     "matplotlib",
     "psutil",
+    "google-crc32c",   # TFRecord framing in c2al_tf.data.records (also a dependency of apache-beam[gcp])
 ]
 
 setup(

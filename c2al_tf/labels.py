@@ -114,19 +114,24 @@ class AuxSuffixes:
         return self._cache[key]
 
 
-def add_aux_labels_to_records(batch, raw_column: str, label: str, cohorts, suffixes=None) -> list:
-    """Serialized tf.Examples of ``batch`` (its raw-record column) with the aux label
-    features and the membership feature appended, every original byte kept."""
-    from c2al_tf.cohorts.spec import predicate_features, predicate_mask
+def label_records(records, batch, label: str, cohorts, suffixes=None) -> list:
+    """Serialized tf.Examples ``records`` with the aux label features and the
+    membership feature appended, every original byte kept. ``batch`` is an Arrow
+    RecordBatch of the same rows holding at least the label and the features the
+    predicates read (e.g. :func:`c2al_tf.data.records.records_to_record_batch`)."""
+    from c2al_tf.cohorts.spec import predicate_features
     from c2al_tf.data.arrow import predicate_columns
 
     cohorts = list(cohorts)
     suffixes = suffixes or AuxSuffixes(cohorts)
+    if batch.num_rows != len(records):
+        raise ValueError(f"{len(records)} records but {batch.num_rows} decoded rows")
     y = batch_labels(batch, label)
     features = sorted({f for c in cohorts for f in predicate_features(c["predicate"])})
     columns = predicate_columns(batch, features)
     members = np.zeros(batch.num_rows, dtype=np.int64)
     for j, c in enumerate(cohorts):
         members |= predicate_mask(c["predicate"], columns).astype(np.int64) << j
-    raw = batch.column(batch.schema.names.index(raw_column)).to_pylist()
-    return [(r[0] if isinstance(r, list) else r) + suffixes.get(m, v) for r, m, v in zip(raw, members, y)]
+    keys, inverse = np.unique(members * 2 + y, return_inverse=True)
+    table = np.array([suffixes.get(int(k) >> 1, int(k) & 1) for k in keys], dtype=object)
+    return [r + s for r, s in zip(records, table[inverse].tolist())]

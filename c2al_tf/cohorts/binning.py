@@ -126,6 +126,13 @@ def _quantile_edges(feature) -> List[float]:
     return []
 
 
+def binning_features(binning: Binning) -> List[str]:
+    """The input features a binning reads (both parts of a cross)."""
+    if binning.kind == "cross":
+        return [f for part in binning.parts for f in binning_features(part)]
+    return [binning.feature]
+
+
 def feature_stats(dataset) -> Dict[str, object]:
     """``{feature name: FeatureNameStatistics}`` of one DatasetFeatureStatistics."""
     out = {}

@@ -9,21 +9,25 @@ from tfx import types
 from tfx.components.statistics_gen import stats_artifact_utils
 from tfx.components.util import examples_utils, tfxio_utils
 from tfx.dsl.components.base import base_beam_executor
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
+from tfx.utils import io_utils
 
 import c2al_tf  # noqa: F401
+from c2al_tf.cohorts.binning import binning_features
 from c2al_tf.cohorts.miner import binnings_and_axes, cross_axes, mine_from_statistics
 from c2al_tf.cohorts.mining import format_table
 from c2al_tf.cohorts.statistics import cohort_statistics
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.cohorts.spec import predicate_features
-from c2al_tf.labels import AuxSuffixes, add_aux_labels_to_records
+from c2al_tf.data.records import ReadRecordBatches, WriteRecordBatches, records_to_record_batch
+from c2al_tf.labels import AuxSuffixes, label_records
 
 _TELEMETRY = ["C2ALCohortMiner"]
-RAW = "__raw_record__"
+RAW = "__raw_record__"  # raw-record column of the predictions mode's TFXIO read
 COHORTS_FILE = "cohorts.json"
 SLICED_STATS_FILE = "cohort_statistics.pb"
-BATCH = 10_000  # rows per RecordBatch: per-slice overhead of TFDV dominates on small batches
+BATCH = 10_000  # records per batch: per-slice overhead of TFDV dominates on small batches
 
 
 def _split_list(value) -> List[str]:
@@ -31,33 +35,22 @@ def _split_list(value) -> List[str]:
 
 
 class _AddAuxLabels(beam.DoFn):
-    """Appends aux__<cohort> and c2al_cohorts to every raw record. The CohortSpec
-    document arrives as a side input; only the label and the features its
-    predicates read are decoded (tfx_bsl's C++ decoder with a reduced schema)."""
+    """Appends aux__<cohort> and c2al_cohorts to every record of a batch. The
+    CohortSpec document arrives as a side input; only the label and the features
+    its predicates read are parsed."""
 
-    def __init__(self, label, schema):
-        self.label_feature = label
-        self.schema_bytes = schema.SerializeToString()
+    def __init__(self, label, types):
+        self.label_feature, self.types = label, dict(types)
         self.suffixes = None
 
-    def process(self, batch, spec_doc):
-        import pyarrow as pa
-        from tensorflow_metadata.proto.v0 import schema_pb2
-        from tfx_bsl.coders import example_coder
-
+    def process(self, records, spec_doc):
         if self.suffixes is None:
             self.cohorts = [c for p in spec_doc["pairs"] for c in (p["head"], p["tail"])]
             self.suffixes = AuxSuffixes(self.cohorts)
             needed = {self.label_feature} | {f for c in self.cohorts for f in predicate_features(c["predicate"])}
-            full = schema_pb2.Schema.FromString(self.schema_bytes)
-            reduced = schema_pb2.Schema()
-            reduced.feature.extend([f for f in full.feature if f.name in needed])
-            self.decoder = example_coder.ExamplesToRecordBatchDecoder(reduced.SerializeToString())
-        raw = batch.column(batch.schema.names.index(RAW))
-        records = [r[0] if isinstance(r, list) else r for r in raw.to_pylist()]
-        decoded = self.decoder.DecodeBatch(records)
-        merged = pa.RecordBatch.from_arrays(list(decoded.columns) + [raw], list(decoded.schema.names) + [RAW])
-        yield from add_aux_labels_to_records(merged, RAW, self.label_feature, self.cohorts, self.suffixes)
+            self.parse = {f: self.types[f] for f in needed if f in self.types}
+        yield label_records(records, records_to_record_batch(records, self.parse), self.label_feature,
+                            self.cohorts, self.suffixes)
 
 
 def _mine_spec(sliced, binnings, axes, label, options, paths, previous):
@@ -98,24 +91,34 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         by = exec_properties.get("by") or "stats"
         out = artifact_utils.get_single_instance(output_dict["output_examples"])
         out.split_names = artifact_utils.encode_split_names(splits)
-        examples_utils.set_payload_format(out, examples_utils.get_payload_format(examples))
+        payload = examples_utils.get_payload_format(examples)
+        if payload != example_gen_pb2.FORMAT_TF_EXAMPLE:
+            raise C2ALInputError(f"CohortMiner: examples must hold tf.Example records (FORMAT_TF_EXAMPLE); got "
+                                 f"{example_gen_pb2.PayloadFormat.Name(payload)}")
+        examples_utils.set_payload_format(out, payload)
         spec_paths = [os.path.join(cohorts_artifact.uri, COHORTS_FILE), os.path.join(out.uri, COHORTS_FILE)]
 
+        types = {f.name: f.type for f in schema.feature}
+        needed = {label} | {f for b in binnings for f in binning_features(b)}
+        parse_types = {f: types[f] for f in needed if f in types}
+        if label not in parse_types:
+            raise C2ALInputError(f"CohortMiner: label '{label}' is not a feature of the '{split}' statistics")
+
+        def read(p, s, name):
+            pattern = io_utils.all_files_pattern(artifact_utils.get_split_uri([examples], s))
+            return p | f"{name}[{s}]" >> ReadRecordBatches(pattern, BATCH)
+
         def write_labeled(p, spec_side):
-            # Separate raw reads: the labeling stage runs once the spec is mined and
+            # Separate reads: the labeling stage runs once the spec is mined and
             # streams its input (nothing is held in memory waiting for the side input).
             for s in splits:
-                io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, read_as_raw_records=True,
-                                                 raw_record_column_name=RAW)
-                _ = (p | f"ReadRaw[{s}]" >> io.BeamSource(batch_size=BATCH)
-                     | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label, schema), spec_side)
-                     | f"Write[{s}]" >> beam.io.WriteToTFRecord(
-                            os.path.join(artifact_utils.get_split_uri([out], s), "data_tfrecord"),
-                            file_name_suffix=".gz"))
+                _ = (read(p, s, "ReadForLabels")
+                     | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label, types), spec_side)
+                     | f"Write[{s}]" >> WriteRecordBatches(
+                            os.path.join(artifact_utils.get_split_uri([out], s), "data_tfrecord"), ".gz"))
 
         def reader(p, s):
-            io = tfxio_utils.get_split_tfxio([examples], s, _TELEMETRY, schema=schema)
-            return p | f"Read[{s}]" >> io.BeamSource(batch_size=BATCH)
+            return read(p, s, "Read") | f"Parse[{s}]" >> beam.Map(records_to_record_batch, parse_types)
 
         if by == "predictions":
             spec, results = self._mine_predictions(input_dict, examples, split, schema, axes, label, options)
