@@ -1,15 +1,16 @@
 """CohortMiner inside a LocalDagRunner pipeline after CsvExampleGen + StatisticsGen:
-the spec finds the planted axis and the written aux labels equal y * 1[cohort]."""
+the spec finds the planted axis and the written aux labels equal y * 1[cohort];
+the executor rejects bad inputs with a message naming them and writes nothing."""
 import glob
 import json
 import os
+import re
 
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
 
-
+@pytest.mark.slow
 def test_cohort_miner_in_local_pipeline(tmp_path):
     import tensorflow as tf
     from tfx import v1 as tfx
@@ -64,3 +65,81 @@ def test_cohort_miner_in_local_pipeline(tmp_path):
             expected = y * predicate_mask(c["predicate"], columns)
             np.testing.assert_array_equal(np.array(aux[c["aux_label"]]), expected)
         assert sum(aux[spec.pairs[0]["tail"]["aux_label"]]) > 0
+
+
+def _artifacts(tmp_path, frame, payload=None, anomalies=None):
+    """Real TFX artifacts for the executor: Examples (one TFRecord per split),
+    ExampleStatistics from TFDV, optional ExampleAnomalies."""
+    import tensorflow as tf
+    import tensorflow_data_validation as tfdv
+    from tfx.components.util import examples_utils
+    from tfx.types import artifact_utils, standard_artifacts
+
+    from c2al_tf.data.examples import table_to_examples
+    from c2al_tf.data.readers import table_from_frame
+    from components.cohort_miner.component import CohortSpecArtifact
+
+    def make(cls, name, splits=True):
+        a = cls()
+        a.uri = str(tmp_path / name)
+        os.makedirs(a.uri, exist_ok=True)
+        if splits:
+            a.split_names = artifact_utils.encode_split_names(["train", "eval"])
+        return a
+
+    examples, stats = make(standard_artifacts.Examples, "examples"), make(standard_artifacts.ExampleStatistics, "stats")
+    if payload is not None:
+        examples_utils.set_payload_format(examples, payload)
+    table = table_from_frame(frame, "click", source="test")
+    for split in ("train", "eval"):
+        os.makedirs(os.path.join(examples.uri, f"Split-{split}"))
+        with tf.io.TFRecordWriter(os.path.join(examples.uri, f"Split-{split}", "data_tfrecord-00000-of-00001.gz"),
+                                  tf.io.TFRecordOptions(compression_type="GZIP")) as w:
+            for record in table_to_examples(table):
+                w.write(record)
+        os.makedirs(os.path.join(stats.uri, f"Split-{split}"))
+        proto = tfdv.generate_statistics_from_dataframe(frame)
+        with open(os.path.join(stats.uri, f"Split-{split}", "FeatureStats.pb"), "wb") as f:
+            f.write(proto.SerializeToString())
+    inputs = {"examples": [examples], "statistics": [stats]}
+    if anomalies is not None:
+        art = make(standard_artifacts.ExampleAnomalies, "anomalies")
+        os.makedirs(os.path.join(art.uri, "Split-train"))
+        with open(os.path.join(art.uri, "Split-train", "SchemaDiff.pb"), "wb") as f:
+            f.write(anomalies.SerializeToString())
+        inputs["anomalies"] = [art]
+    out = {"cohorts": [make(CohortSpecArtifact, "cohorts", splits=False)], "output_examples": [make(standard_artifacts.Examples,
+                                                                                       "out")]}
+    return inputs, out
+
+
+def _frame(rows=400):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    return pd.DataFrame({"v": rng.normal(size=rows), "c": rng.choice(["a", "b", "c"], rows),
+                         "click": rng.integers(0, 2, rows)})
+
+
+@pytest.mark.parametrize("case, props, match", [
+    ("payload", {"label": "click"}, "(FORMAT_TF_EXAMPLE); got FORMAT_TF_SEQUENCE_EXAMPLE"),
+    ("anomalies", {"label": "click"}, "split 'train': feature 'v': Out-of-range values"),
+    ("split", {"label": "click", "mining_split": "test"}, "mining_split 'test' is not a split"),
+    ("label", {"label": "clicked"}, "label 'clicked'"),
+])
+def test_executor_rejects_bad_inputs(tmp_path, case, props, match):
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+    from tfx.proto import example_gen_pb2
+
+    from c2al_tf.errors import C2ALInputError
+    from components.cohort_miner.executor import Executor
+
+    payload = example_gen_pb2.FORMAT_TF_SEQUENCE_EXAMPLE if case == "payload" else None
+    anomalies = None
+    if case == "anomalies":
+        anomalies = anomalies_pb2.Anomalies()
+        anomalies.anomaly_info["v"].short_description = "Out-of-range values"
+    inputs, outputs = _artifacts(tmp_path, _frame(), payload, anomalies)
+    with pytest.raises(C2ALInputError, match=re.escape(match)):
+        Executor().Do(inputs, outputs, props)
+    assert not os.path.exists(os.path.join(outputs["cohorts"][0].uri, "cohorts.json"))

@@ -73,6 +73,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         split = exec_properties.get("mining_split") or "train"
         splits = artifact_utils.decode_split_names(examples.split_names)
         check_anomalies(input_dict.get("anomalies") or [])
+        payload = examples_utils.get_payload_format(examples)
+        if payload != example_gen_pb2.FORMAT_TF_EXAMPLE:
+            raise C2ALInputError(f"CohortMiner: examples must hold tf.Example records (FORMAT_TF_EXAMPLE); got "
+                                 f"{example_gen_pb2.PayloadFormat.Name(payload)}")
         if split not in splits:
             raise C2ALInputError(f"CohortMiner: mining_split '{split}' is not a split of the examples ({splits})")
         global_stats = stats_artifact_utils.load_statistics(statistics, split).proto()
@@ -91,10 +95,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         by = exec_properties.get("by") or "stats"
         out = artifact_utils.get_single_instance(output_dict["output_examples"])
         out.split_names = artifact_utils.encode_split_names(splits)
-        payload = examples_utils.get_payload_format(examples)
-        if payload != example_gen_pb2.FORMAT_TF_EXAMPLE:
-            raise C2ALInputError(f"CohortMiner: examples must hold tf.Example records (FORMAT_TF_EXAMPLE); got "
-                                 f"{example_gen_pb2.PayloadFormat.Name(payload)}")
         examples_utils.set_payload_format(out, payload)
         spec_paths = [os.path.join(cohorts_artifact.uri, COHORTS_FILE), os.path.join(out.uri, COHORTS_FILE)]
 
