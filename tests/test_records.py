@@ -5,6 +5,8 @@ import os
 import apache_beam as beam
 import numpy as np
 import pytest
+
+import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
 from c2al_tf.data.records import (BYTES, FLOAT, INT, ReadRecordBatches, WriteRecordBatches, frame_records,
