@@ -22,7 +22,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_third_party() -> None:
+    """Hides messages users cannot act on, here and (through the environment) in
+    Beam's worker processes: the Google client libraries' FutureWarnings, the CUDA
+    plugin registration lines TensorFlow logs on a CPU-only machine
+    (``TF_CPP_MIN_LOG_LEVEL=3``; TensorFlow's real errors still raise), and the
+    setup chatter Beam forwards from its local workers. A ``PYTHONWARNINGS`` or
+    ``TF_CPP_MIN_LOG_LEVEL`` you set is kept."""
+    import logging
+    import os
+    import warnings
+
+    if "PYTHONWARNINGS" not in os.environ:
+        os.environ["PYTHONWARNINGS"] = "ignore::FutureWarning"
+        warnings.simplefilter("ignore", FutureWarning)
+    if c2al_tf.USER_TF_LOG_LEVEL is None:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
+    _quiet_third_party()
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)

@@ -74,13 +74,27 @@ def _quiet_absl_stderr():
     handlers = [absl_logging.get_absl_handler()] + [
         h for h in logging.getLogger().handlers if not isinstance(h, ProgressHandler)]
     previous = [(h, h.level) for h in handlers]
+    benign = _BenignTfxWarnings()
     for h in handlers:
         h.setLevel(max(h.level, logging.WARNING))
+        h.addFilter(benign)
 
     def restore():
         for h, level in previous:
             h.setLevel(level)
+            h.removeFilter(benign)
     return restore
+
+
+class _BenignTfxWarnings(logging.Filter):
+    """Drops TFX warnings that carry no information for a LocalDagRunner user
+    (logged once per input channel of every component)."""
+
+    MESSAGES = ("ArtifactQuery.property_predicate is not supported",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(m in message for m in self.MESSAGES)
 
 
 def compile_kubeflow(pipeline, out: str, image: str = "c2al-tf:latest") -> str:

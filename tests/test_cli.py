@@ -58,3 +58,17 @@ def test_evaluate_bad_model_dir(data, run_cli, tmp_path):
                            "--out", tmp_path / "m.json")
     assert code == 2 and "not a SavedModel directory" in err
     assert not os.path.exists(tmp_path / "m.json")
+
+
+def test_cli_quiets_third_party_noise_but_keeps_user_settings():
+    import subprocess
+    import sys
+
+    code = ("import os, c2al_tf.cli as c; c._quiet_third_party(); "
+            "print(os.environ['PYTHONWARNINGS'], os.environ['TF_CPP_MIN_LOG_LEVEL'])")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.split() == ["ignore::FutureWarning", "3"]
+    env.update(PYTHONWARNINGS="default", TF_CPP_MIN_LOG_LEVEL="0")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.stdout.split() == ["default", "0"]

@@ -125,3 +125,16 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
                              "--ne-tolerance", "0.5")
     assert code == 0, err
     assert (newest(str(root), "StatisticsGen", "statistics"), newest(str(root), "CohortMiner", "cohorts")) == before
+
+
+def test_runner_drops_only_benign_tfx_warnings():
+    import logging
+
+    from pipeline.runner import _BenignTfxWarnings
+
+    def record(message):
+        return logging.LogRecord("absl", logging.WARNING, __file__, 1, message, None, None)
+
+    keep = _BenignTfxWarnings().filter
+    assert not keep(record("ArtifactQuery.property_predicate is not supported."))
+    assert keep(record("Component CohortMiner failed"))
