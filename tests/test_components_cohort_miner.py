@@ -70,12 +70,11 @@ def test_cohort_miner_in_local_pipeline(tmp_path):
 def _artifacts(tmp_path, frame, payload=None, anomalies=None):
     """Real TFX artifacts for the executor: Examples (one TFRecord per split),
     ExampleStatistics from TFDV, optional ExampleAnomalies."""
-    import tensorflow as tf
     import tensorflow_data_validation as tfdv
     from tfx.components.util import examples_utils
     from tfx.types import artifact_utils, standard_artifacts
 
-    from c2al_tf.data.examples import table_to_examples
+    from c2al_tf.data.examples import write_tfrecord
     from c2al_tf.data.readers import table_from_frame
     from components.cohort_miner.component import CohortSpecArtifact
 
@@ -93,10 +92,7 @@ def _artifacts(tmp_path, frame, payload=None, anomalies=None):
     table = table_from_frame(frame, "click", source="test")
     for split in ("train", "eval"):
         os.makedirs(os.path.join(examples.uri, f"Split-{split}"))
-        with tf.io.TFRecordWriter(os.path.join(examples.uri, f"Split-{split}", "data_tfrecord-00000-of-00001.gz"),
-                                  tf.io.TFRecordOptions(compression_type="GZIP")) as w:
-            for record in table_to_examples(table):
-                w.write(record)
+        write_tfrecord(table, os.path.join(examples.uri, f"Split-{split}", "data_tfrecord-00000-of-00001.gz"))
         os.makedirs(os.path.join(stats.uri, f"Split-{split}"))
         proto = tfdv.generate_statistics_from_dataframe(frame)
         with open(os.path.join(stats.uri, f"Split-{split}", "FeatureStats.pb"), "wb") as f:
