@@ -9,6 +9,13 @@ what serving the same encoder without auxiliary heads costs.
 returns every head (for diagnostics and evaluation), and is left out with
 ``all_heads=False``.
 
+``regress(inputs) -> {"outputs": [None, 1]}`` (method
+``tensorflow/serving/regress``) is the same primary probability for TF Serving's
+Regress API, whose REST ``:regress`` endpoint takes JSON feature dicts
+(``{"examples": [{"user_value": 3.5, "surface": "feed"}]}``) and feeds them as
+serialized ``tf.Example``s; ``tf.saved_model.save`` always writes the predict
+method, so the method name is set in ``saved_model.pb`` after saving.
+
 ``assets.extra/c2al.json`` records the feature spec, model config, label and
 cohorts, so ``c2al evaluate`` and the TFX components can read them back.
 """
@@ -16,7 +23,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from typing import Any, Dict, Optional
 
 import c2al_tf  # noqa: F401
@@ -27,6 +33,8 @@ from c2al_tf.models.features import FeatureSpec
 
 METADATA = os.path.join("assets.extra", "c2al.json")
 _EXAMPLES = tf.TensorSpec([None], tf.string, name="examples")
+REGRESS = "regress"
+REGRESS_METHOD = "tensorflow/serving/regress"
 
 
 def serving_functions(model: C2ALModel, all_heads: bool = True):
@@ -39,7 +47,11 @@ def serving_functions(model: C2ALModel, all_heads: bool = True):
         features = spec.parse_examples(examples)
         return {"probabilities": tf.cast(serving_model(features, training=False), tf.float32)}
 
-    functions = {"serving_default": serve}
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def regress(inputs):
+        return {"outputs": serve(inputs)["probabilities"]}
+
+    functions = {"serving_default": serve, REGRESS: regress}
     if all_heads:
         training_model = model.training_model
 
@@ -55,28 +67,50 @@ def serving_functions(model: C2ALModel, all_heads: bool = True):
 
 
 def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True,
-                       extra_metadata: Optional[Dict[str, Any]] = None) -> str:
+                       extra_metadata: Optional[Dict[str, Any]] = None, flag: str = "--export") -> str:
     """Writes the SavedModel to a temporary directory beside ``export_dir`` and
-    renames it into place (an existing ``export_dir`` is replaced)."""
-    from c2al_tf.io_utils import atomic_directory
+    renames it into place. An existing ``export_dir`` is replaced only if it is
+    empty or a previous c2al output (see :mod:`c2al_tf.io_utils`); remote
+    (``gs://``...) paths go through ``tf.io.gfile``."""
+    from c2al_tf.io_utils import atomic_directory, is_remote
 
-    export_dir = os.path.abspath(export_dir)
+    if not is_remote(export_dir):
+        export_dir = os.path.abspath(export_dir)
     module = tf.Module()
     module.serving_model = model.serving_model
     if all_heads:
         module.training_model = model.training_model
     functions = serving_functions(model, all_heads)
     signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
-    with atomic_directory(export_dir) as tmp:
-        shutil.rmtree(tmp)  # tf.saved_model.save creates it
+    with atomic_directory(export_dir, flag) as tmp:
         tf.saved_model.save(module, tmp, signatures=signatures)
-        os.makedirs(os.path.join(tmp, "assets.extra"), exist_ok=True)
+        set_signature_method(tmp, REGRESS, REGRESS_METHOD)
+        tf.io.gfile.makedirs(os.path.join(tmp, "assets.extra"))
         meta = {"format": "c2al.model/1", "label": model.spec.label, "feature_spec": model.spec.to_dict(),
                 "config": model.config.to_dict(), "cohorts": model.cohorts, "heads": model.head_names,
                 **(extra_metadata or {})}
-        with open(os.path.join(tmp, METADATA), "w") as f:
-            json.dump(meta, f, indent=2)
+        with tf.io.gfile.GFile(os.path.join(tmp, METADATA), "w") as f:
+            f.write(json.dumps(meta, indent=2))
     return export_dir
+
+
+def set_signature_method(export_dir: str, signature: str, method_name: str) -> None:
+    """Sets a signature's ``method_name`` in ``saved_model.pb`` (TF2's
+    ``tf.saved_model.save`` writes ``tensorflow/serving/predict`` for all)."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    path = os.path.join(export_dir, "saved_model.pb")
+    proto = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(path, "rb") as f:
+        proto.ParseFromString(f.read())
+    for meta_graph in proto.meta_graphs:
+        if signature in meta_graph.signature_def:
+            meta_graph.signature_def[signature].method_name = method_name
+    # A new file (some filesystems append when a file is reopened for writing). The
+    # directory is still the temporary one (or, remotely, not yet marked complete).
+    tf.io.gfile.remove(path)
+    with tf.io.gfile.GFile(path, "wb") as f:
+        f.write(proto.SerializeToString())
 
 
 def load_metadata(export_dir: str) -> Dict[str, Any]:
@@ -84,11 +118,11 @@ def load_metadata(export_dir: str) -> Dict[str, Any]:
     from c2al_tf.errors import C2ALInputError
 
     path = os.path.join(export_dir, METADATA)
-    if not os.path.exists(os.path.join(export_dir, "saved_model.pb")):
+    if not tf.io.gfile.exists(os.path.join(export_dir, "saved_model.pb")):
         raise C2ALInputError(f"{export_dir}: not a SavedModel directory (no saved_model.pb)")
-    if not os.path.exists(path):
+    if not tf.io.gfile.exists(path):
         raise C2ALInputError(f"{path}: missing; the model was not exported by c2al")
-    with open(path) as f:
-        meta = json.load(f)
+    with tf.io.gfile.GFile(path) as f:
+        meta = json.loads(f.read())
     meta["feature_spec"] = FeatureSpec.from_dict(meta["feature_spec"])
     return meta

@@ -1,50 +1,246 @@
-"""Atomic outputs: write to a temporary name beside the target, then rename, so a
-failed run never leaves a half-written file or directory."""
+"""Outputs that never lose a user's files and never end half-written.
+
+* :func:`check_output_dir` / :func:`check_output_file` run *before* any work, so a
+  bad ``--export``/``--out`` costs a one-line error, not minutes of training and a
+  traceback.
+* :func:`atomic_directory` writes a directory under a temporary name beside the
+  target and renames it into place. An existing target is replaced only when it is
+  empty or a previous output of c2al (it holds the :data:`MARKER` file, or is a
+  SavedModel exported by c2al); anything else is refused: c2al never deletes what
+  it did not create. The previous output is moved aside, the new one renamed in,
+  and only then the old one removed.
+* :func:`write_json` writes a file through a temporary name and a rename.
+
+Paths with a scheme (``gs://``, ``s3://``, ``hdfs://``, ``ram://``) go through
+``tf.io.gfile``; object stores have no atomic directory rename, so there the
+directory is written in place once the checks pass (as TFX's own exporters do).
+"""
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import math
 import os
 import shutil
+import tempfile
 from typing import Any, Iterator
+
+from c2al_tf.errors import C2ALInputError
+
+MARKER = ".c2al-output"  # written into every directory c2al creates
+
+
+def is_remote(path: str) -> bool:
+    return "://" in str(path)
+
+
+def _gfile():
+    import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+    import tensorflow as tf
+
+    return tf.io.gfile
+
+
+def exists(path: str) -> bool:
+    return _gfile().exists(path) if is_remote(path) else os.path.exists(path)
+
+
+def is_ours(path: str) -> bool:
+    """Whether a directory is a previous output of c2al (safe to replace)."""
+    join = os.path.join
+    if is_remote(path):
+        g = _gfile()
+        return g.exists(join(path, MARKER)) or g.exists(join(path, "assets.extra", "c2al.json"))
+    return os.path.isfile(join(path, MARKER)) or os.path.isfile(join(path, "assets.extra", "c2al.json"))
+
+
+def _is_empty_dir(path: str) -> bool:
+    if is_remote(path):
+        return not _gfile().listdir(path)
+    return not os.listdir(path)
+
+
+def _default_mode(mode: int) -> int:
+    """``mode`` less the process umask (mkstemp/mkdtemp create private paths)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
+def _check_parent_writable(path: str, flag: str) -> None:
+    """The nearest existing ancestor of ``path`` must be a writable directory."""
+    ancestor = os.path.dirname(path)
+    while ancestor and not os.path.exists(ancestor):
+        parent = os.path.dirname(ancestor)
+        if parent == ancestor:
+            break
+        ancestor = parent
+    if os.path.exists(ancestor) and not os.path.isdir(ancestor):
+        raise C2ALInputError(f"{flag} {path}: '{ancestor}' is a file, not a directory")
+    try:  # a real probe: os.access says yes to root even on /proc
+        fd, probe = tempfile.mkstemp(prefix=".c2al-probe", dir=ancestor)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as e:
+        raise C2ALInputError(f"{flag} {path}: cannot write in '{ancestor}' ({e.strerror or e})")
+
+
+def check_output_dir(path: str, flag: str = "--out") -> None:
+    """Raises a one-line C2ALInputError unless ``path`` can become an output
+    directory: creatable, and either absent, empty, or a previous c2al output."""
+    if not path:
+        raise C2ALInputError(f"{flag}: no directory given")
+    if is_remote(path):
+        g = _gfile()
+        if g.exists(path) and not g.isdir(path):
+            raise C2ALInputError(f"{flag} {path}: is a file, not a directory")
+        if g.exists(path) and not _is_empty_dir(path) and not is_ours(path):
+            raise C2ALInputError(f"{flag} {path}: exists and holds files c2al did not write; choose a new "
+                                 f"directory (c2al never deletes what it did not create)")
+        return
+    path = os.path.abspath(path)
+    if os.path.exists(path):
+        if not os.path.isdir(path):
+            raise C2ALInputError(f"{flag} {path}: is a file, not a directory")
+        if not _is_empty_dir(path) and not is_ours(path):
+            raise C2ALInputError(f"{flag} {path}: exists and holds files c2al did not write; choose a new "
+                                 f"directory (c2al never deletes what it did not create)")
+    _check_parent_writable(path, flag)
+
+
+def check_writable_dir(path: str, flag: str = "--root") -> None:
+    """For a directory c2al adds to without deleting anything (a pipeline root):
+    it must be a directory, or creatable, and writable."""
+    if not path:
+        raise C2ALInputError(f"{flag}: no directory given")
+    if is_remote(path):
+        if _gfile().exists(path) and not _gfile().isdir(path):
+            raise C2ALInputError(f"{flag} {path}: is a file, not a directory")
+        return
+    path = os.path.abspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise C2ALInputError(f"{flag} {path}: is a file, not a directory")
+    _check_parent_writable(os.path.join(path, "probe"), flag)
+
+
+def check_output_file(path: str, flag: str = "--out") -> None:
+    """Raises a one-line C2ALInputError unless a file can be written at ``path``."""
+    if not path:
+        raise C2ALInputError(f"{flag}: no file given")
+    if is_remote(path):
+        if _gfile().isdir(path):
+            raise C2ALInputError(f"{flag} {path}: is a directory; give a file name")
+        return
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        raise C2ALInputError(f"{flag} {path}: is a directory; give a file name")
+    _check_parent_writable(path, flag)
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str) -> Iterator[str]:
-    """Yields a temporary directory; on success it replaces ``path`` (an existing
-    directory there is removed), on failure it is deleted."""
+def atomic_directory(path: str, flag: str = "--out") -> Iterator[str]:
+    """Yields a temporary directory that becomes ``path`` on success (see the
+    module docstring); on failure it is deleted and ``path`` is left as it was."""
+    check_output_dir(path, flag)
+    if is_remote(path):
+        g = _gfile()
+        if g.exists(path):
+            remove_remote_tree(path)  # checked above: empty or ours
+        g.makedirs(path)
+        yield path
+        with g.GFile(os.path.join(path, MARKER), "w") as f:
+            f.write("c2al\n")
+        return
     path = os.path.abspath(path)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
+    parent, name = os.path.dirname(path), os.path.basename(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp", dir=parent)
+    os.chmod(tmp, _default_mode(0o777))
     try:
         yield tmp
-        if os.path.exists(path):
-            shutil.rmtree(path)
-        os.replace(tmp, path)
+        if not os.path.isdir(tmp):
+            raise RuntimeError(f"{tmp} was removed while being written")
+        with open(os.path.join(tmp, MARKER), "w") as f:
+            f.write("c2al\n")
+        _replace_dir(tmp, path, flag)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 
-def write_json(path: str, doc: Any) -> None:
-    """JSON to ``path`` via a temporary file and a rename (remote URIs such as
-    gs://... are written through tf.io.gfile, whose object stores write atomically)."""
-    if "://" in path:
-        import c2al_tf  # noqa: F401
-        import tensorflow as tf
+def remove_remote_tree(path: str) -> None:
+    """``tf.io.gfile.rmtree``; where a filesystem lists entries it cannot delete
+    (TensorFlow's ram:// lists ``assets.extra/x`` also as ``assets/.extra``), the
+    files are removed one by one and such phantom entries are skipped."""
+    import tensorflow as tf
 
-        with tf.io.gfile.GFile(path, "w") as f:
-            f.write(json.dumps(doc, indent=2, allow_nan=True) + "\n")
+    g = _gfile()
+    try:
+        g.rmtree(path)
+        return
+    except tf.errors.NotFoundError:
+        pass
+    for root, _, files in list(g.walk(path)):
+        for name in files:
+            try:
+                g.remove(f"{root.rstrip('/')}/{name}")
+            except tf.errors.NotFoundError:
+                pass
+
+
+def _replace_dir(tmp: str, path: str, flag: str) -> None:
+    """Renames ``tmp`` to ``path``; a previous output there is moved aside first and
+    removed only once the new one is in place."""
+    if not os.path.exists(path):
+        os.replace(tmp, path)
+        return
+    check_output_dir(path, flag)  # still empty or ours after the work
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old", dir=os.path.dirname(path))
+    os.rmdir(old)
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except OSError:
+        os.replace(old, path)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def json_safe(doc: Any) -> Any:
+    """``doc`` with every NaN/inf float replaced by None (strict JSON has no NaN)."""
+    if isinstance(doc, float):
+        return doc if math.isfinite(doc) else None
+    if isinstance(doc, dict):
+        return {k: json_safe(v) for k, v in doc.items()}
+    if isinstance(doc, (list, tuple)):
+        return [json_safe(v) for v in doc]
+    if hasattr(doc, "item") and getattr(doc, "shape", None) == ():  # numpy scalar
+        return json_safe(doc.item())
+    return doc
+
+
+def write_json(path: str, doc: Any) -> None:
+    """Strict JSON (NaN -> null) to ``path`` via a temporary file and a rename
+    (remote URIs are written through tf.io.gfile, whose object stores write a
+    file atomically)."""
+    text = json.dumps(json_safe(doc), indent=2, allow_nan=False) + "\n"
+    if is_remote(path):
+        with _gfile().GFile(path, "w") as f:
+            f.write(text)
         return
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
     try:
-        with open(tmp, "w") as f:
-            json.dump(doc, f, indent=2, allow_nan=True)
-            f.write("\n")
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTDIR):
+            raise C2ALInputError(f"{path}: a parent of this path is a file, not a directory")
+        raise
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.chmod(tmp, _default_mode(0o666))
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -13,13 +13,14 @@ from typing import Any, Dict, Iterable, Mapping
 
 import numpy as np
 
-from c2al_tf.cohorts.spec import predicate_mask
+from c2al_tf.cohorts.spec import cohort_mask, predicate_mask
 
 
-def aux_labels(label, columns: Mapping[str, Any], cohorts: Iterable[Mapping[str, Any]]) -> Dict[str, np.ndarray]:
-    """``{aux_label: int64 array}`` for numpy / pandas inputs."""
+def aux_labels(label, columns: Mapping[str, Any], cohorts: Iterable[Mapping[str, Any]],
+               source: str = "cohorts.json") -> Dict[str, np.ndarray]:
+    """``{aux_label: int64 array}`` for numpy / pandas inputs (errors name ``source``)."""
     y = np.asarray(label).astype(np.int64).reshape(-1)
-    return {c["aux_label"]: y * predicate_mask(c["predicate"], columns).astype(np.int64) for c in cohorts}
+    return {c["aux_label"]: y * cohort_mask(c, columns, source).astype(np.int64) for c in cohorts}
 
 
 def tf_predicate_mask(predicate: Mapping[str, Any], features: Mapping[str, Any]):

@@ -72,3 +72,85 @@ def test_cli_quiets_third_party_noise_but_keeps_user_settings():
     env.update(PYTHONWARNINGS="default", TF_CPP_MIN_LOG_LEVEL="0")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.stdout.split() == ["default", "0"]
+
+
+def test_train_never_deletes_a_users_directory(data, run_cli, tmp_path):
+    """The reported data loss: --export onto a directory holding the user's files."""
+    import shutil
+
+    d = tmp_path / "d"
+    d.mkdir()
+    shutil.copy(data / "train.csv", d / "data.csv")
+    (d / "notes.txt").write_text("keep")
+    code, out, err = run_cli("train", "--data", d / "data.csv", "--label", "click", "--export", d, "--epochs", 1)
+    assert code == 2 and "holds files c2al did not write" in err and len(err.strip().splitlines()) == 1
+    assert sorted(os.listdir(d)) == ["data.csv", "notes.txt"] and (d / "notes.txt").read_text() == "keep"
+    assert "[train]" not in out  # refused before any work
+
+
+@pytest.mark.parametrize("case", ["under_file", "proc", "is_file"])
+def test_output_paths_are_checked_before_training(data, run_cli, tmp_path, case):
+    (tmp_path / "f").write_text("x")
+    export = {"under_file": tmp_path / "f" / "m", "proc": "/proc/c2al-m", "is_file": tmp_path / "f"}[case]
+    code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", export)
+    assert code == 2 and err.startswith(f"c2al: error: --export {export}") and len(err.strip().splitlines()) == 1
+    assert "[train]" not in out
+    code, out, err = run_cli("evaluate", "--model", tmp_path, "--data", data / "test.csv", "--label", "click",
+                             "--out", tmp_path)
+    assert code == 2 and "is a directory" in err
+    code, out, err = run_cli("experiment", "--data", data / "train.csv", "--label", "click", "--out", export)
+    assert code == 2 and err.startswith(f"c2al: error: --out {export}") and "[experiment]" not in out
+    code, out, err = run_cli("mine", "--data", data / "train.csv", "--label", "click", "--out", tmp_path / "f" / "c.json")
+    assert code == 2 and "is a file, not a directory" in err and "[mine]" not in out
+
+
+def _spec_with(tmp_path, head_pred, tail_pred, name="c.json"):
+    doc = json.loads(open(write_spec(tmp_path / name)).read())
+    doc["pairs"][0]["head"]["predicate"] = head_pred
+    doc["pairs"][0]["tail"]["predicate"] = tail_pred
+    (tmp_path / name).write_text(json.dumps(doc))
+    return tmp_path / name
+
+
+def test_cohorts_that_select_nothing_are_refused(data, run_cli, tmp_path):
+    empty = _spec_with(tmp_path, {"feature": "user_value", "min": 1e9, "max": None},
+                       {"feature": "user_value", "min": None, "max": 0.5}, "empty.json")
+    code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
+                             "--cohorts", empty)
+    assert code == 2 and "empty.json: cohort 'user_value_head' selects no row" in err
+    no_pos = _spec_with(tmp_path, {"feature": "surface", "in": ["no-such-surface", "feed"]},
+                        {"feature": "user_value", "min": None, "max": 0.5}, "nopos.json")
+    # a cohort with rows but no positive: restrict the data to negatives of one surface
+    import pandas as pd
+
+    frame = pd.read_csv(data / "train.csv")
+    frame.loc[frame["surface"] == "feed", "click"] = 0
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    code, out, err = run_cli("train", "--data", tmp_path / "t.csv", "--label", "click", "--export", tmp_path / "m",
+                             "--cohorts", no_pos)
+    assert code == 2 and "nopos.json: cohort 'user_value_head' selects" in err and "but no positive" in err
+    assert not os.path.exists(tmp_path / "m")
+
+
+def test_predicate_on_missing_feature_names_file_and_cohort(data, run_cli, tmp_path):
+    spec = _spec_with(tmp_path, {"feature": "no_such_feature", "min": 1.0, "max": None},
+                      {"feature": "user_value", "min": None, "max": 0.5}, "missing.json")
+    code, _, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
+                           "--cohorts", spec)
+    assert code == 2 and "missing.json: cohort 'user_value_head': predicate reads feature 'no_such_feature'" in err
+
+
+def test_evaluate_writes_null_for_undefined_metrics(data, run_cli, tmp_path):
+    spec = write_spec(tmp_path / "cohorts.json")
+    code, _, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
+                           "--cohorts", spec, "--epochs", 1)
+    assert code == 0, err
+    empty = _spec_with(tmp_path, {"feature": "user_value", "min": 1e9, "max": None},
+                       {"feature": "user_value", "min": None, "max": 0.5}, "empty.json")
+    code, out, err = run_cli("evaluate", "--model", tmp_path / "m", "--data", data / "test.csv", "--label", "click",
+                             "--out", tmp_path / "metrics.json", "--cohorts", empty)
+    assert code == 0, err
+    text = (tmp_path / "metrics.json").read_text()
+    assert "NaN" not in text
+    head = json.loads(text)["cohorts"]["user_value_head"]
+    assert head["count"] == 0 and head["ne"] is None and head["auc"] is None

@@ -156,3 +156,46 @@ def test_movielens_mining(movielens_dir, run_cli, tmp_path):
                              "--out", tmp_path / "ml.json", "--max-pairs", "3")
     assert code == 0, err
     assert len(CohortSpec.load(str(tmp_path / "ml.json")).pairs) >= 1
+
+
+def test_category_with_zero_positives_and_a_label_copy_do_not_crash_tfdv():
+    """TFDV asserts on weighted quantiles of a slice whose weights sum to zero (a
+    category with no positive); a categorical copy of the label is such a case."""
+    from c2al_tf.data import generate
+    from c2al_tf.data.readers import table_from_frame
+
+    frame = generate(3000, 0)
+    frame["shop"] = "a"
+    negatives = np.flatnonzero(frame["click"].to_numpy() == 0)[:100]
+    frame.loc[negatives, "shop"] = "z"  # 'z': 100 rows, 0 positives
+    frame["outcome"] = frame["click"].map({0: "no", 1: "yes"})
+    table = table_from_frame(frame, "click")
+    spec, results = mine_table(table, cross_top=0)
+    by_axis = {r.axis[0]: r for r in results}
+    assert "shop" in by_axis and "outcome" in by_axis
+    # the zero-positive cohort is never chosen (min positives)
+    for pair in spec.pairs:
+        for side in ("head", "tail"):
+            assert pair[side]["predicate"] != {"feature": "shop", "in": ["z"]}
+
+
+def test_weighted_counts_with_a_zero_positive_slice_are_exact():
+    from c2al_tf.cohorts.binning import Binning
+    from c2al_tf.data import generate
+    from c2al_tf.data.readers import table_from_frame
+
+    frame = generate(2000, 1)
+    frame["shop"] = np.where(frame["click"].to_numpy() == 0, np.where(np.arange(2000) % 3 == 0, "z", "a"), "a")
+    table = table_from_frame(frame, "click")
+    batches = table_to_record_batches(table)
+    global_stats = run_statistics(batches, global_statistics)
+    binnings, axes = binnings_and_axes(global_stats, "click", axes=["shop"])
+    sliced = run_statistics(batches, lambda p: cohort_statistics(p, binnings, axes, "click"))
+    counts = counts_from_statistics(sliced, binnings, axes)["shop"]
+    shop = axes[0]
+    assert isinstance(shop, Binning)
+    for k, c in counts.items():
+        mask = (table.features["shop"] == shop.values[k - 1]).to_numpy() if k > 0 else None
+        if mask is None:
+            continue
+        assert c.n == mask.sum() and c.positives == table.label[mask].sum()

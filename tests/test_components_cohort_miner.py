@@ -139,3 +139,50 @@ def test_executor_rejects_bad_inputs(tmp_path, case, props, match):
     with pytest.raises(C2ALInputError, match=re.escape(match)):
         Executor().Do(inputs, outputs, props)
     assert not os.path.exists(os.path.join(outputs["cohorts"][0].uri, "cohorts.json"))
+
+
+def _anomalies_artifact(uri, problems, blessed=None):
+    import tensorflow as tf
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+    from tfx.types import artifact_utils, standard_artifacts
+
+    art = standard_artifacts.ExampleAnomalies()
+    art.uri = uri
+    art.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    anomalies = anomalies_pb2.Anomalies()
+    for name, text in problems.items():
+        anomalies.anomaly_info[name].short_description = text
+    tf.io.gfile.makedirs(f"{uri}/Split-train")
+    with tf.io.gfile.GFile(f"{uri}/Split-train/SchemaDiff.pb", "wb") as f:
+        f.write(anomalies.SerializeToString())
+    if blessed is not None:
+        art.set_json_value_custom_property("blessed", blessed)
+    return art
+
+
+def test_anomaly_gate_reads_blessed_and_works_on_remote_artifacts():
+    """The gate follows ExampleValidator's 'blessed' property and reads the details
+    through tf.io.gfile, so a gs:// artifact is checked too (ram:// here)."""
+    import tensorflow as tf
+
+    from c2al_tf.errors import C2ALInputError
+    from components.cohort_miner.executor import check_anomalies
+
+    root = "ram://c2al-anomalies-test"
+    try:
+        bad = _anomalies_artifact(f"{root}/bad", {"v": "Out-of-range values"}, {"train": 0, "eval": 1})
+        with pytest.raises(C2ALInputError, match=r"split 'train': feature 'v': Out-of-range values"):
+            check_anomalies([bad])
+        # no 'blessed' property (an older ExampleValidator): SchemaDiff.pb decides
+        old = _anomalies_artifact(f"{root}/old", {"v": "Out-of-range values"})
+        with pytest.raises(C2ALInputError, match="feature 'v'"):
+            check_anomalies([old])
+        check_anomalies([_anomalies_artifact(f"{root}/good", {}, {"train": 1, "eval": 1})])
+        # blessed says no, but no details could be read: still refused
+        unblessed = _anomalies_artifact(f"{root}/unblessed", {}, {"train": 0, "eval": 1})
+        with pytest.raises(C2ALInputError, match="did not bless"):
+            check_anomalies([unblessed])
+    finally:
+        from c2al_tf.io_utils import remove_remote_tree
+
+        remove_remote_tree(root)

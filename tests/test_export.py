@@ -112,3 +112,63 @@ def test_metadata_and_atomic_replace(trained, tmp_path):
     assert meta["feature_spec"].names == model.spec.names
     export_saved_model(model, path)  # replacing an export leaves no temporary directory behind
     assert not [p for p in os.listdir(os.path.dirname(path)) if p.startswith(".")]
+
+
+def test_regress_signature_for_tf_serving_rest_equals_serving_default(trained, tmp_path):
+    """TF Serving's REST :regress takes JSON feature dicts only for a signature of the
+    regress method: input 'inputs' (serialized tf.Examples), output 'outputs'."""
+    table, models = trained
+    path = models["c2al"][1]
+    cli = os.path.join(os.path.dirname(PYTHON), "saved_model_cli")
+    run = subprocess.run([cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "regress"],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "Method name is: tensorflow/serving/regress" in run.stdout
+    assert "inputs['inputs']" in run.stdout and "outputs['outputs']" in run.stdout and "aux__" not in run.stdout
+    run = subprocess.run([cli, "show", "--dir", path, "--tag_set", "serve", "--signature_def", "serving_default"],
+                         capture_output=True, text=True, timeout=300)
+    assert "Method name is: tensorflow/serving/predict" in run.stdout  # serving_default unchanged
+    examples = table_to_examples(table.take(np.arange(20)), include_label=False)
+    loaded = tf.saved_model.load(path)
+    regress = loaded.signatures["regress"](inputs=tf.constant(examples))["outputs"].numpy()
+    serve = loaded.signatures["serving_default"](examples=tf.constant(examples))["probabilities"].numpy()
+    assert regress.shape == (20, 1)
+    np.testing.assert_array_equal(regress, serve)
+
+
+def test_export_refuses_a_directory_it_did_not_create(trained, tmp_path):
+    from c2al_tf.errors import C2ALInputError
+
+    model = trained[1]["c2al"][0]
+    target = tmp_path / "d"
+    target.mkdir()
+    (target / "data.csv").write_text("keep")
+    (target / "notes.txt").write_text("keep")
+    with pytest.raises(C2ALInputError, match="holds files c2al did not write"):
+        export_saved_model(model, str(target))
+    assert sorted(os.listdir(target)) == ["data.csv", "notes.txt"]
+    assert (target / "data.csv").read_text() == "keep"
+    assert [p for p in os.listdir(tmp_path)] == ["d"]  # no temporary left behind
+
+
+def test_export_to_remote_filesystem(trained):
+    """Remote paths go through tf.io.gfile end to end (ram:// is TensorFlow's
+    in-memory filesystem, with the same API as gs://)."""
+    table, models = trained
+    model = models["c2al"][0]
+    path = "ram://c2al-export-test/model"
+    try:
+        export_saved_model(model, path)
+        assert tf.io.gfile.exists(path + "/saved_model.pb")
+        meta = load_metadata(path)
+        assert meta["label"] == "click"
+        export_saved_model(model, path)  # a previous c2al export is replaced
+        loaded = tf.saved_model.load(path)
+        examples = table_to_examples(table.take(np.arange(5)), include_label=False)
+        got = loaded.signatures["serving_default"](examples=tf.constant(examples))["probabilities"].numpy()
+        np.testing.assert_allclose(got.reshape(-1), predict(model, table.take(np.arange(5)))[PRIMARY],
+                                   rtol=1e-5, atol=1e-6)
+    finally:
+        from c2al_tf.io_utils import remove_remote_tree
+
+        remove_remote_tree("ram://c2al-export-test")

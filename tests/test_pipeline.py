@@ -37,6 +37,7 @@ def test_kubeflow_compile(tmp_path, run_cli):
     ("x,y\n1,2\n", "label column 'click' not found"),
     ("click,x\n5,2\n", "must be 0/1 for the pipeline but is '5' at line 2"),
     ("", "file is empty"),
+    ("\ufeffclick,x\n1,2\n", "starts with a UTF-8 byte-order mark"),
 ])
 def test_pipeline_bad_input(tmp_path, run_cli, text, pattern):
     data = tmp_path / "d.csv"

@@ -178,3 +178,62 @@ def test_gzip_csv_not_mistaken_for_tfrecord(tmp_path):
         f.write(CSV)
     assert detect_format(str(path)) == "csv"
     assert len(read_table(str(path), "click")) == 4
+
+
+# --------------------------------------------------------------------------- real-data quirks
+
+def test_utf8_bom_is_not_part_of_the_first_column(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbfuser_id,click,age\nu1,1,23\nu2,0,41\nu1,0,35\n")
+    t = read_table(str(path), "click")
+    assert t.features.columns.tolist() == ["user_id", "age"]
+    bom_label = tmp_path / "bom_label.csv"
+    bom_label.write_bytes(b"\xef\xbb\xbf" + CSV.encode())  # the label is the first column
+    assert read_table(str(bom_label), "click").label.tolist() == [1, 0, 0, 1]
+
+
+def test_gz_named_plain_csv_and_truncated_gzip(tmp_path):
+    plain = write(tmp_path / "plain.csv.gz", CSV)
+    with pytest.raises(C2ALInputError, match=r"plain\.csv\.gz: named \.gz but not gzip-compressed"):
+        read_table(plain, "click")
+    body = gzip.compress((CSV * 2000).encode())
+    truncated = tmp_path / "cut.csv.gz"
+    truncated.write_bytes(body[: len(body) // 2])
+    with pytest.raises(C2ALInputError, match=r"cut\.csv\.gz: truncated or corrupt gzip data") as e:
+        read_table(str(truncated), "click")
+    assert "\n" not in str(e.value) and "TFRecord" not in str(e.value)
+
+
+def test_latin1_file_names_the_column_and_the_encoding(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("click,age,city\n1,23,Paris\n0,41,K\u00f6ln\n".encode("latin-1"))
+    with pytest.raises(C2ALInputError, match=r"latin\.csv: column 'city' is not valid UTF-8 .*latin-1.*iconv"):
+        read_table(str(path), "click")
+
+
+def test_positive_label_exact_value_wins_over_comparison(tmp_path):
+    path = write(tmp_path / "adult.csv", "age,income\n39,<=50K\n50,>50K\n38,<=50K\n53,>50K\n28,<=50K\n")
+    assert read_table(path, "income", ">50K").label.tolist() == [0, 1, 0, 1, 0]
+    assert read_table(path, "income", "<=50K").label.tolist() == [1, 0, 1, 0, 1]
+    assert read_table(path, "income", "=>50K").label.tolist() == [0, 1, 0, 1, 0]
+    numeric = write(tmp_path / "ratings.csv", "age,rating\n1,5\n2,3\n3,4\n")
+    assert read_table(numeric, "rating", ">=4").label.tolist() == [1, 0, 1]  # comparisons still work
+
+
+def test_leakage_warning(tmp_path, run_cli):
+    from c2al_tf.data import generate
+    from c2al_tf.data.leakage import leaking_features
+    from c2al_tf.data.readers import table_from_frame
+
+    frame = generate(3000, 0)
+    frame["outcome"] = frame["click"].map({0: "no", 1: "yes"})
+    frame["click_copy"] = frame["click"] * 2.5
+    table = table_from_frame(frame, "click")
+    assert sorted(name for name, _ in leaking_features(table)) == ["click_copy", "outcome"]
+    # ids whose values each appear once, and honest features, are not flagged
+    assert not leaking_features(table_from_frame(generate(3000, 0), "click"))
+    path = tmp_path / "leak.csv"
+    frame.to_csv(path, index=False)
+    code, out, err = run_cli("inspect", "--data", path, "--label", "click")
+    assert code == 0
+    assert "c2al: warning:" in err and "column 'outcome' predicts label 'click'" in err and "--drop outcome" in err

@@ -49,7 +49,8 @@ def predicate_mask(predicate: Mapping[str, Any], columns: Mapping[str, Any]) -> 
         return np.logical_and.reduce(masks)
     feature = predicate["feature"]
     if feature not in columns:
-        raise C2ALInputError(f"cohort predicate reads feature '{feature}', which is not in the data")
+        raise C2ALInputError(f"predicate reads feature '{feature}', which is not in the data; features are "
+                             f"{', '.join(sorted(map(str, columns))[:30])}")
     values = np.asarray(columns[feature])
     if "in" in predicate:
         if values.dtype.kind == "f":  # numeric column tested with a categorical predicate
@@ -68,6 +69,14 @@ def predicate_mask(predicate: Mapping[str, Any], columns: Mapping[str, Any]) -> 
     if predicate.get("max") is not None:
         mask &= numbers < float(predicate["max"])
     return mask
+
+
+def cohort_mask(cohort: Mapping[str, Any], columns: Mapping[str, Any], source: str = "cohorts.json") -> np.ndarray:
+    """Membership of one cohort; an error names the cohorts file and the cohort."""
+    try:
+        return predicate_mask(cohort["predicate"], columns)
+    except C2ALInputError as e:
+        raise C2ALInputError(f"{source}: cohort '{cohort.get('name', '?')}': {e}")
 
 
 def describe_predicate(predicate: Mapping[str, Any]) -> str:
@@ -164,7 +173,7 @@ class CohortSpec:
 
     def masks(self, columns: Mapping[str, Any]) -> Dict[str, np.ndarray]:
         """Cohort name -> membership mask."""
-        return {c["name"]: predicate_mask(c["predicate"], columns) for c in self.cohorts()}
+        return {c["name"]: cohort_mask(c, columns, self.source) for c in self.cohorts()}
 
 
 def validate(doc: Any, source: str = "cohorts.json") -> None:

@@ -22,6 +22,10 @@ import pyarrow as pa
 from c2al_tf.cohorts.binning import Binning, add_bin_columns
 
 WEIGHT_COLUMN = "c2alweight"
+# TFDV computes weighted quantiles of every numeric feature, the weight column
+# included, and asserts on a slice whose weights sum to zero (a cohort with no
+# positive). The weight column is therefore weighted by a constant 1 instead.
+ONE_COLUMN = "c2alone"
 
 
 def stats_options(**kwargs):
@@ -39,13 +43,15 @@ def global_statistics(record_batches: beam.PCollection, num_quantiles: int = 10)
 
 
 def mining_options(binnings: Sequence[Binning], axes: Sequence[Binning], max_bins: int):
+    from tensorflow_data_validation import FeaturePath
     from tfx_bsl.public.proto import slicing_spec_pb2
 
     config = slicing_spec_pb2.SlicingConfig(
         slicing_specs=[slicing_spec_pb2.SlicingSpec(feature_keys=[a.column]) for a in axes])
     return stats_options(
-        feature_allowlist=[b.column for b in binnings] + [WEIGHT_COLUMN],
+        feature_allowlist=[b.column for b in binnings] + [WEIGHT_COLUMN, ONE_COLUMN],
         weight_feature=WEIGHT_COLUMN, slicing_config=config,
+        per_feature_weight_override={FeaturePath([WEIGHT_COLUMN]): ONE_COLUMN, FeaturePath([ONE_COLUMN]): ONE_COLUMN},
         num_top_values=max_bins + 1, num_rank_histogram_buckets=max_bins + 1,
         enable_semantic_domain_stats=False, use_sketch_based_topk_uniques=True)
 
@@ -65,7 +71,8 @@ class _AddBins(beam.DoFn):
         arrays = [out.column(out.schema.names.index(c)) for c in out_names]
         offsets = pa.array(np.arange(len(weight) + 1, dtype=np.int32))
         arrays.append(pa.ListArray.from_arrays(offsets, pa.array(weight.astype(np.float32))))
-        yield pa.RecordBatch.from_arrays(arrays, out_names + [WEIGHT_COLUMN])
+        arrays.append(pa.ListArray.from_arrays(offsets, pa.array(np.ones(len(weight), np.float32))))
+        yield pa.RecordBatch.from_arrays(arrays, out_names + [WEIGHT_COLUMN, ONE_COLUMN])
 
 
 def cohort_statistics(record_batches: beam.PCollection, binnings: Sequence[Binning], axes: Sequence[Binning],

@@ -21,8 +21,18 @@ def split_list(value: str):
     return [v.strip() for v in (value or "").split(",") if v.strip()]
 
 
-def read_data(args):
+def read_data(args, warn_leakage: bool = True):
+    """Reads ``--data`` as every command does; warns (stderr) about features that
+    predict the label almost perfectly on their own."""
+    import sys
+
     from c2al_tf.data import read_table
 
-    return read_table(args.data, args.label, args.positive_label, numeric=split_list(args.numeric),
-                      categorical=split_list(args.categorical), drop=split_list(args.drop))
+    table = read_table(args.data, args.label, args.positive_label, numeric=split_list(args.numeric),
+                       categorical=split_list(args.categorical), drop=split_list(args.drop))
+    if warn_leakage:
+        from c2al_tf.data.leakage import leakage_warnings
+
+        for line in leakage_warnings(table):
+            print(f"c2al: warning: {line}", file=sys.stderr)
+    return table

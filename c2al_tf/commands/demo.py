@@ -26,6 +26,9 @@ def run(args) -> int:
 
     if args.rows < 5000:
         raise C2ALInputError(f"--rows must be >= 5000 for the demo (cohorts need positives), got {args.rows}")
+    from c2al_tf.io_utils import check_writable_dir
+
+    check_writable_dir(args.out, "--out")
     out = os.path.abspath(args.out)
     data = os.path.join(out, "data", "synthetic.csv")
     if not os.path.exists(data) or _rows_of(data) != args.rows:

@@ -23,20 +23,34 @@ def run(args) -> int:
     from c2al_tf.metrics import evaluate_predictions
     from c2al_tf.predictor import SavedModelPredictor
 
+    from c2al_tf.io_utils import check_output_file
+
+    check_output_file(args.out, "--out")  # before any work
     predictor = SavedModelPredictor(args.model)
     cohorts = load_cohorts(args.cohorts, args.label)
     cohort_list = list(cohorts.cohorts()) if cohorts is not None else predictor.metadata.get("cohorts", [])
     table = predictor.read(args.data, args.label, args.positive_label)
     p = predictor.predict(table, progress=True)["probabilities"]
-    from c2al_tf.cohorts.spec import predicate_mask
+    from c2al_tf.cohorts.spec import cohort_mask
 
-    masks = {c["name"]: predicate_mask(c["predicate"], table.features) for c in cohort_list}
+    source = cohorts.source if cohorts is not None else f"{args.model} (cohorts it was trained with)"
+    masks = {c["name"]: cohort_mask(c, table.features, source) for c in cohort_list}
     metrics = evaluate_predictions(table.label, p, masks)
     write_json(args.out, metrics)
     print(f"{'slice':28s} {'count':>9s} {'pos rate':>9s} {'NE':>8s} {'AUC':>7s} {'calib':>7s}")
     rows = [("overall", metrics["overall"])] + list(metrics["cohorts"].items())
     for name, m in rows:
-        print(f"{name:28s} {m['count']:9d} {m['positive_rate']:9.4f} {m['ne']:8.4f} {m['auc']:7.4f} "
-              f"{m['calibration']:7.3f}")
+        print(f"{name:28s} {m['count']:9d} " + " ".join(
+            _fmt(m[k], w, d) for k, w, d in (("positive_rate", 9, 4), ("ne", 8, 4), ("auc", 7, 4),
+                                              ("calibration", 7, 3))))
     print(f"wrote {args.out}")
     return 0
+
+
+def _fmt(value, width: int, digits: int) -> str:
+    """A metric for the table; '-' where it is undefined (no rows or one class)."""
+    import math
+
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return f"{'-':>{width}s}"
+    return f"{value:{width}.{digits}f}"

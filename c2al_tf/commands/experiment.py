@@ -45,6 +45,9 @@ def run(args) -> int:
                              f"(got '{args.variants}')")
     if not 0 < args.test_fraction < 1:
         raise C2ALInputError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
+    from c2al_tf.io_utils import check_output_dir
+
+    check_output_dir(args.out, "--out")  # before any work
     cohorts = load_cohorts(args.cohorts, args.label)
     table = read_data(args)
     print(f"[experiment] {table.source}: {table.summary()}")
@@ -55,7 +58,11 @@ def run(args) -> int:
         cohorts, _ = mine_table(train)  # mined once, on the training rows only
         print(f"[experiment] mined {len(cohorts.pairs)} pair(s) on the training rows")
     out = os.path.abspath(args.out)
-    with atomic_directory(out) as tmp:
+    if cohorts is not None:
+        from c2al_tf.commands.train import check_cohorts_select
+
+        check_cohorts_select(cohorts, table)
+    with atomic_directory(out, "--out") as tmp:
         doc = run_experiment(table, cohorts, config)
         meta = {"command": " ".join(shlex.quote(a) for a in ["c2al"] + list(getattr(args, "argv", sys.argv[1:]))),
                 "data": args.data, "data_hash": data_hash(args.data), "label": args.label, "versions": versions()}

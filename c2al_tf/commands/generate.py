@@ -1,8 +1,6 @@
 """``c2al generate``: the synthetic ads-click data with planted cohorts."""
 from __future__ import annotations
 
-import json
-
 
 def register(sub) -> None:
     p = sub.add_parser("generate", help="write synthetic ads-click data with planted cohorts",
@@ -24,10 +22,14 @@ def run(args) -> int:
 
     if args.rows < 1:
         raise C2ALInputError(f"--rows must be >= 1, got {args.rows}")
+    from c2al_tf.io_utils import check_output_file, write_json
+
+    check_output_file(args.out, "--out")
+    if args.truth:
+        check_output_file(args.truth, "--truth")
     truth = write_csv(args.out, args.rows, args.seed, progress=True)
     if args.truth:
-        with open(args.truth, "w") as f:
-            json.dump(dataclasses.asdict(truth), f, indent=2)
+        write_json(args.truth, dataclasses.asdict(truth))
     print(f"wrote {args.rows:,} rows to {args.out} (label 'click', planted axis '{truth.axis}': "
           f"tail < {truth.tail_max:.4g}, head >= {truth.head_min:.4g})")
     return 0

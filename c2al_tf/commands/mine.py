@@ -43,6 +43,9 @@ def run(args) -> int:
         raise C2ALInputError(f"--bins must be >= 2, got {args.bins}")
     if args.by == "predictions" and not args.baseline_model:
         raise C2ALInputError("--by predictions needs --baseline-model DIR")
+    from c2al_tf.io_utils import check_output_file
+
+    check_output_file(args.out, "--out")  # before any work
     table = read_data(args)
     print(f"[mine] {table.source}: {table.summary()}")
     spec, results = mine_table(table, axes=split_list(args.axes) or None, max_pairs=args.max_pairs,

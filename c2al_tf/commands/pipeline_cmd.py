@@ -62,6 +62,10 @@ def check_data(data: str, label: str) -> None:
     if files and files[0].endswith(".csv"):
         if os.path.getsize(files[0]) == 0:
             raise C2ALInputError(f"{files[0]}: file is empty")
+        with open(files[0], "rb") as f:
+            if f.read(3) == b"\xef\xbb\xbf":
+                raise C2ALInputError(f"{files[0]}: starts with a UTF-8 byte-order mark, which CsvExampleGen would keep "
+                                     f"in the first column's name; save the file as UTF-8 without BOM")
         with open(files[0], newline="") as f:
             header = next(csv.reader(f), [])
             first = next(csv.reader(f), None)
@@ -93,6 +97,9 @@ def run(args) -> int:
     from pipeline.report import format_report, summarize, write_summary
     from pipeline.runner import run as run_pipeline
 
+    from c2al_tf.io_utils import check_writable_dir
+
+    check_writable_dir(args.root, "--root")
     check_data(args.data, args.label)
     root = os.path.abspath(args.root)
     os.makedirs(root, exist_ok=True)

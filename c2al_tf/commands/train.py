@@ -37,6 +37,22 @@ def load_cohorts(path, label):
     return spec
 
 
+def check_cohorts_select(cohorts, table) -> None:
+    """Refuses a cohort that selects no row, or no positive, of the training data:
+    its auxiliary head would learn an all-zero target ("predict zero")."""
+    from c2al_tf.errors import C2ALInputError
+
+    masks = cohorts.masks(table.features)
+    for cohort in cohorts.cohorts():
+        mask = masks[cohort["name"]]
+        rows, positives = int(mask.sum()), int(table.label[mask].sum())
+        if rows == 0 or positives == 0:
+            what = "no row" if rows == 0 else f"{rows:,} rows but no positive"
+            raise C2ALInputError(
+                f"{cohorts.source}: cohort '{cohort['name']}' selects {what} of {table.source}; its auxiliary "
+                f"head would learn to predict zero. Mine cohorts on this data (c2al mine) or fix the predicate")
+
+
 def run(args) -> int:
     from c2al_tf.errors import C2ALInputError
     from c2al_tf.export import export_saved_model
@@ -48,11 +64,15 @@ def run(args) -> int:
         raise C2ALInputError(f"--epochs must be >= 1, got {args.epochs}")
     if args.aux_weight < 0:
         raise C2ALInputError(f"--aux-weight must be >= 0, got {args.aux_weight}")
+    from c2al_tf.io_utils import check_output_dir
+
+    check_output_dir(args.export, "--export")  # before any work
     cohorts = load_cohorts(args.cohorts, args.label)
     table = read_data(args)
     print(f"[train] {table.source}: {table.summary()}")
     if cohorts is not None:
-        for name, y in aux_labels(table.label, table.features, cohorts.cohorts()).items():
+        check_cohorts_select(cohorts, table)
+        for name, y in aux_labels(table.label, table.features, cohorts.cohorts(), source=cohorts.source).items():
             print(f"[train] auxiliary head {name}: {int(y.sum()):,} positives")
     set_seed(args.seed)
     spec = FeatureSpec.from_table(table)
@@ -61,7 +81,7 @@ def run(args) -> int:
     model = build_model(spec, cohorts, config,
                         priors=head_priors(list(cohorts.cohorts()) if cohorts else [], table))
     train(model, table, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-    export_saved_model(model, args.export, extra_metadata={"seed": args.seed, "data": args.data})
+    export_saved_model(model, args.export, extra_metadata={"seed": args.seed, "data": args.data}, flag="--export")
     print(f"[train] exported {args.export} (heads: {', '.join(model.head_names)}; serving_default returns "
           f"the primary probability only)")
     return 0

@@ -66,5 +66,5 @@ def write_tfrecord(table: FeatureTable, path: str, gzip: bool = True, **kwargs) 
     with tf.io.TFRecordWriter(tmp, tf.io.TFRecordOptions(compression_type="GZIP" if gzip else "")) as w:
         for record in table_to_examples(table, **kwargs):
             w.write(record)
-    os.replace(tmp, path)
+    tf.io.gfile.rename(tmp, path, overwrite=True)  # tf.io.gfile: remote paths too
     return path

@@ -66,6 +66,8 @@ def binarize_label(raw: Sequence[str], *, source: str, label: str,
     if missing.any():
         i = int(np.argmax(missing))
         raise C2ALInputError(f"{source}: label column '{label}' is empty at {where(i)}")
+    if positive_label is not None and positive_label.strip() in set(values.tolist()):
+        return (values == positive_label.strip()).astype(np.int64)  # an exact label value wins (e.g. '>50K')
     rule = parse_positive_label(positive_label)
     if rule is None:
         numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
@@ -186,10 +188,16 @@ def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional
 
     if os.path.getsize(path) == 0:
         raise C2ALInputError(f"{path}: file is empty")
+    gzipped = _is_gzip(path)
+    if path.endswith(".gz") and not gzipped:
+        raise C2ALInputError(f"{path}: named .gz but not gzip-compressed (plain text?); rename it without .gz")
     if column_names is None:
-        opener = __import__("gzip").open if path.endswith(".gz") else open
-        with opener(path, "rt", newline="", encoding="utf-8", errors="replace") as f:
-            header = next(csv.reader(f, delimiter=delimiter), None)
+        opener = __import__("gzip").open if gzipped else open
+        try:  # utf-8-sig: a byte-order mark is not part of the first column's name
+            with opener(path, "rt", newline="", encoding="utf-8-sig", errors="replace") as f:
+                header = next(csv.reader(f, delimiter=delimiter), None)
+        except (OSError, EOFError) as e:
+            raise C2ALInputError(f"{path}: truncated or corrupt gzip data ({e})")
         if not header or all(not h.strip() for h in header):
             raise C2ALInputError(f"{path}: file is empty (no header line)")
         names = [h.strip() for h in header]
@@ -218,12 +226,31 @@ def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
     except pa.ArrowInvalid as e:
-        raise C2ALInputError(f"{path}: cannot parse as delimited text: {str(e).splitlines()[0]}")
+        first = str(e).splitlines()[0]
+        m = re.search(r"column #(\d+)", first)
+        column = names[int(m.group(1))] if m and int(m.group(1)) < len(names) else None
+        if "UTF8" in first or "UTF-8" in first:
+            where = f"column '{column}'" if column else "a column"
+            raise C2ALInputError(f"{path}: {where} is not valid UTF-8 (the file may be latin-1/cp1252); re-encode "
+                                 f"it, e.g. iconv -f latin1 -t utf-8 {os.path.basename(path)} > fixed.csv")
+        if gzipped and ("gzip" in first.lower() or "inflate" in first.lower() or "truncat" in first.lower()):
+            raise C2ALInputError(f"{path}: truncated or corrupt gzip data ({first})")
+        raise C2ALInputError(f"{path}: cannot parse as delimited text"
+                             f"{f' (column {column!r})' if column else ''}: {first}")
+    except (OSError, EOFError) as e:  # zlib errors surface as IOError
+        if gzipped:
+            raise C2ALInputError(f"{path}: truncated or corrupt gzip data ({str(e).splitlines()[0]})")
+        raise C2ALInputError(f"{path}: cannot read ({str(e).splitlines()[0]})")
     if bad_rows:
         row = bad_rows[0]
         raise C2ALInputError(f"{path}: line {row.number} has {row.actual_columns} fields, expected "
                              f"{row.expected_columns} (ragged row)")
     return table.to_pandas()
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as f:
+        return f.read(2) == b"\x1f\x8b"
 
 
 def read_csv(path: str, label: str, positive_label: Optional[str] = None, **typing) -> FeatureTable:
@@ -270,6 +297,9 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
 
     if isinstance(path, (list, tuple)):
         files, path = list(path), os.path.dirname(path[0]) if path else ""
+    elif "://" in str(path):  # gs://, s3://, ram://...: TensorFlow's filesystems
+        files = ([path] if not tf.io.gfile.isdir(path) else
+                 sorted({f for p in TFRECORD_PATTERNS for f in tf.io.gfile.glob(f"{path.rstrip('/')}/{p}")}))
     else:
         files = [path] if os.path.isfile(path) else _find(path, TFRECORD_PATTERNS)
     if not files:
@@ -288,7 +318,7 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
     for f in files:
         if max_rows is not None and n >= max_rows:
             break
-        if os.path.getsize(f) == 0:
+        if tf.io.gfile.stat(f).length == 0:  # tf.io.gfile: the Trainer reads remote artifacts
             raise C2ALInputError(f"{f}: file is empty")
         compression = "GZIP" if f.endswith(".gz") else ""
         start = 0
@@ -448,7 +478,9 @@ def detect_format(path: str) -> str:
         raise C2ALInputError(f"{path}: file is empty")
     with open(path, "rb") as f:
         head = f.read(64)
-    if head[:2] == b"\x1f\x8b" and not name.endswith(".csv.gz"):
+    if name.endswith((".csv.gz", ".csv")):
+        return "csv"
+    if head[:2] == b"\x1f\x8b":
         return "tfrecord"
     if b"\x00" in head[:12]:
         return "tfrecord"

@@ -184,23 +184,42 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 
 def check_anomalies(artifacts) -> None:
-    """Raises a readable C2ALInputError when ExampleValidator found anomalies."""
-    from tensorflow_metadata.proto.v0 import anomalies_pb2
+    """Raises a readable C2ALInputError when ExampleValidator found anomalies.
 
+    The verdict is the anomalies artifact's ``blessed`` custom property (one value
+    per split, set by ExampleValidator); the details come from its
+    ``SchemaDiff.pb``, read through ``tf.io.gfile`` so remote artifacts (gs://)
+    are checked too. Without the property (an older ExampleValidator) the
+    ``SchemaDiff.pb`` itself decides."""
     for artifact in artifacts:
+        blessed = {}
+        if artifact.has_custom_property("blessed"):
+            blessed = dict(artifact.get_json_value_custom_property("blessed") or {})
         for split in artifact_utils.decode_split_names(artifact.split_names):
-            path = os.path.join(artifact_utils.get_split_uri([artifact], split), "SchemaDiff.pb")
-            if not os.path.exists(path):
+            if blessed.get(split, 0) == 1:
                 continue
-            with open(path, "rb") as f:
-                anomalies = anomalies_pb2.Anomalies.FromString(f.read())
-            problems = [f"feature '{name}': {info.short_description or info.description}"
-                        for name, info in sorted(anomalies.anomaly_info.items())]
-            if anomalies.HasField("dataset_anomaly_info"):
-                problems.append(f"dataset: {anomalies.dataset_anomaly_info.short_description}")
+            problems = _anomaly_problems(os.path.join(artifact_utils.get_split_uri([artifact], split),
+                                                      "SchemaDiff.pb"))
+            if split in blessed and not problems:
+                problems = ["ExampleValidator did not bless this split"]
             if problems:
                 raise C2ALInputError(f"ExampleValidator found anomalies in split '{split}': {'; '.join(problems)} "
                                      f"(fix the data or update the schema, then rerun)")
+
+
+def _anomaly_problems(path: str) -> List[str]:
+    import tensorflow as tf
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+    if not tf.io.gfile.exists(path):
+        return []
+    with tf.io.gfile.GFile(path, "rb") as f:
+        anomalies = anomalies_pb2.Anomalies.FromString(f.read())
+    problems = [f"feature '{name}': {info.short_description or info.description}"
+                for name, info in sorted(anomalies.anomaly_info.items())]
+    if anomalies.HasField("dataset_anomaly_info"):
+        problems.append(f"dataset: {anomalies.dataset_anomaly_info.short_description}")
+    return problems
 
 
 class _CohortStats(beam.PTransform):
