@@ -7,7 +7,10 @@ Training: examples/s over the epochs after the first (the first includes tracing
 Serving: p50/p99 latency of ``serving_default`` on serialized tf.Examples at batch 1
 and 256, C2AL and baseline SavedModels loaded side by side and called alternately.
 Targets: C2AL training throughput >= 0.9x the baseline's; serving latency ratio
-C2AL / baseline within 1.00 +- 0.05.
+C2AL / baseline within 1.00 +- 0.05. Export format: the C2AL model's Keras
+SavedModel (``model.save``, loadable by ``tf.keras.models.load_model``) vs the
+same signatures written by plain ``tf.saved_model.save`` of a ``tf.Module`` (the
+earlier format): latency and size ratio, target 1.00 +- 0.05.
 """
 import argparse
 import os
@@ -25,7 +28,7 @@ from c2al_tf.cohorts import CohortSpec  # noqa: E402
 from c2al_tf.data import generate, ground_truth  # noqa: E402
 from c2al_tf.data.examples import table_to_examples  # noqa: E402
 from c2al_tf.data.readers import table_from_frame  # noqa: E402
-from c2al_tf.export import export_saved_model  # noqa: E402
+from c2al_tf.export import export_saved_model, serving_functions  # noqa: E402
 from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed, train  # noqa: E402
 from c2al_tf.models.training import head_priors, make_dataset  # noqa: E402
 
@@ -103,27 +106,42 @@ def main():
     for r in rows:
         r["train_ratio_vs_baseline"] = r["train_examples_per_s"] / base_eps
     examples = table_to_examples(table.take(np.arange(256)), include_label=False)
-    fns = {n: tf.saved_model.load(exports[n]).signatures["serving_default"] for n in ("baseline", "c2al")}
+    legacy = os.path.join(tmp, "c2al_module")
+    module = tf.Module()
+    module.serving_model, module.training_model = built["c2al"][1].serving_model, built["c2al"][1].training_model
+    tf.saved_model.save(module, legacy, signatures={k: f.get_concrete_function() for k, f in
+                                                    serving_functions(built["c2al"][1]).items()})
+    exports["c2al_module"] = legacy
+    fns = {n: tf.saved_model.load(exports[n]).signatures["serving_default"] for n in ("baseline", "c2al", "c2al_module")}
     serving = []
     for batch in (1, 256):
         lat = latency(fns, batch, examples, args.iters)
         serving.append({"batch": batch, "baseline_p50_ms": lat["baseline"][0], "baseline_p99_ms": lat["baseline"][1],
                         "c2al_p50_ms": lat["c2al"][0], "c2al_p99_ms": lat["c2al"][1],
                         "p50_ratio": lat["c2al"][0] / lat["baseline"][0],
-                        "p99_ratio": lat["c2al"][1] / lat["baseline"][1]})
+                        "p99_ratio": lat["c2al"][1] / lat["baseline"][1],
+                        "module_p50_ms": lat["c2al_module"][0],
+                        "keras_vs_module_p50_ratio": lat["c2al"][0] / lat["c2al_module"][0]})
     print("\nTraining throughput (examples/s, epochs after the first)")
     print_table(rows, ["variant", "encoder", "heads", "train_examples_per_s", "train_ratio_vs_baseline",
                        "serving_params", "savedmodel_bytes"])
     print("\nServing latency of serving_default (ms)")
     print_table(serving, ["batch", "baseline_p50_ms", "c2al_p50_ms", "p50_ratio", "baseline_p99_ms",
                           "c2al_p99_ms", "p99_ratio"])
+    size_ratio = dir_size(exports["c2al"]) / dir_size(legacy)
+    print(f"\nExport format: Keras SavedModel {dir_size(exports['c2al']):,} bytes vs tf.Module SavedModel "
+          f"{dir_size(legacy):,} bytes (ratio {size_ratio:.3f}); p50 ratio "
+          + ", ".join(f"batch {s['batch']}: {s['keras_vs_module_p50_ratio']:.3f}" for s in serving))
     c2al = rows[1]
     targets = {"train_ratio>=0.9": c2al["train_ratio_vs_baseline"] >= 0.9,
                "serving_p50_ratio_within_5pct": all(abs(s["p50_ratio"] - 1) <= 0.05 for s in serving),
-               "serving_params_equal": c2al["serving_params"] == rows[0]["serving_params"]}
+               "serving_params_equal": c2al["serving_params"] == rows[0]["serving_params"],
+               "keras_export_p50_within_5pct": all(abs(s["keras_vs_module_p50_ratio"] - 1) <= 0.05 for s in serving),
+               "keras_export_size_within_5pct": abs(size_ratio - 1) <= 0.05}
     print("\nTargets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
     write_json("train_serve", {"rows": args.rows, "epochs": args.epochs, "batch_size": args.batch_size,
-                               "training": rows, "serving": serving, "targets": targets}, args.out)
+                               "training": rows, "serving": serving, "export_size_ratio_keras_vs_module": size_ratio,
+                               "targets": targets}, args.out)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,14 @@ method, so the method name is set in ``saved_model.pb`` after saving.
 
 ``assets.extra/c2al.json`` records the feature spec, model config, label and
 cohorts, so ``c2al evaluate`` and the TFX components can read them back.
+
+The export is a Keras SavedModel of the **serving model** (primary head only;
+saved with ``model.save(..., signatures=...)`` as TFX's Keras examples do), so
+``tf.keras.models.load_model(dir)`` gives a Keras model whose ``predict`` takes
+a dict of raw features (one ``[n, 1]`` array per column: numbers as float32 with
+NaN for missing, text as strings with "" for missing; see :func:`keras_inputs`)
+and which can be fine-tuned. The auxiliary heads' variables ride along in a
+tracked module (``all_heads`` needs them) that is not part of the Keras model.
 """
 from __future__ import annotations
 
@@ -37,10 +45,8 @@ REGRESS = "regress"
 REGRESS_METHOD = "tensorflow/serving/regress"
 
 
-def serving_functions(model: C2ALModel, all_heads: bool = True):
-    """``{signature name: tf.function}`` for a built model."""
-    spec = model.spec
-    serving_model = model.serving_model
+def primary_functions(spec: FeatureSpec, serving_model) -> Dict[str, Any]:
+    """``serving_default`` and ``regress`` for a primary-only Keras model."""
 
     @tf.function(input_signature=[_EXAMPLES])
     def serve(examples):
@@ -51,7 +57,13 @@ def serving_functions(model: C2ALModel, all_heads: bool = True):
     def regress(inputs):
         return {"outputs": serve(inputs)["probabilities"]}
 
-    functions = {"serving_default": serve, REGRESS: regress}
+    return {"serving_default": serve, REGRESS: regress}
+
+
+def serving_functions(model: C2ALModel, all_heads: bool = True):
+    """``{signature name: tf.function}`` for a built model."""
+    spec = model.spec
+    functions = primary_functions(spec, model.serving_model)
     if all_heads:
         training_model = model.training_model
 
@@ -76,14 +88,19 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
 
     if not is_remote(export_dir):
         export_dir = os.path.abspath(export_dir)
-    module = tf.Module()
-    module.serving_model = model.serving_model
-    if all_heads:
-        module.training_model = model.training_model
+    serving = model.serving_model
     functions = serving_functions(model, all_heads)
     signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
     with atomic_directory(export_dir, flag) as tmp:
-        tf.saved_model.save(module, tmp, signatures=signatures)
+        if all_heads:  # the aux heads' variables, outside the Keras model's layers
+            extra = tf.Module()
+            extra.training_model = model.training_model
+            serving.c2al_all_heads = extra
+        try:
+            serving.save(tmp, save_format="tf", signatures=signatures, include_optimizer=False)
+        finally:
+            if all_heads:
+                del serving.c2al_all_heads
         set_signature_method(tmp, REGRESS, REGRESS_METHOD)
         tf.io.gfile.makedirs(os.path.join(tmp, "assets.extra"))
         meta = {"format": "c2al.model/1", "label": model.spec.label, "feature_spec": model.spec.to_dict(),
@@ -92,6 +109,69 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
         with tf.io.gfile.GFile(os.path.join(tmp, METADATA), "w") as f:
             f.write(json.dumps(meta, indent=2))
     return export_dir
+
+
+def export_keras_model(keras_model, like: str, export_dir: str, flag: str = "--export") -> str:
+    """Re-exports a primary-only Keras model (e.g. an export loaded with
+    ``tf.keras.models.load_model`` and fine-tuned) for serving, with the
+    ``serving_default`` and ``regress`` signatures and the feature spec of the
+    export ``like`` it came from (no ``all_heads``: it has no auxiliary head)."""
+    from c2al_tf.io_utils import atomic_directory, is_remote
+
+    meta = load_metadata(like)
+    spec = meta["feature_spec"]
+    if len(keras_model.outputs) != 1:
+        raise ValueError(f"export_keras_model: the model has {len(keras_model.outputs)} outputs; "
+                         f"export the primary-only serving model")
+    if not is_remote(export_dir):
+        export_dir = os.path.abspath(export_dir)
+    signatures = {k: f.get_concrete_function() for k, f in primary_functions(spec, keras_model).items()}
+    with atomic_directory(export_dir, flag) as tmp:
+        keras_model.save(tmp, save_format="tf", signatures=signatures, include_optimizer=False)
+        set_signature_method(tmp, REGRESS, REGRESS_METHOD)
+        tf.io.gfile.makedirs(os.path.join(tmp, "assets.extra"))
+        meta = {**meta, "feature_spec": spec.to_dict(), "heads": [PRIMARY], "fine_tuned_from": like}
+        with tf.io.gfile.GFile(os.path.join(tmp, METADATA), "w") as f:
+            f.write(json.dumps(meta, indent=2))
+    return export_dir
+
+
+def save_training_model(model: C2ALModel, path: str) -> str:
+    """The multi-head training model (heads, lambdas, optimizer state) as ``.keras``,
+    written to a temporary name and renamed."""
+    from c2al_tf.io_utils import atomic_file, is_remote
+
+    if is_remote(path):
+        model.training_model.save(path)
+        return path
+    with atomic_file(path, suffix=".keras") as tmp:
+        model.training_model.save(tmp, overwrite=True)
+    return path
+
+
+def keras_inputs(model, frame) -> Dict[str, Any]:
+    """A pandas DataFrame (or dict of columns) -> the ``{input: [n, 1] array}`` a
+    loaded Keras model's ``predict`` takes: each input's column cast to its dtype
+    (float32, NaN for missing; or str, "" for missing). Columns the model does not
+    read are ignored; a missing one is an error naming it."""
+    import numpy as np
+    import pandas as pd
+
+    from c2al_tf.errors import C2ALInputError
+
+    out = {}
+    for tensor in model.inputs:
+        name = tensor.name.split(":")[0]
+        if name not in frame:
+            raise C2ALInputError(f"the model reads column '{name}', which the data does not have")
+        values = pd.Series(np.asarray(frame[name]).reshape(-1))
+        if tensor.dtype == tf.string:
+            arr = values.where(values.notna(), "").map(
+                lambda v: str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).to_numpy(object)
+        else:
+            arr = pd.to_numeric(values, errors="coerce").to_numpy(np.float32)
+        out[name] = arr.reshape(-1, 1)
+    return out
 
 
 def set_signature_method(export_dir: str, signature: str, method_name: str) -> None:

@@ -61,7 +61,7 @@ def _is_empty_dir(path: str) -> bool:
     return not os.listdir(path)
 
 
-def _default_mode(mode: int) -> int:
+def default_mode(mode: int) -> int:
     """``mode`` less the process umask (mkstemp/mkdtemp create private paths)."""
     umask = os.umask(0)
     os.umask(umask)
@@ -156,7 +156,7 @@ def atomic_directory(path: str, flag: str = "--out") -> Iterator[str]:
     parent, name = os.path.dirname(path), os.path.basename(path)
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{name}.tmp", dir=parent)
-    os.chmod(tmp, _default_mode(0o777))
+    os.chmod(tmp, default_mode(0o777))
     try:
         yield tmp
         if not os.path.isdir(tmp):
@@ -220,6 +220,30 @@ def json_safe(doc: Any) -> Any:
     return doc
 
 
+@contextlib.contextmanager
+def atomic_file(path: str, suffix: str = "") -> Iterator[str]:
+    """Yields a temporary local path beside ``path`` (ending in ``suffix``); on
+    success it is renamed to ``path`` (permissions as a plain ``open`` would give),
+    on failure removed."""
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError as e:
+        if e.errno in (errno.EEXIST, errno.ENOTDIR):
+            raise C2ALInputError(f"{path}: a parent of this path is a file, not a directory")
+        raise
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp", suffix=suffix, dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, default_mode(0o666))
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
 def write_json(path: str, doc: Any) -> None:
     """Strict JSON (NaN -> null) to ``path`` via a temporary file and a rename
     (remote URIs are written through tf.io.gfile, whose object stores write a
@@ -229,20 +253,6 @@ def write_json(path: str, doc: Any) -> None:
         with _gfile().GFile(path, "w") as f:
             f.write(text)
         return
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        os.makedirs(directory, exist_ok=True)
-    except OSError as e:
-        if e.errno in (errno.EEXIST, errno.ENOTDIR):
-            raise C2ALInputError(f"{path}: a parent of this path is a file, not a directory")
-        raise
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
+    with atomic_file(path) as tmp:
+        with open(tmp, "w") as f:
             f.write(text)
-        os.chmod(tmp, _default_mode(0o666))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise

@@ -29,9 +29,11 @@ class SavedModelPredictor:
         """Reads data typed as the model's feature spec says."""
         from c2al_tf.data import read_table
 
-        table = read_table(path, label, positive_label, numeric=[f.name for f in self.spec.numeric],
-                           categorical=[f.name for f in self.spec.categorical], forced_types_may_be_absent=True)
-        absent = [n for n in self.spec.names if n not in table.features.columns]
+        numeric = [f.name for f in self.spec.numeric]
+        categorical = [f.column for f in self.spec.categorical if f.column not in numeric]
+        table = read_table(path, label, positive_label, numeric=numeric, categorical=categorical,
+                           forced_types_may_be_absent=True)
+        absent = [n for n in self.spec.columns if n not in table.features.columns]
         if absent:
             print(f"c2al: warning: {path}: model features absent from the data, served as missing: "
                   f"{', '.join(absent)}")
@@ -48,7 +50,7 @@ class SavedModelPredictor:
             raise C2ALInputError(f"{self.export_dir}: has no signature '{signature}' "
                                  f"(has {', '.join(self.signatures)})")
         fn = self.signatures[signature]
-        dtypes = {f.name: f.dtype for f in self.spec.numeric + self.spec.categorical}
+        dtypes = self.spec.column_dtypes()
         present = [c for c in table.features.columns if c in dtypes]
         sub = type(table)(table.features[present], table.label, table.label_name,
                           [c for c in table.numeric if c in present], [c for c in table.categorical if c in present],

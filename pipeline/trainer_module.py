@@ -6,6 +6,11 @@ custom_config keys: label (required), baseline (bool), model (attention_fm | dhe
 dcn | fm | mlp), epochs, batch_size, aux_weight, seed, categorical (list),
 vocab_rows (rows read to build vocabularies and normalization, default 200000).
 
+Typing: the same rule as every ``c2al`` command (:mod:`c2al_tf.data.column_types`:
+id-named integers categorical, other integers numeric buckets + a categorical
+view); the schema's ``int_domain.is_categorical: true`` (edit it and pass
+``--schema``) and ``custom_config["categorical"]`` force a feature categorical.
+
 Training streams the TFRecords: each batch of serialized examples is parsed with
 the model's FeatureSpec and mapped to ``(features, {head: label})``, the
 auxiliary labels coming from the ``aux__<cohort>`` features CohortMiner wrote.
@@ -63,6 +68,17 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     return ds.batch(batch_size).map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
 
 
+def schema_categorical(schema_path):
+    """Features the schema marks ``int_domain { is_categorical: true }``."""
+    if not schema_path or not tf.io.gfile.exists(schema_path):
+        return []
+    from tfx.utils import io_utils
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    schema = io_utils.parse_pbtxt_file(schema_path, schema_pb2.Schema())
+    return [f.name for f in schema.feature if f.HasField("int_domain") and f.int_domain.is_categorical]
+
+
 def run_fn(fn_args):
     cfg = dict(fn_args.custom_config or {})
     label = cfg["label"]
@@ -72,7 +88,8 @@ def run_fn(fn_args):
     spec_doc = load_cohorts(fn_args.train_files)
     cohorts = [] if cfg.get("baseline") else list(spec_doc.cohorts())
     drop = [MEMBERSHIP_FEATURE] + [c["aux_label"] for c in spec_doc.cohorts()]
-    sample = read_tfrecord(files, label, categorical=cfg.get("categorical", []), drop=drop,
+    categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(getattr(fn_args, "schema_path", None))))
+    sample = read_tfrecord(files, label, categorical=[c for c in categorical if c != label], drop=drop,
                            max_rows=int(cfg.get("vocab_rows", 200_000)))
     spec = FeatureSpec.from_table(sample)
     config = ModelConfig(model=cfg.get("model", "attention_fm"),

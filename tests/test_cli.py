@@ -154,3 +154,20 @@ def test_evaluate_writes_null_for_undefined_metrics(data, run_cli, tmp_path):
     assert "NaN" not in text
     head = json.loads(text)["cohorts"]["user_value_head"]
     assert head["count"] == 0 and head["ne"] is None and head["auc"] is None
+
+
+def test_train_saves_the_training_model(data, run_cli, tmp_path):
+    import tensorflow as tf
+
+    from c2al_tf.models.builder import MultiHeadModel
+
+    spec = write_spec(tmp_path / "cohorts.json")
+    code, _, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
+                           "--cohorts", spec, "--epochs", 1, "--save-training-model", tmp_path / "t.keras")
+    assert code == 0, err
+    loaded = tf.keras.models.load_model(str(tmp_path / "t.keras"))
+    assert isinstance(loaded, MultiHeadModel) and list(loaded.c2al_heads)[1:] == ["aux__user_value_head",
+                                                                                  "aux__user_value_tail"]
+    code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m2",
+                             "--save-training-model", tmp_path / "t.h5")
+    assert code == 2 and "must end in .keras" in err and "[train]" not in out

@@ -24,6 +24,13 @@ def test_cohort_miner_in_local_pipeline(tmp_path):
     data = tmp_path / "data"
     data.mkdir()
     truth = write_csv(str(data / "train.csv"), 30_000, seed=11)
+    # a categorical value with no positive at all (a common real-data shape that once
+    # crashed TFDV's weighted quantiles in the mining pass)
+    import pandas as pd
+
+    frame = pd.read_csv(data / "train.csv")
+    frame["shop"] = np.where((frame["click"] == 0) & (np.arange(len(frame)) % 25 == 0), "z", "a")
+    frame.to_csv(data / "train.csv", index=False)
     gen = tfx.components.CsvExampleGen(input_base=str(data))
     stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
     miner = CohortMiner(examples=gen.outputs["examples"], statistics=stats.outputs["statistics"], label="click",

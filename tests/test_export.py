@@ -172,3 +172,72 @@ def test_export_to_remote_filesystem(trained):
         from c2al_tf.io_utils import remove_remote_tree
 
         remove_remote_tree("ram://c2al-export-test")
+
+
+def test_export_loads_in_keras_as_the_primary_head_only(trained, tmp_path):
+    """tf.keras.models.load_model gives a one-output Keras model whose predict on a
+    dict of raw features equals serving_default on the same rows as tf.Examples."""
+    from c2al_tf.export import keras_inputs
+
+    table, models = trained
+    path = models["c2al"][1]
+    keras_model = tf.keras.models.load_model(path)
+    assert len(keras_model.outputs) == 1
+    assert not any("aux__" in w.name for w in keras_model.weights)
+    sub = table.take(np.arange(32))
+    frame = sub.features.copy()
+    frame.loc[0, "user_value"] = np.nan  # a missing number
+    frame.loc[1, "surface"] = "never-seen"  # an unseen category
+    got = keras_model.predict(keras_inputs(keras_model, frame), verbose=0).reshape(-1)
+    sub.features = frame
+    examples = table_to_examples(sub, include_label=False)
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    want = serve(examples=tf.constant(examples))["probabilities"].numpy().reshape(-1)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    # fine-tuning works on the loaded model
+    keras_model.compile(optimizer="adam", loss="binary_crossentropy")
+    history = keras_model.fit(keras_inputs(keras_model, frame), sub.label.astype(np.float32), epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+
+
+def test_training_model_round_trips_as_keras_file(tmp_path):
+    """The multi-head training model (heads, lambdas, optimizer state) saves as
+    .keras and continues training to the same loss as the original."""
+    from c2al_tf.export import save_training_model
+    from c2al_tf.models.builder import MultiHeadModel
+    from c2al_tf.models.training import make_dataset
+
+    set_seed(0)
+    table = synthetic_table(2000, seed=4)
+    model = build_model(FeatureSpec.from_table(table), planted_spec(), ModelConfig(mlp_units=(8,)))
+    batches = list(make_dataset(model, table, batch_size=256, shuffle=False).take(3))
+    model.training_model.train_on_batch(*batches[0])
+    path = save_training_model(model, str(tmp_path / "train.keras"))
+    loaded = tf.keras.models.load_model(path)
+    assert isinstance(loaded, MultiHeadModel)
+    assert list(loaded.c2al_heads) == model.head_names and list(loaded.c2al_head_weights) == [1.0, 0.5, 0.5]
+    for batch in batches[1:]:
+        a = model.training_model.train_on_batch(*batch, return_dict=True)
+        b = loaded.train_on_batch(*batch, return_dict=True)
+        assert abs(a["loss"] - b["loss"]) < 1e-6
+        for h in model.head_names:
+            assert abs(a[f"{h}_loss"] - b[f"{h}_loss"]) < 1e-6
+
+
+def test_fine_tuned_keras_model_re_exports_for_serving(trained, tmp_path):
+    from c2al_tf.export import export_keras_model, keras_inputs
+
+    table, models = trained
+    path = models["c2al"][1]
+    keras_model = tf.keras.models.load_model(path)
+    keras_model.compile(optimizer="adam", loss="binary_crossentropy")
+    sub = table.take(np.arange(256))
+    keras_model.fit(keras_inputs(keras_model, sub.features), sub.label.astype(np.float32), epochs=1, verbose=0)
+    out = export_keras_model(keras_model, path, str(tmp_path / "serving" / "2"))
+    loaded = tf.saved_model.load(out)
+    assert sorted(loaded.signatures) == ["regress", "serving_default"]
+    examples = table_to_examples(sub.take(np.arange(10)), include_label=False)
+    got = loaded.signatures["serving_default"](examples=tf.constant(examples))["probabilities"].numpy().reshape(-1)
+    want = keras_model.predict(keras_inputs(keras_model, sub.take(np.arange(10)).features), verbose=0).reshape(-1)
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert load_metadata(out)["heads"] == ["primary"]

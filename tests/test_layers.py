@@ -89,5 +89,32 @@ def test_categorical_embedding_oov_never_fails():
     np.testing.assert_allclose(out[1], out[2])  # unseen and missing share the OOV row
     assert not np.allclose(out[0], out[1])
     assert CategoricalEmbedding.from_config(layer.get_config()).vocabulary == ["a", "b"]
-    with pytest.raises(TypeError, match="tf.string"):
-        layer(tf.constant([[1.0]]))
+    with pytest.raises(TypeError, match="tf.string or numeric"):
+        layer(tf.constant([[True]]))
+    # numbers (an integer column's categorical view) are looked up as their decimal text
+    ints = CategoricalEmbedding(["3", "17"], 3)
+    got = ints(tf.constant([[3.0], [17.0], [np.nan], [5.0]])).numpy()
+    want = ints(tf.constant([["3"], ["17"], [""], ["5"]])).numpy()
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(ints(tf.constant([[3], [17]], tf.int64)).numpy(), want[:2])
+
+
+def test_numeric_embedding_quantile_buckets_against_float64_reference():
+    """e = z w + b + B[k], k = #{boundaries <= x}; missing -> e_missing."""
+    boundaries = [-1.0, 0.0, 2.5]
+    layer = NumericEmbedding(3, mean=0.5, std=2.0, boundaries=boundaries)
+    x = np.array([[-3.0], [-1.0], [0.2], [2.5], [9.0], [np.nan]])
+    out = layer(tf.constant(x, tf.float32)).numpy()
+    w, b, missing, buckets = (v.numpy().astype(np.float64) for v in layer.weights)
+    for i, v in enumerate(x[:, 0]):
+        if np.isnan(v):
+            np.testing.assert_allclose(out[i], missing[0], rtol=1e-6)
+            continue
+        k = int(np.searchsorted(boundaries, v, side="right"))
+        z = np.clip((v - 0.5) / 2.0, -10, 10)
+        np.testing.assert_allclose(out[i], z * w[0] + b[0] + buckets[k], rtol=1e-5, atol=1e-6)
+    assert NumericEmbedding.from_config(layer.get_config()).boundaries == boundaries
+    with pytest.raises(ValueError, match="strictly increasing"):
+        NumericEmbedding(3, boundaries=[1.0, 1.0])
+    with pytest.raises(ValueError, match="finite"):
+        NumericEmbedding(3, boundaries=[0.0, float("inf")])

@@ -120,6 +120,26 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
     assert value == pytest.approx(float(expected[0]), rel=1e-5)
     assert load_metadata(pushed)["heads"][0] == "primary"
 
+    # Keras model import: the pushed model loads into Keras as the primary head only,
+    # and its predict on a dict of raw features equals serving_default on the same rows
+    from c2al_tf.export import keras_inputs
+
+    keras_model = tf.keras.models.load_model(pushed)
+    assert len(keras_model.outputs) == 1
+    parsed = [tf.train.Example.FromString(r).features.feature for r in records]
+    frame = {}
+    for tensor in keras_model.inputs:
+        name = tensor.name.split(":")[0]
+        values = []
+        for feats in parsed:
+            f = feats.get(name)
+            kind = f.WhichOneof("kind") if f is not None else None
+            v = list(getattr(f, kind).value) if kind else []
+            values.append((v[0].decode() if isinstance(v[0], bytes) else v[0]) if v else None)
+        frame[name] = values
+    got = keras_model.predict(keras_inputs(keras_model, frame), verbose=0).reshape(-1)
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
     # a rerun reuses cached components: no new statistics or cohorts are produced
     before = newest(str(root), "StatisticsGen", "statistics"), newest(str(root), "CohortMiner", "cohorts")
     code, out, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", root, "--epochs", 1,
@@ -139,3 +159,24 @@ def test_runner_drops_only_benign_tfx_warnings():
     keep = _BenignTfxWarnings().filter
     assert not keep(record("ArtifactQuery.property_predicate is not supported."))
     assert keep(record("Component CohortMiner failed"))
+
+
+def test_positive_label_binarizes_a_copy_of_the_input(tmp_path):
+    import pandas as pd
+
+    from c2al_tf.commands.pipeline_cmd import binarized_copy, check_data
+    from c2al_tf.errors import C2ALInputError
+
+    data = tmp_path / "ratings.csv"
+    data.write_text("user_id,rating,age\n1,5,20\n2,3,30\n3,4,40\n")
+    out = binarized_copy(str(data), "rating", ">=4", str(tmp_path / "root" / "input"))
+    frame = pd.read_csv(out)
+    assert frame["rating"].tolist() == [1, 0, 1] and frame["user_id"].tolist() == [1, 2, 3]
+    check_data(out, "rating")  # passes the pipeline's 0/1 check
+    assert binarized_copy(str(data), "rating", ">=4", str(tmp_path / "root" / "input")) == out  # reused
+    assert data.read_text().startswith("user_id,rating,age\n1,5,")  # the user's file is untouched
+    with pytest.raises(C2ALInputError, match="needs CSV input"):
+        (tmp_path / "x.tfrecord").write_bytes(b"\x00" * 20)
+        binarized_copy(str(tmp_path / "x.tfrecord"), "rating", ">=4", str(tmp_path / "o"))
+    with pytest.raises(C2ALInputError, match="no row of label column 'rating' matches"):
+        binarized_copy(str(data), "rating", ">=9", str(tmp_path / "o2"))

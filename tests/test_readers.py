@@ -39,11 +39,14 @@ def test_csv_dir_concatenates_and_checks_header(tmp_path):
 
 
 def test_forced_categorical_and_positive_label(tmp_path):
-    path = write(tmp_path / "a.csv", "y,zip\nyes,02139\nno,K7L1A\nyes,94043\nno,10001\n")
-    with pytest.raises(C2ALInputError, match=r"column 'zip' cannot parse 'K7L1A' as a number at line 3; .*--categorical zip"):
+    path = write(tmp_path / "a.csv", "y,area\nyes,02139\nno,K7L1A\nyes,94043\nno,10001\n")
+    with pytest.raises(C2ALInputError, match=r"column 'area' cannot parse 'K7L1A' as a number at line 3; .*--categorical area"):
         read_table(path, "y", positive_label="yes")
-    t = read_table(path, "y", positive_label="yes", categorical=["zip"])
-    assert t.label.tolist() == [1, 0, 1, 0] and t.features["zip"][0] == "02139"
+    t = read_table(path, "y", positive_label="yes", categorical=["area"])
+    assert t.label.tolist() == [1, 0, 1, 0] and t.features["area"][0] == "02139"
+    # a column named like a code is read as categorical without the flag
+    t = read_table(write(tmp_path / "z.csv", "y,zip\nyes,02139\nno,K7L1A\n"), "y", positive_label="yes")
+    assert t.kind("zip") == "categorical" and t.features["zip"][0] == "02139"
 
 
 def test_positive_label_comparison(tmp_path):

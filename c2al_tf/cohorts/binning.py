@@ -168,10 +168,14 @@ def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_v
         if missing:
             raise C2ALInputError(f"--axes names '{missing[0]}', which is not a feature; features are "
                                  f"{', '.join(sorted(names))}")
+    from c2al_tf.data.column_types import looks_like_id_name
+
     out: List[Binning] = []
     for name in sorted(names):
         f = features[name]
-        kind = "categorical" if name in set(categorical) else _feature_type(f)
+        kind = _feature_type(f)
+        if name in set(categorical) or (kind == "numeric" and looks_like_id_name(name)):
+            kind = "categorical"  # the typing rule: integer-coded ids are categorical
         column = f"{BIN_PREFIX}{len(out):03d}"
         if kind == "numeric":
             edges = _quantile_edges(f)

@@ -15,10 +15,10 @@ def register(sub) -> None:
 def run(args) -> int:
     table = read_data(args)
     print(f"{table.source}: {table.summary()}")
-    print(f"{'column':24s} {'type':12s} {'missing':>8s} {'distinct':>9s}")
+    print(f"{'column':24s} {'type':12s} {'missing':>8s} {'distinct':>9s}  why")
     for name in table.features.columns:
         col = table.features[name]
-        kind = "numeric" if name in table.numeric else "categorical"
-        missing = col.isna().mean() if kind == "numeric" else (col == "").mean()
-        print(f"{name:24s} {kind:12s} {missing:8.3f} {col.nunique():9d}")
+        kind = table.kind(name)
+        missing = col.isna().mean() if name in table.numeric else (col == "").mean()
+        print(f"{name:24s} {kind:12s} {missing:8.3f} {col.nunique():9d}  {table.reasons.get(name, '')}")
     return 0

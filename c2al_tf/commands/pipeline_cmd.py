@@ -13,6 +13,9 @@ def register(sub) -> None:
     actions.required = True
     r = actions.add_parser("run", help="run with LocalDagRunner (default) or BeamDagRunner")
     _pipeline_args(r)
+    r.add_argument("--positive-label", metavar="VALUE",
+                   help="which label value is positive when the label is not 0/1 (e.g. '>=4'): the CSV input is "
+                        "copied under ROOT/input with the label binarized before ExampleGen reads it")
     r.add_argument("--runner", choices=["local", "beam"], default="local")
     r.add_argument("--no-cache", action="store_true", help="rerun every component even if cached")
     r.set_defaults(func=run)
@@ -76,7 +79,47 @@ def check_data(data: str, label: str) -> None:
         value = first[[h.strip() for h in header].index(label)] if len(first) == len(header) else None
         if value is not None and value.strip() not in ("0", "1"):
             raise C2ALInputError(f"{files[0]}: label column '{label}' must be 0/1 for the pipeline but is "
-                                 f"'{value}' at line 2; binarize it first")
+                                 f"'{value}' at line 2; pass --positive-label VALUE (e.g. '{value}' or '>=4')")
+
+
+def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> str:
+    """``out_dir/<name>.csv``: the CSV input (file or directory of CSVs) with the
+    label rewritten to 0/1 by ``--positive-label`` (as the library commands read
+    it); every other column is copied as written. Rewritten only when the input
+    or the rule changed."""
+    import hashlib
+    import json
+
+    import pandas as pd
+
+    from c2al_tf.data.readers import CSV_PATTERNS, _find, _read_csv_strings, binarize_label
+    from c2al_tf.errors import C2ALInputError
+    from c2al_tf.io_utils import write_json
+
+    if "://" in data:
+        raise C2ALInputError(f"{data}: --positive-label rewrites the label locally; binarize remote data first")
+    if not os.path.exists(data):
+        raise C2ALInputError(f"{data}: no such file or directory")
+    files = [data] if os.path.isfile(data) else _find(data, CSV_PATTERNS)
+    if not files or not all(f.endswith((".csv", ".csv.gz")) for f in files):
+        raise C2ALInputError(f"{data}: --positive-label in the pipeline needs CSV input; binarize TFRecords first")
+    stamp = hashlib.sha256(json.dumps([[f, os.path.getsize(f), os.path.getmtime(f)] for f in files] +
+                                      [label, positive_label]).encode()).hexdigest()[:16]
+    target = os.path.join(out_dir, f"data-{stamp}.csv")
+    if os.path.exists(target):
+        return target
+    frames = [_read_csv_strings(f) for f in files]
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if label not in frame.columns:
+        raise C2ALInputError(f"{files[0]}: label column '{label}' not found; columns are {', '.join(frame.columns)}")
+    frame[label] = binarize_label(frame[label].to_numpy(), source=data, label=label, positive_label=positive_label)
+    os.makedirs(out_dir, exist_ok=True)
+    tmp = target + ".tmp"
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, target)
+    write_json(os.path.join(out_dir, f"data-{stamp}.json"), {"source": os.path.abspath(data), "label": label,
+                                                           "positive_label": positive_label})
+    return target
 
 
 def build(args, root: str):
@@ -100,8 +143,11 @@ def run(args) -> int:
     from c2al_tf.io_utils import check_writable_dir
 
     check_writable_dir(args.root, "--root")
-    check_data(args.data, args.label)
     root = os.path.abspath(args.root)
+    if getattr(args, "positive_label", None) is not None:
+        os.makedirs(root, exist_ok=True)
+        args.data = binarized_copy(args.data, args.label, args.positive_label, os.path.join(root, "input"))
+    check_data(args.data, args.label)
     os.makedirs(root, exist_ok=True)
     run_pipeline(build(args, root), args.runner)
     summary = summarize(root)

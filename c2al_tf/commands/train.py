@@ -22,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--embedding-dim", type=int, default=16)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--save-training-model", metavar="PATH.keras",
+                   help="also save the multi-head training model (aux heads, lambdas, optimizer state) as .keras, "
+                        "to load with tf.keras.models.load_model and continue training")
     p.set_defaults(func=run)
 
 
@@ -67,6 +70,12 @@ def run(args) -> int:
     from c2al_tf.io_utils import check_output_dir
 
     check_output_dir(args.export, "--export")  # before any work
+    if args.save_training_model:
+        from c2al_tf.io_utils import check_output_file
+
+        if not args.save_training_model.endswith(".keras"):
+            raise C2ALInputError(f"--save-training-model {args.save_training_model}: the name must end in .keras")
+        check_output_file(args.save_training_model, "--save-training-model")
     cohorts = load_cohorts(args.cohorts, args.label)
     table = read_data(args)
     print(f"[train] {table.source}: {table.summary()}")
@@ -84,4 +93,9 @@ def run(args) -> int:
     export_saved_model(model, args.export, extra_metadata={"seed": args.seed, "data": args.data}, flag="--export")
     print(f"[train] exported {args.export} (heads: {', '.join(model.head_names)}; serving_default returns "
           f"the primary probability only)")
+    if args.save_training_model:
+        from c2al_tf.export import save_training_model
+
+        save_training_model(model, args.save_training_model)
+        print(f"[train] saved the training model to {args.save_training_model}")
     return 0

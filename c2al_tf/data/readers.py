@@ -107,36 +107,54 @@ def binarize_label(raw: Sequence[str], *, source: str, label: str,
 def _type_columns(frame: pd.DataFrame, *, source: str, numeric: Iterable[str] = (),
                   categorical: Iterable[str] = (),
                   where: Callable[[int], str] = lambda i: f"line {i + 2}", may_be_absent: bool = False,
-                  ) -> Tuple[pd.DataFrame, List[str], List[str]]:
-    """String columns -> float64 (numeric) or str (categorical) columns."""
+                  ) -> Tuple[pd.DataFrame, List[str], List[str], List[str], Dict[str, str]]:
+    """String columns -> float64 (numeric) or str (categorical) columns, by the
+    rule of :mod:`c2al_tf.data.column_types`; returns (frame, numeric, categorical,
+    dual, reasons)."""
+    from c2al_tf.data import column_types as typing_rule
+
     numeric, categorical = set(numeric), set(categorical)
     for name in numeric | categorical:
         if name not in frame.columns and not may_be_absent:
             raise C2ALInputError(f"{source}: column '{name}' named in --numeric/--categorical is not in the data; "
                                  f"columns are {', '.join(map(str, frame.columns))}")
     out: Dict[str, pd.Series] = {}
-    num_cols, cat_cols = [], []
+    num_cols, cat_cols, dual, reasons = [], [], [], {}
     for name in frame.columns:
         col = frame[name].astype(str)
         is_missing = col.isin(MISSING_TOKENS).to_numpy()
         parsed = pd.to_numeric(col.where(~is_missing, None), errors="coerce")
         failed = parsed.isna().to_numpy() & ~is_missing
         if name in categorical:
-            kind = "categorical"
+            kind, reasons[name] = "categorical", "forced (--categorical)"
         elif name in numeric:
-            kind = "numeric"
+            kind, reasons[name] = "numeric", "forced (--numeric)"
         elif not failed.any():
-            kind = "numeric" if (~is_missing).any() else "categorical"
+            if not (~is_missing).any():
+                kind, reasons[name] = "categorical", "every value missing"
+            else:
+                values = parsed.to_numpy(dtype=np.float64)
+                if typing_rule.is_integer_valued(values):
+                    kind, reasons[name] = typing_rule.integer_kind(name, col[~is_missing].to_numpy(),
+                                                                   values[~np.isnan(values)])
+                else:
+                    kind, reasons[name] = "numeric", "real numbers"
         else:
             distinct = pd.unique(col[~is_missing])
             distinct_numbers = pd.to_numeric(pd.Series(distinct), errors="coerce").notna().mean()
             kind = "ambiguous" if distinct_numbers > 0.5 else "categorical"
+            reasons[name] = "text"
+            if kind == "ambiguous" and typing_rule.looks_like_id_name(name):
+                kind, reasons[name] = "categorical", "code, mostly digits (by its name)"
         if kind in ("numeric", "ambiguous") and failed.any():
             i = int(np.argmax(failed))
             hint = (f"fix the value or pass --categorical {name}" if kind == "ambiguous"
                     else "fix the value or drop the column from --numeric")
             raise C2ALInputError(
                 f"{source}: column '{name}' cannot parse '{col.iloc[i]}' as a number at {where(i)}; {hint}")
+        if kind == "integer":
+            dual.append(name)
+            kind = "numeric"
         if kind in ("numeric", "ambiguous"):
             values = parsed.to_numpy(dtype=np.float64)
             if np.isinf(values).any():
@@ -147,7 +165,7 @@ def _type_columns(frame: pd.DataFrame, *, source: str, numeric: Iterable[str] = 
         else:
             out[name] = col.where(~is_missing, "").reset_index(drop=True)
             cat_cols.append(name)
-    return pd.DataFrame(out), num_cols, cat_cols
+    return pd.DataFrame(out), num_cols, cat_cols, dual, reasons
 
 
 def _finish(frame: pd.DataFrame, *, source: str, label: str, positive_label: Optional[str],
@@ -165,10 +183,10 @@ def _finish(frame: pd.DataFrame, *, source: str, label: str, positive_label: Opt
     categorical = [c for c in categorical if c not in set(drop)]
     if features.shape[1] == 0:
         raise C2ALInputError(f"{source}: no feature columns besides the label '{label}'")
-    typed, num_cols, cat_cols = _type_columns(features, source=source, numeric=numeric,
-                                              categorical=categorical, where=where,
-                                              may_be_absent=forced_types_may_be_absent)
-    return FeatureTable(typed, y, label, num_cols, cat_cols, source)
+    typed, num_cols, cat_cols, dual, reasons = _type_columns(features, source=source, numeric=numeric,
+                                                             categorical=categorical, where=where,
+                                                             may_be_absent=forced_types_may_be_absent)
+    return FeatureTable(typed, y, label, num_cols, cat_cols, source, dual=dual, reasons=reasons)
 
 
 def table_from_frame(frame: pd.DataFrame, label: str, positive_label: Optional[str] = None,
@@ -288,8 +306,9 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
     """TFRecord file(s) of ``tf.Example`` (GZIP when the name ends in ``.gz``):
     a file, a directory, or a list of files; at most ``max_rows`` examples.
 
-    ``int64_list``/``float_list`` features are numeric and ``bytes_list`` ones
-    categorical. Features with more than one value in some example are skipped
+    ``float_list`` features are numeric, ``bytes_list`` ones categorical and
+    ``int64_list`` ones follow :mod:`c2al_tf.data.column_types` (ids vs
+    quantities). Features with more than one value in some example are skipped
     with a warning (this reader builds a flat table).
     """
     import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -373,7 +392,8 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
         raise C2ALInputError(f"{path}: label feature '{label}' has several values in one example")
     present = [k for k in kinds if k in frame.columns and k != label]
     categorical = set(categorical) | {k for k in present if kinds[k] == "bytes_list"}
-    numeric = (set(numeric) | {k for k in present if kinds[k] != "bytes_list"}) - categorical
+    # float_list features are numeric; int64_list ones follow the typing rule (ids vs quantities)
+    numeric = (set(numeric) | {k for k in present if kinds[k] == "float_list"}) - categorical
     return _finish(frame, source=path, label=label, positive_label=positive_label,
                    numeric=numeric - categorical, categorical=categorical,
                    where=lambda i: f"{origins[i][0]} record {origins[i][1] + 1}", **typing)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import List
+from typing import Dict, List
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,10 @@ class FeatureTable:
       numeric: names of numeric feature columns, in source order.
       categorical: names of categorical feature columns, in source order.
       source: where the rows came from (file or directory), for messages.
+      dual: ``integer`` columns (see :mod:`c2al_tf.data.column_types`): numeric in
+        ``features`` and in ``numeric``, and the model also gives them a
+        categorical view of their frequent values.
+      reasons: column -> why it got its type (``c2al inspect`` prints it).
     """
 
     features: pd.DataFrame
@@ -29,6 +33,14 @@ class FeatureTable:
     numeric: List[str]
     categorical: List[str]
     source: str = ""
+    dual: List[str] = dataclasses.field(default_factory=list)
+    reasons: Dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def kind(self, name: str) -> str:
+        """``numeric``, ``categorical`` or ``integer`` (numeric + categorical view)."""
+        if name in self.dual:
+            return "integer"
+        return "numeric" if name in self.numeric else "categorical"
 
     def __len__(self) -> int:
         return len(self.label)

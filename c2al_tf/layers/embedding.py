@@ -10,23 +10,33 @@ import tensorflow as tf
 
 @tf.keras.utils.register_keras_serializable(package="c2al")
 class NumericEmbedding(tf.keras.layers.Layer):
-    """Embeds one numeric feature.
+    """Embeds one numeric feature: its scaled value plus its quantile bucket.
 
         z = (x - mean) / std, clipped to [-clip, clip]
-        e = z * w + b          if x is present
+        k = #{j : boundaries_j <= x}                 (bucket index, 0..K)
+        e = z * w + b + B[k]   if x is present
         e = e_missing          if x is NaN
 
-    with learned ``w, b, e_missing`` in R^d. Input ``[batch, 1]`` float (NaN =
-    missing); output ``[batch, d]``.
+    with learned ``w, b, e_missing`` in R^d and ``B`` in R^{(K+1) x d}, K =
+    ``len(boundaries)`` (quantile edges of the training data, sorted). The bucket
+    term lets the model give a feature's extremes (e.g. its bottom 5%) and any
+    non-linear response their own vectors; with no boundaries (K = 0) it is a
+    constant absorbed by ``b``. Input ``[batch, 1]`` float (NaN = missing);
+    output ``[batch, d]``.
     """
 
-    def __init__(self, dim: int, mean: float = 0.0, std: float = 1.0, clip: float = 10.0, **kwargs):
+    def __init__(self, dim: int, mean: float = 0.0, std: float = 1.0, clip: float = 10.0,
+                 boundaries: Sequence[float] = (), **kwargs):
         super().__init__(**kwargs)
         if int(dim) < 1:
             raise ValueError(f"NumericEmbedding: dim must be >= 1, got {dim}")
         if not std > 0:
             raise ValueError(f"NumericEmbedding: std must be > 0, got {std}")
+        boundaries = [float(b) for b in boundaries]
+        if any(not np.isfinite(b) for b in boundaries) or boundaries != sorted(set(boundaries)):
+            raise ValueError(f"NumericEmbedding: boundaries must be finite, strictly increasing; got {boundaries[:5]}")
         self.dim, self.mean, self.std, self.clip = int(dim), float(mean), float(std), float(clip)
+        self.boundaries = boundaries
 
     def build(self, input_shape):
         def init():
@@ -35,17 +45,26 @@ class NumericEmbedding(tf.keras.layers.Layer):
         self.w = self.add_weight(name="w", shape=(1, self.dim), initializer=init())
         self.b = self.add_weight(name="b", shape=(1, self.dim), initializer="zeros")
         self.missing = self.add_weight(name="missing", shape=(1, self.dim), initializer=init())
+        if self.boundaries:
+            self.buckets = self.add_weight(name="buckets", shape=(len(self.boundaries) + 1, self.dim),
+                                           initializer=init())
         super().build(input_shape)
 
     def call(self, x):
         x = tf.cast(x, tf.float32)
         is_missing = tf.math.is_nan(x)
-        z = tf.clip_by_value((tf.where(is_missing, self.mean, x) - self.mean) / self.std, -self.clip, self.clip)
-        return tf.where(is_missing, self.missing, z * self.w + self.b)
+        filled = tf.where(is_missing, self.mean, x)
+        z = tf.clip_by_value((filled - self.mean) / self.std, -self.clip, self.clip)
+        e = z * self.w + self.b
+        if self.boundaries:
+            k = tf.raw_ops.Bucketize(input=filled, boundaries=self.boundaries)  # [batch, 1]
+            e = e + tf.gather(self.buckets, k[:, 0])
+        return tf.where(is_missing, self.missing, e)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"dim": self.dim, "mean": self.mean, "std": self.std, "clip": self.clip})
+        config.update({"dim": self.dim, "mean": self.mean, "std": self.std, "clip": self.clip,
+                       "boundaries": list(self.boundaries)})
         return config
 
 
@@ -56,8 +75,10 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
         i = index of x in vocabulary, or 0 (the OOV bucket) for unseen/missing values
         e = E[i],  E in R^{(|vocabulary| + 1) x d}
 
-    Input ``[batch, 1]`` tf.string; output ``[batch, d]``. Unknown categories at
-    training or serving time share the OOV row; they never fail.
+    Input ``[batch, 1]`` tf.string, or a number (the categorical view of an
+    integer column: integral values are looked up as their decimal text, NaN is
+    missing); output ``[batch, d]``. Unknown categories at training or serving
+    time share the OOV row; they never fail.
     """
 
     def __init__(self, vocabulary: Sequence[str], dim: int, **kwargs):
@@ -67,14 +88,19 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
         self.vocabulary = [str(v) for v in vocabulary]
         self.dim = int(dim)
         keys = self.vocabulary if self.vocabulary else ["\x00<empty vocabulary>"]
-        self.lookup = tf.keras.layers.StringLookup(vocabulary=np.array(keys, dtype=object), num_oov_indices=1,
+        self.lookup = tf.keras.layers.StringLookup(vocabulary=list(keys), num_oov_indices=1,
                                                    mask_token=None, name="lookup")
         self.table = tf.keras.layers.Embedding(len(keys) + 1, self.dim, name="table",
                                                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05))
 
     def call(self, x):
-        if x.dtype != tf.string:
-            raise TypeError(f"CategoricalEmbedding '{self.name}' expects tf.string input, got {x.dtype}")
+        if x.dtype.is_floating:
+            present = tf.logical_not(tf.math.is_nan(x))
+            x = tf.where(present, tf.strings.as_string(tf.cast(tf.where(present, x, 0), tf.int64)), "")
+        elif x.dtype.is_integer:
+            x = tf.strings.as_string(x)
+        elif x.dtype != tf.string:
+            raise TypeError(f"CategoricalEmbedding '{self.name}' expects tf.string or numeric input, got {x.dtype}")
         return tf.squeeze(self.table(self.lookup(x)), axis=1)
 
     def get_config(self):

@@ -53,6 +53,7 @@ class ModelConfig:
     learning_rate: float = 1e-3
     aux_weight: float = DEFAULT_AUX_WEIGHT
     aux_weights: Optional[Dict[str, float]] = None
+    numeric_buckets: bool = True  # quantile-bucket embedding beside each numeric feature's scaled value
 
     def __post_init__(self):
         if self.model not in ENCODERS:
@@ -138,6 +139,7 @@ def _head(name: str, prior: Optional[float], representation):
     return logit, tf.keras.layers.Activation("sigmoid", name=name)(logit)
 
 
+@tf.keras.utils.register_keras_serializable(package="c2al")
 class MultiHeadModel(tf.keras.Model):
     """Functional multi-head model whose train/test step computes the C2AL loss in
     one fused op over all heads:
@@ -149,14 +151,57 @@ class MultiHeadModel(tf.keras.Model):
     ``sum_over_batch_size`` reduction per head. It matches
     ``compile(loss=BCE per output, loss_weights=lambda)`` but costs one loss op
     instead of one per head, so auxiliary heads add almost nothing to a step.
+
+    ``heads`` (output names, primary first) and ``head_weights`` (lambda per head)
+    are part of the config, so the model saves and loads as ``.keras`` (with its
+    optimizer) and continues training where it stopped. Each head ``h`` must have
+    a logit layer named ``<h>_logit`` (see :func:`build_model`).
     """
 
-    def set_heads(self, heads: Sequence[str], weights: Sequence[float], logits_model: tf.keras.Model) -> None:
-        object.__setattr__(self, "_c2al_heads", list(heads))  # plain attributes: not tracked, not saved
-        object.__setattr__(self, "_c2al_weights", tf.constant(list(weights), tf.float32))
-        object.__setattr__(self, "_c2al_logits", logits_model)
+    def __init__(self, *args, heads: Optional[Sequence[str]] = None,
+                 head_weights: Optional[Sequence[float]] = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        heads = list(heads) if heads is not None else list(self.output_names)
+        weights = [float(w) for w in head_weights] if head_weights is not None else [1.0] * len(heads)
+        if len(weights) != len(heads):
+            raise ValueError(f"MultiHeadModel: {len(heads)} heads but {len(weights)} head_weights")
+        self.c2al_heads = heads
+        self.c2al_head_weights = weights
+        # Derived from the saved layers (each head's logit layer), rebuilt on load:
+        # kept out of Keras tracking so the layers are not saved twice.
+        object.__setattr__(self, "_c2al_logits", tf.keras.Model(
+            self.inputs, {h: self.get_layer(f"{h}_logit").output for h in heads}, name=f"{self.name}_logits"))
         object.__setattr__(self, "_c2al_trackers", [tf.keras.metrics.Mean(name="loss"),
-                                                    tf.keras.metrics.MeanTensor(name="head_losses")])
+                                                    tf.keras.metrics.MeanTensor(name="head_losses", shape=(len(heads),))])
+
+    @property
+    def _c2al_heads(self) -> List[str]:
+        return list(self.c2al_heads)
+
+    @property
+    def _c2al_weights(self):
+        return tf.constant(list(self.c2al_head_weights), tf.float32)
+
+    def get_config(self):
+        import copy
+
+        from tf_keras.src.engine import functional
+
+        # the functional config (layers and connections) plus the heads; the base
+        # class returns only the constructor's extra arguments for a custom __init__
+        config = copy.deepcopy(functional.get_network_config(self, config={"name": self.name,
+                                                                           "trainable": self.trainable}))
+        config.update({"heads": list(self.c2al_heads), "head_weights": list(self.c2al_head_weights)})
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        from tf_keras.src.engine import functional
+
+        config = dict(config)
+        heads, weights = config.pop("heads", None), config.pop("head_weights", None)
+        inputs, outputs, _ = functional.reconstruct_from_config(config, custom_objects)
+        return cls(inputs=inputs, outputs=outputs, name=config.get("name"), heads=heads, head_weights=weights)
 
     @property
     def metrics(self):
@@ -214,8 +259,9 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
         raise ValueError("the feature spec has no features")
     d = config.embedding_dim
     inputs = spec.keras_inputs()
-    embedded = [NumericEmbedding(d, f.mean, f.std, name=f"emb_{_safe(f.name)}")(inputs[f.name]) for f in spec.numeric]
-    embedded += [CategoricalEmbedding(f.vocabulary, d, name=f"emb_{_safe(f.name)}")(inputs[f.name])
+    embedded = [NumericEmbedding(d, f.mean, f.std, boundaries=f.boundaries if config.numeric_buckets else (),
+                                 name=f"emb_{_safe(f.name)}")(inputs[f.name]) for f in spec.numeric]
+    embedded += [CategoricalEmbedding(f.vocabulary, d, name=f"emb_{_safe(f.name)}")(inputs[f.column])
                  for f in spec.categorical]
     rows = [tf.keras.layers.Reshape((1, d), name=f"row_{i}")(e) for i, e in enumerate(embedded)]
     x = tf.keras.layers.Concatenate(axis=1, name="embeddings")(rows) if len(rows) > 1 else rows[0]
@@ -245,9 +291,8 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
     logits, outputs = {}, {}
     for name in [PRIMARY] + names:
         logits[name], outputs[name] = _head(name, priors.get(name), representation)
-    training = MultiHeadModel(inputs, outputs, name="c2al_training")
-    training.set_heads([PRIMARY] + names, [1.0] + [config.weight_for(c) for c in cohorts],
-                       tf.keras.Model(inputs, logits, name="c2al_logits"))
+    training = MultiHeadModel(inputs, outputs, name="c2al_training", heads=[PRIMARY] + names,
+                              head_weights=[1.0] + [config.weight_for(c) for c in cohorts])
     serving = tf.keras.Model(inputs, outputs[PRIMARY], name="c2al_serving")
     model = C2ALModel(spec, config, cohorts, training, serving, encoder, attention)
     model.compile()

@@ -5,6 +5,13 @@ numeric features (NaN = missing) and ``tf.string`` for categorical ones ("" =
 missing). :meth:`FeatureSpec.parse_examples` turns serialized ``tf.Example``s into
 that dict (the serving signature and TFRecord training use the same function);
 :meth:`FeatureSpec.table_to_inputs` does it for an in-memory FeatureTable.
+
+The model's inputs are the data's columns, each once, as written in the data:
+the Keras model's ``predict`` takes a dict of raw features. Typing follows
+:mod:`c2al_tf.data.column_types`: an ``integer`` column (integers that are not
+an id) feeds two embeddings, its numeric view and a categorical view of its
+frequent values (feature ``<name>__cat``, :data:`CATEGORICAL_VIEW`, reading the
+same numeric input).
 """
 from __future__ import annotations
 
@@ -13,8 +20,15 @@ import json
 from typing import Dict, List, Optional
 
 import numpy as np
+import pandas as pd
 
 from c2al_tf.errors import C2ALInputError
+
+
+CATEGORICAL_VIEW = "__cat"  # suffix of an integer column's categorical-view input
+# Quantile levels of the numeric bucket boundaries: fine at both ends (1/2/5%), so a
+# cohort at a feature's extremes gets buckets of its own.
+BUCKET_LEVELS = (0.01, 0.02, 0.05) + tuple(i / 20 for i in range(2, 19)) + (0.95, 0.98, 0.99)
 
 
 @dataclasses.dataclass
@@ -23,6 +37,11 @@ class NumericFeature:
     mean: float
     std: float
     dtype: str = "float32"  # how it is stored in tf.Example: float32 or int64
+    boundaries: List[float] = dataclasses.field(default_factory=list)  # quantile bucket edges
+
+    @property
+    def column(self) -> str:
+        return self.name
 
 
 @dataclasses.dataclass
@@ -30,6 +49,11 @@ class CategoricalFeature:
     name: str
     vocabulary: List[str]
     dtype: str = "string"  # string or int64 in tf.Example
+    source: Optional[str] = None  # the column it reads, when not ``name`` (an integer column's view)
+
+    @property
+    def column(self) -> str:
+        return self.source or self.name
 
 
 @dataclasses.dataclass
@@ -40,13 +64,35 @@ class FeatureSpec:
 
     @property
     def names(self) -> List[str]:
+        """Model input names: the data columns the model reads, each once."""
+        return self.columns
+
+    @property
+    def embedded(self) -> List[str]:
+        """One name per embedding (an integer column's categorical view is ``<name>__cat``)."""
         return [f.name for f in self.numeric] + [f.name for f in self.categorical]
+
+    @property
+    def columns(self) -> List[str]:
+        """Data columns (tf.Example features) the model reads, each once."""
+        out: List[str] = []
+        for f in self.numeric + self.categorical:
+            if f.column not in out:
+                out.append(f.column)
+        return out
+
+    def column_dtypes(self) -> Dict[str, str]:
+        return {f.column: f.dtype for f in self.numeric + self.categorical}
 
     # -- construction -------------------------------------------------------
     @classmethod
-    def from_table(cls, table, max_vocab: int = 100_000, min_count: int = 1) -> "FeatureSpec":
-        """Normalization statistics and vocabularies (most frequent first, capped
-        at ``max_vocab``; rarer values share the OOV bucket) from a FeatureTable."""
+    def from_table(cls, table, max_vocab: int = 100_000, min_count: int = 1, view_min_count: int = 2,
+                   buckets: bool = True) -> "FeatureSpec":
+        """Normalization statistics, quantile bucket boundaries (at
+        :data:`BUCKET_LEVELS`; ``buckets=False`` for none) and vocabularies (most
+        frequent first, capped at ``max_vocab``; rarer values share the OOV
+        bucket) from a FeatureTable. The categorical view of an ``integer``
+        column keeps values seen at least ``view_min_count`` times."""
         dtypes = table.example_dtypes()
         numeric = []
         for name in table.numeric:
@@ -54,16 +100,19 @@ class FeatureSpec:
             v = v[~np.isnan(v)]
             mean = float(v.mean()) if len(v) else 0.0
             std = float(v.std()) if len(v) else 1.0
-            numeric.append(NumericFeature(name, mean, std if std > 0 else 1.0, dtypes[name]))
+            edges = sorted({float(q) for q in np.quantile(v, BUCKET_LEVELS)}) if buckets and len(v) else []
+            numeric.append(NumericFeature(name, mean, std if std > 0 else 1.0, dtypes[name], edges))
         categorical = []
         for name in table.categorical:
             s = table.features[name]
             if dtypes[name] == "int64":
                 s = s[s != ""].astype(np.int64).astype(str)
-            counts = s[s != ""].value_counts(sort=False)
-            counts = counts[counts >= min_count]
-            order = sorted(zip(-counts.to_numpy(), counts.index.astype(str)))[:max_vocab]
-            categorical.append(CategoricalFeature(name, [v for _, v in order], dtypes[name]))
+            categorical.append(CategoricalFeature(name, _vocabulary(s[s != ""], min_count, max_vocab), dtypes[name]))
+        for name in getattr(table, "dual", []):
+            v = table.features[name].to_numpy(dtype=np.float64)
+            text = pd.Series(v[~np.isnan(v)].astype(np.int64).astype(str))
+            categorical.append(CategoricalFeature(name + CATEGORICAL_VIEW, _vocabulary(text, view_min_count, max_vocab),
+                                                  dtypes[name], source=name))
         return cls(table.label_name, numeric, categorical)
 
     def to_dict(self) -> dict:
@@ -79,17 +128,21 @@ class FeatureSpec:
 
     # -- inputs -------------------------------------------------------------
     def keras_inputs(self):
+        """One Keras input per data column: float32 (numeric, NaN = missing) or
+        tf.string (categorical, "" = missing)."""
         import tensorflow as tf
 
         inputs = {f.name: tf.keras.Input(shape=(1,), dtype=tf.float32, name=f.name) for f in self.numeric}
-        inputs.update({f.name: tf.keras.Input(shape=(1,), dtype=tf.string, name=f.name) for f in self.categorical})
+        for f in self.categorical:
+            if f.column not in inputs:
+                inputs[f.column] = tf.keras.Input(shape=(1,), dtype=tf.string, name=f.column)
         return inputs
 
     def parsing_spec(self, extra_int64: Optional[List[str]] = None) -> dict:
         import tensorflow as tf
 
         types = {"float32": tf.float32, "int64": tf.int64, "string": tf.string}
-        spec = {f.name: tf.io.RaggedFeature(types[f.dtype]) for f in self.numeric + self.categorical}
+        spec = {f.column: tf.io.RaggedFeature(types[f.dtype]) for f in self.numeric + self.categorical}
         for name in extra_int64 or []:
             spec[name] = tf.io.RaggedFeature(tf.int64)
         return spec
@@ -111,7 +164,9 @@ class FeatureSpec:
             present = tf.expand_dims(v.row_lengths() > 0, -1)
             out[f.name] = tf.where(present, first, tf.constant(np.nan, tf.float32))
         for f in self.categorical:
-            v = parsed[f.name]
+            if f.column in out:  # the categorical view of a numeric column reads its numeric input
+                continue
+            v = parsed[f.column]
             if f.dtype == "int64":
                 present = tf.expand_dims(v.row_lengths() > 0, -1)
                 text = tf.strings.as_string(v.to_tensor(default_value=0, shape=[None, 1]))
@@ -135,10 +190,12 @@ class FeatureSpec:
                                      f"numeric in the model; pass --numeric {f.name}")
             out[f.name] = col.to_numpy(dtype=np.float32).reshape(-1, 1)
         for f in self.categorical:
-            if f.name not in table.features:
-                raise C2ALInputError(f"{table.source}: the model needs categorical feature '{f.name}', "
+            if f.column in out:  # the categorical view of a numeric column reads its numeric input
+                continue
+            if f.column not in table.features:
+                raise C2ALInputError(f"{table.source}: the model needs categorical feature '{f.column}', "
                                      f"which the data does not have")
-            col = table.features[f.name]
+            col = table.features[f.column]
             if col.dtype != object:  # read as numeric: render integral numbers without ".0"
                 v = col.to_numpy(dtype=np.float64)
                 col = np.array(["" if np.isnan(x) else (str(int(x)) if x == int(x) else repr(x)) for x in v],
@@ -149,6 +206,14 @@ class FeatureSpec:
                     col = np.array([_int_text(x) for x in col], dtype=object)
             out[f.name] = col.reshape(-1, 1)
         return out
+
+
+def _vocabulary(values, min_count: int, max_vocab: int) -> List[str]:
+    """Values seen at least ``min_count`` times, most frequent first (ties by value)."""
+    counts = pd.Series(values).value_counts(sort=False)
+    counts = counts[counts >= min_count]
+    order = sorted(zip(-counts.to_numpy(), counts.index.astype(str)))[:max_vocab]
+    return [v for _, v in order]
 
 
 def _int_text(value: str) -> str:

@@ -1,0 +1,131 @@
+"""Feature typing: baseline test NE under the old default (every all-number column
+plain numeric), the new default rule (``c2al_tf.data.column_types``: ids categorical,
+other integers numeric buckets + categorical view, numeric quantile buckets) and
+the typing a careful user would declare (ids ``--categorical``), on the same
+train/test split and seeds.
+
+Datasets: (a) the generator with its ids integer-coded (``user_id``, and ``ad``,
+``ad_category``, ``region`` whose names do not say "id"), (b) MovieLens 100K read
+as a plain CSV (ids as integers), (c) the clothing-reviews set (integer-coded
+``clothing_id``).
+
+    .venv/bin/python bench/feature_typing.py [--seeds 3] [--rows 100000] [--epochs 2]
+
+Prints a table and writes bench/results/feature_typing.json. Also reports the baseline
+NE of the generator's planted extreme cohorts (bottom / top 10% of user_value)
+under each typing.
+"""
+import argparse
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import c2al_tf  # noqa: E402,F401
+import numpy as np  # noqa: E402
+
+from bench.common import print_table, write_json  # noqa: E402
+
+
+def synthetic_int_ids(rows: int, path: str) -> dict:
+    from c2al_tf.data import generate
+
+    frame = generate(rows, 7)
+    frame["user_id"] = frame["user_id"].str[1:]
+    frame["ad"] = frame.pop("ad_id").str[1:]
+    frame["ad_category"] = frame["ad_category"].str[4:].astype(int).astype(str)
+    frame["region"] = frame["region"].str[1:]
+    frame.to_csv(path, index=False)
+    return {"label": "click", "positive": None, "declared": ["user_id", "ad", "ad_category", "region"],
+            "cohorts": True}
+
+
+def movielens_csv(path: str) -> dict:
+    from c2al_tf.data.readers import movielens_frame
+
+    movielens_frame().to_csv(path, index=False)
+    return {"label": "rating", "positive": ">=4", "declared": ["user_id", "item_id"], "cohorts": False}
+
+
+def clothing(_path: str) -> dict:
+    from c2al_tf.data.readers import default_movielens_dir
+
+    shared = os.path.dirname(default_movielens_dir())
+    return {"label": "recommended", "positive": None, "declared": ["clothing_id"], "cohorts": False,
+            "path": os.path.join(shared, "clothing-reviews", "clothing_reviews.csv")}
+
+
+def typings(table_reader, info):
+    """name -> (read kwargs, ModelConfig kwargs)."""
+    probe = table_reader()
+    # the old default typed every all-number column numeric, id-named integers included
+    every_number = probe.numeric + [c for c in probe.categorical if probe.reasons.get(c, "").startswith("integer")]
+    return {
+        "old default (plain numeric)": ({"numeric": every_number}, {"numeric_buckets": False}),
+        "new default rule": ({}, {}),
+        "declared ids": ({"categorical": info["declared"]}, {}),
+    }
+
+
+def run(seeds: int, rows: int, epochs: int):
+    from c2al_tf.data import ground_truth, read_table
+    from c2al_tf.experiment import split
+    from c2al_tf.metrics import normalized_entropy
+    from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, predict, set_seed, train
+    from c2al_tf.models.training import head_priors
+
+    out_rows, doc = [], {"seeds": seeds, "rows": rows, "epochs": epochs, "datasets": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, make in (("generator, integer ids", lambda p: synthetic_int_ids(rows, p)),
+                           ("MovieLens 100K as CSV", movielens_csv), ("clothing reviews", clothing)):
+            path = os.path.join(tmp, "data.csv")
+            info = make(path)
+            path = info.get("path", path)
+
+            def reader(**kw):
+                return read_table(path, info["label"], info["positive"], **kw)
+
+            results = {}
+            for typing_name, (read_kw, model_kw) in typings(reader, info).items():
+                table = reader(**read_kw)
+                tr, te = split(table, 0.2, 12345)
+                spec = FeatureSpec.from_table(tr)
+                nes, tails, heads = [], [], []
+                for seed in range(seeds):
+                    set_seed(seed)
+                    model = build_model(spec, None, ModelConfig(**model_kw), priors=head_priors([], tr))
+                    train(model, tr, epochs=epochs, batch_size=1024, seed=seed, verbose=0)
+                    p = predict(model, te)[PRIMARY]
+                    nes.append(normalized_entropy(te.label, p))
+                    if info["cohorts"]:
+                        truth = ground_truth()
+                        v = te.features["user_value"].to_numpy()
+                        tails.append(normalized_entropy(te.label[v < truth.tail_max], p[v < truth.tail_max]))
+                        heads.append(normalized_entropy(te.label[v >= truth.head_min], p[v >= truth.head_min]))
+                results[typing_name] = {"ne": nes, "tail_ne": tails, "head_ne": heads,
+                                        "kinds": {c: table.kind(c) for c in table.features.columns}}
+            declared = float(np.mean(results["declared ids"]["ne"]))
+            for typing_name, r in results.items():
+                ne = float(np.mean(r["ne"]))
+                out_rows.append({"dataset": name, "typing": typing_name, "test NE": ne,
+                                 "sd": float(np.std(r["ne"], ddof=1)) if seeds > 1 else 0.0,
+                                 "vs declared": f"{100 * (ne - declared) / declared:+.2f}%",
+                                 "tail NE": float(np.mean(r["tail_ne"])) if r["tail_ne"] else None,
+                                 "head NE": float(np.mean(r["head_ne"])) if r["head_ne"] else None})
+            doc["datasets"][name] = results
+            print_table([r for r in out_rows if r["dataset"] == name],
+                        ["dataset", "typing", "test NE", "sd", "vs declared", "tail NE", "head NE"])
+    print()
+    print_table(out_rows, ["dataset", "typing", "test NE", "sd", "vs declared", "tail NE", "head NE"])
+    doc["table"] = out_rows
+    write_json("feature_typing", doc)
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--rows", type=int, default=100_000)
+    p.add_argument("--epochs", type=int, default=2)
+    a = p.parse_args()
+    run(a.seeds, a.rows, a.epochs)
