@@ -91,17 +91,15 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
     serving = model.serving_model
     functions = serving_functions(model, all_heads)
     signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
+    # A new Keras model object over the same layers (so the caller's serving model
+    # gains no attribute) that also tracks the aux heads' variables for all_heads.
+    view = tf.keras.Model(serving.inputs, serving.outputs, name=serving.name)
+    if all_heads:
+        extra = tf.Module()
+        extra.training_model = model.training_model
+        view.c2al_all_heads = extra
     with atomic_directory(export_dir, flag) as tmp:
-        if all_heads:  # the aux heads' variables, outside the Keras model's layers
-            extra = tf.Module()
-            extra.training_model = model.training_model
-            serving.c2al_all_heads = extra
-        try:
-            serving.save(tmp, save_format="tf", signatures=signatures, include_optimizer=False)
-        finally:
-            if all_heads:
-                del serving.c2al_all_heads
-        set_signature_method(tmp, REGRESS, REGRESS_METHOD)
+        save_keras(view, tmp, signatures)
         tf.io.gfile.makedirs(os.path.join(tmp, "assets.extra"))
         meta = {"format": "c2al.model/1", "label": model.spec.label, "feature_spec": model.spec.to_dict(),
                 "config": model.config.to_dict(), "cohorts": model.cohorts, "heads": model.head_names,
@@ -127,8 +125,7 @@ def export_keras_model(keras_model, like: str, export_dir: str, flag: str = "--e
         export_dir = os.path.abspath(export_dir)
     signatures = {k: f.get_concrete_function() for k, f in primary_functions(spec, keras_model).items()}
     with atomic_directory(export_dir, flag) as tmp:
-        keras_model.save(tmp, save_format="tf", signatures=signatures, include_optimizer=False)
-        set_signature_method(tmp, REGRESS, REGRESS_METHOD)
+        save_keras(keras_model, tmp, signatures)
         tf.io.gfile.makedirs(os.path.join(tmp, "assets.extra"))
         meta = {**meta, "feature_spec": spec.to_dict(), "heads": [PRIMARY], "fine_tuned_from": like}
         with tf.io.gfile.GFile(os.path.join(tmp, METADATA), "w") as f:
@@ -172,6 +169,14 @@ def keras_inputs(model, frame) -> Dict[str, Any]:
             arr = pd.to_numeric(values, errors="coerce").to_numpy(np.float32)
         out[name] = arr.reshape(-1, 1)
     return out
+
+
+def save_keras(keras_model, path: str, signatures) -> None:
+    """Keras SavedModel with our signatures; per-layer traces are not saved (every
+    c2al layer has a ``get_config`` and is registered, so ``load_model`` rebuilds
+    them from their config: import ``c2al_tf.models`` before loading)."""
+    keras_model.save(path, save_format="tf", signatures=signatures, include_optimizer=False, save_traces=False)
+    set_signature_method(path, REGRESS, REGRESS_METHOD)
 
 
 def set_signature_method(export_dir: str, signature: str, method_name: str) -> None:
