@@ -56,10 +56,12 @@ def eval_config(label: str, ne_tolerance: float = 0.005):
                 direction=tfma.MetricDirection.LOWER_IS_BETTER, relative={"value": ne_tolerance})))])
     return tfma.EvalConfig(
         model_specs=[
+            # model_type tf_generic: TFMA loads the SavedModel and calls serving_default (the
+            # served graph), instead of probing it as a Keras model (the export is one, for users)
             tfma.ModelSpec(name="candidate", signature_name="serving_default", label_key=label,
-                           prediction_key="probabilities"),
+                           prediction_key="probabilities", model_type=tfma.TF_GENERIC),
             tfma.ModelSpec(name="baseline", signature_name="serving_default", label_key=label,
-                           prediction_key="probabilities", is_baseline=True)],
+                           prediction_key="probabilities", is_baseline=True, model_type=tfma.TF_GENERIC)],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[MEMBERSHIP_FEATURE])],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
