@@ -38,6 +38,10 @@ def test_default_rule_and_reasons():
     assert kinds == {"user_id": "categorical", "item": "integer", "I1": "integer", "flag": "numeric",
                      "store": "categorical", "value": "numeric", "surface": "categorical"}
     assert "id" in t.reasons["user_id"] and "leading zeros" in t.reasons["store"]
+    # integers written as floats ("3.0", "0.0") are integers, not codes with leading zeros
+    floats = table_from_frame(pd.DataFrame({"hour": ["0.0", "3.0", "23.0", "0.0"], "click": ["0", "1", "0", "1"]}),
+                              "click")
+    assert floats.kind("hour") == "integer"
     # a count keeps its numeric view (and also gets a categorical view of its frequent values)
     assert "I1" in t.numeric and t.features["I1"].dtype == np.float64
 

@@ -30,6 +30,7 @@ import re
 from typing import Tuple
 
 import numpy as np
+import pandas as pd
 
 NUMERIC, CATEGORICAL, INTEGER = "numeric", "categorical", "integer"
 
@@ -52,9 +53,8 @@ def integer_kind(name: str, text_values, numbers: np.ndarray) -> Tuple[str, str]
         return CATEGORICAL, "integer-coded id (by its name)"
     text = np.asarray(text_values, dtype=object)
     if len(text):
-        sample = text[: 10_000].astype(str)
-        leading = np.char.startswith(sample, "0") & (np.char.str_len(sample) > 1)
-        if leading.any():
+        sample = pd.Series(text[: 10_000].astype(str))
+        if sample.str.fullmatch(r"-?0\d+").any():  # "007", not "0" or "0.0"
             return CATEGORICAL, "integer code with leading zeros"
     distinct = len(np.unique(numbers))
     if distinct <= 2:
