@@ -112,31 +112,31 @@ def _spec_with(tmp_path, head_pred, tail_pred, name="c.json"):
     return tmp_path / name
 
 
+def _train_with_head(run_cli, data_path, tmp_path, head_predicate, name):
+    """``c2al train`` with a cohorts file whose head cohort has ``head_predicate``."""
+    spec = _spec_with(tmp_path, head_predicate, {"feature": "user_value", "min": None, "max": 0.5}, name)
+    return run_cli("train", "--data", data_path, "--label", "click", "--export", tmp_path / "m", "--cohorts", spec)
+
+
 def test_cohorts_that_select_nothing_are_refused(data, run_cli, tmp_path):
-    empty = _spec_with(tmp_path, {"feature": "user_value", "min": 1e9, "max": None},
-                       {"feature": "user_value", "min": None, "max": 0.5}, "empty.json")
-    code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
-                             "--cohorts", empty)
+    code, out, err = _train_with_head(run_cli, data / "train.csv", tmp_path,
+                                      {"feature": "user_value", "min": 1e9, "max": None}, "empty.json")
     assert code == 2 and "empty.json: cohort 'user_value_head' selects no row" in err
-    no_pos = _spec_with(tmp_path, {"feature": "surface", "in": ["no-such-surface", "feed"]},
-                        {"feature": "user_value", "min": None, "max": 0.5}, "nopos.json")
-    # a cohort with rows but no positive: restrict the data to negatives of one surface
+    # a cohort with rows but no positive: one surface's rows all made negative
     import pandas as pd
 
     frame = pd.read_csv(data / "train.csv")
     frame.loc[frame["surface"] == "feed", "click"] = 0
     frame.to_csv(tmp_path / "t.csv", index=False)
-    code, out, err = run_cli("train", "--data", tmp_path / "t.csv", "--label", "click", "--export", tmp_path / "m",
-                             "--cohorts", no_pos)
+    code, out, err = _train_with_head(run_cli, tmp_path / "t.csv", tmp_path,
+                                      {"feature": "surface", "in": ["no-such-surface", "feed"]}, "nopos.json")
     assert code == 2 and "nopos.json: cohort 'user_value_head' selects" in err and "but no positive" in err
     assert not os.path.exists(tmp_path / "m")
 
 
 def test_predicate_on_missing_feature_names_file_and_cohort(data, run_cli, tmp_path):
-    spec = _spec_with(tmp_path, {"feature": "no_such_feature", "min": 1.0, "max": None},
-                      {"feature": "user_value", "min": None, "max": 0.5}, "missing.json")
-    code, _, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
-                           "--cohorts", spec)
+    code, _, err = _train_with_head(run_cli, data / "train.csv", tmp_path,
+                                    {"feature": "no_such_feature", "min": 1.0, "max": None}, "missing.json")
     assert code == 2 and "missing.json: cohort 'user_value_head': predicate reads feature 'no_such_feature'" in err
 
 
