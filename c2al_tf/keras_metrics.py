@@ -9,8 +9,6 @@ from __future__ import annotations
 import c2al_tf  # noqa: F401
 import tensorflow as tf
 
-import c2al_tf.layers  # noqa: E402,F401  (registers c2al's layers: TFMA loads exported models with Keras)
-
 _EPS = 1e-7
 
 

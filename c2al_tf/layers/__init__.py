@@ -6,7 +6,7 @@ from c2al_tf.layers.fm import FMInteraction
 
 # tensorflow-recommenders' DCN-v2 Cross registers itself on import: exports of the
 # dcn / dhen encoders then load with tf.keras.models.load_model wherever c2al's
-# layers are imported (TFMA's Evaluator included, through c2al_tf.keras_metrics).
+# layers are imported (``import c2al_tf.models`` before loading an export).
 import tensorflow_recommenders  # noqa: E402,F401
 
 __all__ = ["AttentionFM", "CategoricalEmbedding", "FMInteraction", "NumericEmbedding"]
