@@ -94,7 +94,7 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
 
     from c2al_tf.data.readers import CSV_PATTERNS, _find, _read_csv_strings, binarize_label
     from c2al_tf.errors import C2ALInputError
-    from c2al_tf.io_utils import write_json
+    from c2al_tf.io_utils import atomic_file, write_json
 
     if "://" in data:
         raise C2ALInputError(f"{data}: --positive-label rewrites the label locally; binarize remote data first")
@@ -113,10 +113,8 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
     if label not in frame.columns:
         raise C2ALInputError(f"{files[0]}: label column '{label}' not found; columns are {', '.join(frame.columns)}")
     frame[label] = binarize_label(frame[label].to_numpy(), source=data, label=label, positive_label=positive_label)
-    os.makedirs(out_dir, exist_ok=True)
-    tmp = target + ".tmp"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, target)
+    with atomic_file(target, suffix=".csv") as tmp:
+        frame.to_csv(tmp, index=False)
     write_json(os.path.join(out_dir, f"data-{stamp}.json"), {"source": os.path.abspath(data), "label": label,
                                                            "positive_label": positive_label})
     return target
