@@ -14,6 +14,7 @@ earlier format): latency and size ratio, target 1.00 +- 0.05.
 """
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -111,6 +112,8 @@ def main():
     module.serving_model, module.training_model = built["c2al"][1].serving_model, built["c2al"][1].training_model
     tf.saved_model.save(module, legacy, signatures={k: f.get_concrete_function() for k, f in
                                                     serving_functions(built["c2al"][1]).items()})
+    # like for like: the same assets.extra (c2al.json, part of the export contract) in both
+    shutil.copytree(os.path.join(exports["c2al"], "assets.extra"), os.path.join(legacy, "assets.extra"))
     exports["c2al_module"] = legacy
     fns = {n: tf.saved_model.load(exports[n]).signatures["serving_default"] for n in ("baseline", "c2al", "c2al_module")}
     serving = []

@@ -88,7 +88,10 @@ def test_categorical_embedding_oov_never_fails():
     assert out.shape == (4, 3)
     np.testing.assert_allclose(out[1], out[2])  # unseen and missing share the OOV row
     assert not np.allclose(out[0], out[1])
-    assert CategoricalEmbedding.from_config(layer.get_config()).vocabulary == ["a", "b"]
+    restored = CategoricalEmbedding.from_config(layer.get_config())
+    assert restored.vocabulary_size == 2 and "'a'" not in str(layer.get_config())  # state, not config
+    with pytest.raises(ValueError, match="duplicate"):
+        CategoricalEmbedding(["a", "a"], 3)
     with pytest.raises(TypeError, match="tf.string or numeric"):
         layer(tf.constant([[True]]))
     # numbers (an integer column's categorical view) are looked up as their decimal text
@@ -118,3 +121,22 @@ def test_numeric_embedding_quantile_buckets_against_float64_reference():
         NumericEmbedding(3, boundaries=[1.0, 1.0])
     with pytest.raises(ValueError, match="finite"):
         NumericEmbedding(3, boundaries=[0.0, float("inf")])
+
+
+@pytest.mark.parametrize("fmt", ["keras", "savedmodel"])
+def test_categorical_embedding_vocabulary_saved_once_with_the_weights(tmp_path, fmt):
+    """The vocabulary is table state: a model saved as .keras or as a Keras SavedModel
+    loads back with the same lookups, and the config holds no copy of it."""
+    inp = tf.keras.Input((1,), dtype=tf.string, name="x")
+    model = tf.keras.Model(inp, CategoricalEmbedding(["a", "b", "c"], 2, name="emb")(inp))
+    x = tf.constant([["c"], ["a"], ["nope"]])
+    path = str(tmp_path / ("m.keras" if fmt == "keras" else "m"))
+    serve = tf.function(lambda x: {"out": model(x)}).get_concrete_function(tf.TensorSpec([None, 1], tf.string))
+    model.save(path, **({} if fmt == "keras" else {"save_format": "tf", "save_traces": False, "signatures": serve}))
+    loaded = tf.keras.models.load_model(path)
+    assert loaded.get_layer("emb").vocabulary == ["a", "b", "c"]
+    np.testing.assert_allclose(loaded(x).numpy(), model(x).numpy())
+    if fmt == "savedmodel":
+        assert b'"c"' not in (tmp_path / "m" / "keras_metadata.pb").read_bytes()
+        served = tf.saved_model.load(path).signatures["serving_default"]  # no Keras: table from the checkpoint
+        np.testing.assert_allclose(served(x=x)["out"].numpy(), model(x).numpy())

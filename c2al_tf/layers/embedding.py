@@ -1,7 +1,8 @@
 """Per-feature embeddings: numeric values and categorical values to R^d."""
 from __future__ import annotations
 
-from typing import Sequence
+import json
+from typing import Optional, Sequence
 
 import numpy as np
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
@@ -72,26 +73,57 @@ class NumericEmbedding(tf.keras.layers.Layer):
 class CategoricalEmbedding(tf.keras.layers.Layer):
     """Embeds one categorical feature through a fixed vocabulary.
 
-        i = index of x in vocabulary, or 0 (the OOV bucket) for unseen/missing values
+        i = 1 + position of x in vocabulary, or 0 (the OOV row) for unseen/missing values
         e = E[i],  E in R^{(|vocabulary| + 1) x d}
 
     Input ``[batch, 1]`` tf.string, or a number (the categorical view of an
     integer column: integral values are looked up as their decimal text, NaN is
     missing); output ``[batch, d]``. Unknown categories at training or serving
     time share the OOV row; they never fail.
+
+    The vocabulary is layer *state*, not configuration: it lives in a lookup table
+    that is saved with the weights (the SavedModel checkpoint, or
+    ``assets/vocabulary.json`` in a ``.keras`` file), so it is stored once per
+    export rather than copied into every config that names the layer.
+    ``get_config`` records ``vocabulary_size``; a layer made with
+    ``from_config`` alone maps every value to the OOV row until its weights are
+    loaded (the same contract as an adapted ``StringLookup``). Memory: the table
+    holds the |vocabulary| keys once, the embedding (|vocabulary| + 1) * d floats.
     """
 
-    def __init__(self, vocabulary: Sequence[str], dim: int, **kwargs):
+    def __init__(self, vocabulary: Optional[Sequence[str]], dim: int, vocabulary_size: Optional[int] = None,
+                 **kwargs):
         super().__init__(**kwargs)
         if int(dim) < 1:
             raise ValueError(f"CategoricalEmbedding: dim must be >= 1, got {dim}")
-        self.vocabulary = [str(v) for v in vocabulary]
+        if vocabulary is None and vocabulary_size is None:
+            raise ValueError("CategoricalEmbedding: give vocabulary (a list of strings) or vocabulary_size")
+        keys = None if vocabulary is None else [str(v) for v in vocabulary]
+        if keys is not None:
+            if len(set(keys)) != len(keys):
+                raise ValueError("CategoricalEmbedding: vocabulary has duplicate values; pass each value once")
+            if vocabulary_size is not None and int(vocabulary_size) != len(keys):
+                raise ValueError(f"CategoricalEmbedding: vocabulary_size {vocabulary_size} != len(vocabulary) "
+                                 f"{len(keys)}; give one of them")
         self.dim = int(dim)
-        keys = self.vocabulary if self.vocabulary else ["\x00<empty vocabulary>"]
-        self.lookup = tf.keras.layers.StringLookup(vocabulary=list(keys), num_oov_indices=1,
-                                                   mask_token=None, name="lookup")
-        self.table = tf.keras.layers.Embedding(len(keys) + 1, self.dim, name="table",
+        self.vocabulary_size = len(keys) if keys is not None else int(vocabulary_size)
+        with tf.init_scope():
+            self.lookup_table = tf.lookup.experimental.MutableHashTable(
+                key_dtype=tf.string, value_dtype=tf.int64, default_value=0, name="vocabulary")
+            if keys:
+                self._set_keys(keys)
+        self.table = tf.keras.layers.Embedding(self.vocabulary_size + 1, self.dim, name="table",
                                                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05))
+
+    def _set_keys(self, keys):
+        self.lookup_table.insert(tf.constant(keys, tf.string), tf.range(1, len(keys) + 1, dtype=tf.int64))
+
+    @property
+    def vocabulary(self) -> list:
+        """The vocabulary in index order (index 1 first; 0 is the OOV row)."""
+        keys, values = self.lookup_table.export()
+        order = np.argsort(values.numpy(), kind="stable")
+        return [k.decode("utf-8") for k in keys.numpy()[order]]
 
     def call(self, x):
         if x.dtype.is_floating:
@@ -101,9 +133,26 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
             x = tf.strings.as_string(x)
         elif x.dtype != tf.string:
             raise TypeError(f"CategoricalEmbedding '{self.name}' expects tf.string or numeric input, got {x.dtype}")
-        return tf.squeeze(self.table(self.lookup(x)), axis=1)
+        ids = self.lookup_table.lookup(x)
+        ids.set_shape(x.shape)  # a mutable table's lookup has no static shape of its own
+        return tf.squeeze(self.table(ids), axis=1)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocabulary": self.vocabulary, "dim": self.dim})
+        config.update({"vocabulary": None, "vocabulary_size": self.vocabulary_size, "dim": self.dim})
         return config
+
+    # .keras format: the table is not a Keras weight, so it travels as an asset file.
+    def save_assets(self, dir_path):
+        with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, "vocabulary.json"), "w") as f:
+            f.write(json.dumps(self.vocabulary))
+
+    def load_assets(self, dir_path):
+        with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, "vocabulary.json")) as f:
+            keys = json.loads(f.read())
+        if len(keys) != self.vocabulary_size:
+            raise ValueError(f"CategoricalEmbedding '{self.name}': saved vocabulary has {len(keys)} values, "
+                             f"the layer expects {self.vocabulary_size}")
+        self.lookup_table.remove(self.lookup_table.export()[0])
+        if keys:
+            self._set_keys(keys)
