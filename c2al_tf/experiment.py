@@ -10,6 +10,15 @@ and is scored on the same test split, overall and on each mined cohort:
 * ``reweight``: no auxiliary head; rows in a mined cohort weigh ``1 + lambda``.
 * ``masked``: C2AL's heads, but each auxiliary loss only on its cohort's rows
   (no conflict with the primary head outside the cohort).
+* ``dcn``: the baseline with a TFRS DCN-v2 encoder instead of ``--model``'s (does
+  the chosen encoder earn its place on this data?).
+
+Protocol (:mod:`c2al_tf.models.protocol`): a validation split is carved from the
+training rows; every run trains with early stopping on it and keeps its best
+epoch. ``c2al`` chooses lambda per seed on validation among the candidates,
+lambda = 0 being that seed's baseline, so a C2AL row can equal the baseline (its
+NE_diff is then exactly 0). The ablations use the lambda C2AL chose for the seed
+(its best non-zero one when it chose 0). The test split is scored once per run.
 
 For each variant, slice and seed: ``NE_diff = (NE_variant - NE_baseline) / NE_baseline``;
 the mean over seeds gets a 95% Student-t interval (paired by seed).
@@ -24,10 +33,11 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
+from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, select
 from c2al_tf.metrics import (attention_weight_histogram, evaluate_predictions, gradient_conflict,
                              paired_comparison)
 
-VARIANTS = ("baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked")
+VARIANTS = ("baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked", "dcn")
 FEW_POSITIVES = 100      # a cohort with fewer training positives gets a "few positives" warning
 CONFLICT_COSINE = -0.05  # aux vs primary gradient cosine below this is "large gradient conflict"
 
@@ -36,9 +46,7 @@ CONFLICT_COSINE = -0.05  # aux vs primary gradient cosine below this is "large g
 class ExperimentConfig:
     seeds: int = 5
     model: str = "attention_fm"
-    epochs: int = 2
-    batch_size: int = 1024
-    aux_weight: float = 0.5
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     test_fraction: float = 0.2
     split_seed: int = 12345
     variants: Sequence[str] = VARIANTS
@@ -89,18 +97,12 @@ def _random_cohorts(cohorts, train_masks, test_masks, seed):
     return specs, out_train, out_test
 
 
-def run_variant(variant: str, seed: int, train, test, spec, cohorts, masks_train, config: ExperimentConfig,
-                diagnostics: bool = False) -> Dict[str, Any]:
-    """Trains one variant with one seed; returns test predictions of the primary head
-    (and diagnostics for baseline / c2al when asked)."""
-    from c2al_tf.models import ModelConfig, build_model, predict, set_seed, train as fit
-    from c2al_tf.models.training import head_priors
-
-    set_seed(seed)
+def _variant_setup(variant: str, seed: int, fit_table, cohorts, masks_fit, aux_weight: float):
+    """(heads, aux labels, sample weights, encoder override) of one variant on the fit rows."""
+    y = fit_table.label
     heads: List[Dict[str, Any]] = []
     aux_override = None
     sample_weights = None
-    y = train.label
     if variant in ("c2al", "masked"):
         heads = list(cohorts)
     elif variant == "head_only":
@@ -108,62 +110,133 @@ def run_variant(variant: str, seed: int, train, test, spec, cohorts, masks_train
     elif variant == "tail_only":
         heads = [cohorts[1]] if len(cohorts) > 1 else []
     elif variant == "random":
-        heads, rand_train, _ = _random_cohorts(cohorts, masks_train, masks_train, seed)
-        aux_override = {h["aux_label"]: y * rand_train[h["name"]] for h in heads}
+        heads, rand_fit, _ = _random_cohorts(cohorts, masks_fit, masks_fit, seed)
+        aux_override = {h["aux_label"]: y * rand_fit[h["name"]] for h in heads}
     if variant == "reweight":
-        inside = np.zeros(len(train), bool)
+        inside = np.zeros(len(fit_table), bool)
         for c in cohorts:
-            inside |= masks_train[c["name"]]
-        sample_weights = {"primary": np.where(inside, 1.0 + config.aux_weight, 1.0)}
+            inside |= masks_fit[c["name"]]
+        sample_weights = {"primary": np.where(inside, 1.0 + aux_weight, 1.0)}
     if variant == "masked":
-        sample_weights = {c["aux_label"]: masks_train[c["name"]].astype(np.float64) for c in heads}
+        sample_weights = {c["aux_label"]: masks_fit[c["name"]].astype(np.float64) for c in heads}
     if aux_override is None:
-        aux_override = {c["aux_label"]: y * masks_train[c["name"]] for c in heads}
-    priors = head_priors([], train)
-    priors.update({k: float(v.mean()) for k, v in aux_override.items()})
-    model = build_model(spec, heads, ModelConfig(model=config.model, aux_weight=config.aux_weight), priors=priors)
-    fit(model, train, epochs=config.epochs, batch_size=config.batch_size, seed=seed, verbose=0,
-        sample_weights=sample_weights, aux_override=aux_override)
-    result = {"p": predict(model, test)["primary"]}
-    if diagnostics and variant in ("baseline", "c2al"):
-        if model.attention_layer is not None:
-            result["attention"] = attention_weight_histogram(model)["weights"]
-        if heads:
-            from c2al_tf.models.training import head_labels
+        aux_override = {c["aux_label"]: y * masks_fit[c["name"]] for c in heads}
+    return heads, aux_override, sample_weights
 
-            sub = train.take(np.arange(min(len(train), 4096)))
-            labels = head_labels(model, sub, {k: v[:len(sub)] for k, v in aux_override.items()})
-            result["gradient"] = gradient_conflict(model, model.spec.table_to_inputs(sub), labels)
-    return result
+
+def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_weight: float, model: str):
+    from c2al_tf.models import ModelConfig, build_model
+    from c2al_tf.models.training import head_priors
+
+    priors = head_priors([], fit_table)
+    priors.update({k: float(v.mean()) for k, v in aux_override.items()})
+    return build_model(spec, heads if aux_weight > 0 else [], ModelConfig(model=model, aux_weight=aux_weight),
+                       priors=priors)
+
+
+def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, masks_fit,
+                config: ExperimentConfig, aux_weight: float, baseline=None) -> Dict[str, Any]:
+    """Trains one variant with one seed under the protocol; returns the trained model,
+    its :class:`~c2al_tf.models.protocol.FitResult`, the lambda used and, for
+    ``c2al``, the candidates' validation table. ``baseline``: this seed's trained
+    (model, result), reused as c2al's lambda = 0 candidate."""
+    from c2al_tf.models import set_seed
+
+    heads, aux_override, sample_weights = _variant_setup(variant, seed, fit_table, cohorts, masks_fit, aux_weight)
+    model_name = "dcn" if variant == "dcn" else config.model
+    kwargs = {"sample_weights": sample_weights, "aux_override": aux_override}
+
+    def build(lam):
+        set_seed(seed)
+        return _build(spec, config, fit_table, heads, aux_override, lam, model_name)
+
+    if variant == "c2al" and config.train.select_aux_weight:
+        model, lam, result, table = select(
+            build, lambda lam, m: fit(m, fit_table, val_table, config.train, seed, **kwargs),
+            config.train.candidates, trained={0.0: baseline} if baseline else None)
+        return {"model": model, "result": result, "aux_weight": lam, "selection": table}
+    if variant in ("baseline", "dcn"):
+        aux_weight = 0.0
+    elif variant == "reweight":
+        kwargs["aux_override"] = None
+    model = build(aux_weight if variant != "reweight" else 0.0)
+    result = fit(model, fit_table, val_table, config.train, seed, **kwargs)
+    return {"model": model, "result": result, "aux_weight": aux_weight}
+
+
+def _diagnostics(model, fit_table, aux_override) -> Dict[str, Any]:
+    from c2al_tf.models.training import head_labels
+
+    out: Dict[str, Any] = {}
+    if model.attention_layer is not None:
+        out["attention"] = attention_weight_histogram(model)["weights"]
+    if model.cohorts:
+        sub = fit_table.take(np.arange(min(len(fit_table), 4096)))
+        labels = head_labels(model, sub, {k: v[:len(sub)] for k, v in aux_override.items()})
+        out["gradient"] = gradient_conflict(model, model.spec.table_to_inputs(sub), labels)
+    return out
+
+
+def _ablation_weight(config: ExperimentConfig, selection: Optional[List[Dict[str, Any]]], chosen: Optional[float]):
+    """The lambda the ablations use for a seed: C2AL's choice, or its best non-zero
+    candidate when it chose 0 (an ablation without heads would measure nothing)."""
+    if chosen:
+        return float(chosen)
+    nonzero = [r for r in (selection or []) if r["aux_weight"] > 0 and r["val_logloss"] is not None]
+    if nonzero:
+        return float(min(nonzero, key=lambda r: r["val_logloss"])["aux_weight"])
+    values = [w for w in config.train.candidates if w > 0] or [0.3]
+    return float(values[len(values) // 2])
 
 
 def run_experiment(table, cohort_spec, config: ExperimentConfig, progress: bool = True) -> Dict[str, Any]:
-    """All variants x seeds. Returns the metrics document (see ``metrics.json``)."""
-    from c2al_tf.models import FeatureSpec
+    """All variants x seeds under the protocol. Returns the metrics document (see ``metrics.json``)."""
+    from c2al_tf.models import FeatureSpec, predict
 
     train, test = split(table, config.test_fraction, config.split_seed)
+    fit_table, val_table = carve_validation(train, config.train.validation_fraction, config.train.validation_seed)
     cohorts = list(cohort_spec.cohorts())
-    masks_train = cohort_spec.masks(train.features)
+    masks_fit = cohort_spec.masks(fit_table.features)
     masks_test = cohort_spec.masks(test.features)
-    spec = FeatureSpec.from_table(train)
+    spec = FeatureSpec.from_table(fit_table)
     variants = [v for v in config.variants if v in VARIANTS]
     if not cohorts:
-        variants = [v for v in variants if v == "baseline" or v == "c2al"]
-    runs, diagnostics = [], {}
+        variants = [v for v in variants if v in ("baseline", "c2al", "dcn")]
+    variants = ["baseline"] + [v for v in variants if v != "baseline"]  # the baseline first: c2al reuses it
+    runs, diagnostics, selection = [], {}, {}
     jobs = [(v, s) for s in range(config.seeds) for v in variants]
     bar = None
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(jobs), desc="experiment", unit="run")
+    baseline, chosen = None, None
     for variant, seed in jobs:
-        out = run_variant(variant, seed, train, test, spec, cohorts, masks_train, config, diagnostics=(seed == 0))
-        metrics = evaluate_predictions(test.label, out["p"], masks_test)
-        runs.append({"variant": variant, "seed": seed, **metrics})
-        if seed == 0:
-            diagnostics[variant] = {k: v for k, v in out.items() if k != "p"}
+        if variant == "baseline":
+            baseline, chosen = None, None
+        # c2al without selection trains its single lambda; the ablations follow c2al's choice
+        weight = (config.train.candidates[-1] if variant == "c2al"
+                  else _ablation_weight(config, selection.get(seed), chosen))
+        out = run_variant(variant, seed, fit_table, val_table, spec, cohorts, masks_fit, config, weight,
+                          baseline=baseline)
+        if variant == "baseline":
+            baseline = (out["model"], out["result"])
+        if variant == "c2al":
+            chosen = out["aux_weight"]
+            if "selection" in out:
+                selection[seed] = out["selection"]
+        p = predict(out["model"], test)["primary"]  # the test split, once per run
+        metrics = evaluate_predictions(test.label, p, masks_test)
+        result = out["result"]
+        runs.append({"variant": variant, "seed": seed, "aux_weight": out["aux_weight"],
+                     "epochs": result.best_epoch, "epochs_run": result.epochs_run,
+                     "val_logloss": result.val_logloss, **metrics})
+        if seed == 0 and variant in ("baseline", "c2al"):
+            _, aux_override, _ = _variant_setup(variant, seed, fit_table, cohorts, masks_fit, out["aux_weight"])
+            diagnostics[variant] = _diagnostics(out["model"], fit_table, aux_override)
         if bar is not None:
             bar.update(1)
-            bar.set_postfix(variant=variant, seed=seed, ne=f"{metrics['overall']['ne']:.4f}")
+            bar.set_postfix(variant=variant, seed=seed, ne=f"{metrics['overall']['ne']:.4f}",
+                            epochs=result.best_epoch)
     if bar is not None:
         bar.close()
     slices = ["overall"] + [c["name"] for c in cohorts]
@@ -177,14 +250,21 @@ def run_experiment(table, cohort_spec, config: ExperimentConfig, progress: bool 
                 return [(r["overall"] if s == "overall" else r["cohorts"][s])["ne"]
                         for r in sorted((r for r in runs if r["variant"] == v), key=lambda r: r["seed"])]
             comparisons[variant][s] = paired_comparison(ne("baseline"), ne(variant))
+    masks_train = cohort_spec.masks(train.features)
     cohort_info = {c["name"]: {"train_support": float(masks_train[c["name"]].mean()),
                                "train_positives": int(train.label[masks_train[c["name"]]].sum()),
                                "test_count": int(masks_test[c["name"]].sum()),
                                "test_positives": int(test.label[masks_test[c["name"]]].sum())} for c in cohorts}
+    config_doc = dataclasses.asdict(config)
+    config_doc["train"] = config.train.to_dict()
+    config_doc["variants"] = list(variants)
     return {"runs": runs, "comparisons": comparisons, "cohorts": cohort_spec.doc, "cohort_info": cohort_info,
-            "split": {"train": len(train), "test": len(test), "test_fraction": config.test_fraction,
-                      "split_seed": config.split_seed},
-            "config": dataclasses.asdict(config), "diagnostics": diagnostics}
+            "split": {"train": len(train), "fit": len(fit_table), "validation": len(val_table), "test": len(test),
+                      "test_fraction": config.test_fraction, "split_seed": config.split_seed,
+                      "validation_fraction": config.train.validation_fraction,
+                      "validation_seed": config.train.validation_seed},
+            "selection": {str(k): v for k, v in selection.items()},
+            "config": config_doc, "diagnostics": diagnostics}
 
 
 def likely_causes(doc: Dict[str, Any], slice_name: str) -> List[str]:

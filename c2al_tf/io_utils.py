@@ -189,6 +189,23 @@ def remove_remote_tree(path: str) -> None:
                 pass
 
 
+def copy_tree(src: str, dst: str) -> None:
+    """Copies the directory ``src`` to ``dst`` (local or remote, through tf.io.gfile)."""
+    import tensorflow as tf
+
+    g = _gfile()
+    src = src.rstrip("/")
+    for root, _, files in list(g.walk(src)):
+        rel = root[len(src):].lstrip("/")
+        target = f"{dst.rstrip('/')}/{rel}" if rel else dst
+        g.makedirs(target)
+        for name in files:
+            try:
+                g.copy(f"{root.rstrip('/')}/{name}", f"{target.rstrip('/')}/{name}", overwrite=True)
+            except tf.errors.NotFoundError:  # a phantom entry (see remove_remote_tree)
+                pass
+
+
 def _replace_dir(tmp: str, path: str, flag: str) -> None:
     """Renames ``tmp`` to ``path``; a previous output there is moved aside first and
     removed only once the new one is in place."""

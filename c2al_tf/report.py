@@ -9,7 +9,8 @@ import numpy as np
 from c2al_tf.experiment import likely_causes
 
 LABELS = {"c2al": "C2AL", "random": "random cohorts", "head_only": "head only", "tail_only": "tail only",
-          "reweight": "reweighting", "masked": "masked aux loss"}
+          "reweight": "reweighting", "masked": "masked aux loss",
+          "dcn": "DCN-v2 baseline"}
 
 
 def _pct(x: float) -> str:
@@ -38,10 +39,20 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
     lines = ["# C2AL experiment report", ""]
     lines.append(f"- command: `{meta['command']}`")
     lines.append(f"- data: `{meta['data']}` (sha256 `{meta['data_hash'][:16]}...`), label `{meta['label']}`")
-    lines.append(f"- split: {doc['split']['train']:,} train / {doc['split']['test']:,} test rows "
-                 f"(fixed seed {doc['split']['split_seed']}); seeds: {doc['config']['seeds']}; model "
-                 f"`{doc['config']['model']}`, {doc['config']['epochs']} epoch(s), aux weight "
-                 f"{doc['config']['aux_weight']}")
+    sp, tc = doc["split"], doc["config"]["train"]
+    lines.append(f"- split: {sp['train']:,} train ({sp['fit']:,} fit + {sp['validation']:,} validation) / "
+                 f"{sp['test']:,} test rows (fixed seeds {sp['split_seed']}, {sp['validation_seed']}); seeds: "
+                 f"{doc['config']['seeds']}; model `{doc['config']['model']}`")
+    if tc["early_stopping"]:
+        lines.append(f"- protocol: early stopping on validation logloss of the primary head (patience "
+                     f"{tc['patience']}, at most {tc['epochs']} epochs, best epoch kept); the test split is "
+                     f"scored once per run")
+    else:
+        lines.append(f"- protocol: fixed budget of {tc['epochs']} epoch(s), no early stopping")
+    if tc["select_aux_weight"]:
+        lines.append(f"- lambda chosen per seed on validation among {tc['aux_weights']} (0 = the baseline)")
+    else:
+        lines.append(f"- lambda fixed at {tc['aux_weights'][0]}")
     lines.append("- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
     lines.append("")
     lines.append("## Cohorts")
@@ -91,6 +102,23 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
             mean = {k: float(np.nanmean([m[k] for m in ms])) for k in ("ne", "logloss", "auc", "calibration")}
             lines.append(f"| {LABELS.get(variant, variant)} | {s} | {mean['ne']:.5f} | {mean['logloss']:.5f} | "
                          f"{mean['auc']:.4f} | {mean['calibration']:.3f} |")
+    lines.append("")
+    lines.append("## Training (mean over seeds)")
+    lines.append("")
+    lines.append("| variant | lambda per seed | epochs kept per seed | validation logloss |")
+    lines.append("|---|---|---|---|")
+    for variant in ["baseline"] + list(comps):
+        runs = sorted((r for r in doc["runs"] if r["variant"] == variant), key=lambda r: r["seed"])
+        vals = [r["val_logloss"] for r in runs if r.get("val_logloss") is not None]
+        weights = ", ".join(format(r["aux_weight"], "g") for r in runs)
+        epochs = ", ".join(str(r["epochs"]) for r in runs)
+        val = format(float(np.mean(vals)), ".5f") if vals else "n/a"
+        lines.append(f"| {LABELS.get(variant, variant)} | {weights} | {epochs} | {val} |")
+    if doc.get("selection"):
+        lines.append("")
+        lines.append("C2AL's lambda candidates (validation logloss of the primary head, per seed): " + "; ".join(
+            f"seed {seed}: " + ", ".join(f"{r['aux_weight']:g} -> {r['val_logloss']:.5f}" for r in table)
+            for seed, table in doc["selection"].items()))
     grad = (doc.get("diagnostics", {}).get("c2al") or {}).get("gradient")
     if grad:
         lines.append("")

@@ -3,7 +3,8 @@
 ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) -> ExampleValidator
 -> CohortMiner -> Trainer (C2AL) + Trainer (baseline, same encoder, no aux heads)
 -> Evaluator (TFMA: overall and per mined cohort; NE, AUC, calibration, count;
-C2AL vs baseline with a non-regression threshold on overall NE) -> Pusher.
+C2AL vs baseline with a non-regression threshold on overall NE, default "not
+worse") -> Pusher.
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Dict, List, Optional
 
 from tfx import v1 as tfx
 
+from c2al_tf.models.protocol import NE_TOLERANCE, TrainConfig
 from components.cohort_miner import CohortMiner
 
 RUN_FN = "pipeline.trainer_module.run_fn"
@@ -43,7 +45,7 @@ def _join(root: str, name: str) -> str:
     return root.rstrip("/") + "/" + name if "://" in root else os.path.join(os.path.abspath(root), name)
 
 
-def eval_config(label: str, ne_tolerance: float = 0.005):
+def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE):
     import tensorflow_model_analysis as tfma
 
     # The non-regression check applies to the overall slice only: a cohort may move
@@ -72,11 +74,11 @@ def eval_config(label: str, ne_tolerance: float = 0.005):
 
 
 def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c2al",
-                    schema_file: Optional[str] = None, model: str = "attention_fm", epochs: int = 2,
-                    batch_size: int = 1024, aux_weight: float = 0.5, seed: int = 0, max_pairs: int = 1,
+                    schema_file: Optional[str] = None, model: str = "attention_fm",
+                    training: Optional[TrainConfig] = None, seed: int = 0, max_pairs: int = 1,
                     divergence: str = "js", min_support: float = 0.02, min_positives: int = 30,
                     axes: Optional[str] = None, categorical: Optional[List[str]] = None,
-                    ne_tolerance: float = 0.005, beam_args: Optional[List[str]] = None,
+                    ne_tolerance: float = NE_TOLERANCE, beam_args: Optional[List[str]] = None,
                     metadata_path: Optional[str] = None, enable_cache: bool = True) -> tfx.dsl.Pipeline:
     """The whole C2AL pipeline. ``root`` holds pipeline outputs (``root/pipeline``),
     the SQLite MLMD (``root/metadata.sqlite``) and pushed models (``root/serving``)."""
@@ -92,16 +94,19 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
                         anomalies=validator.outputs["anomalies"], label=label, axes=axes,
                         categorical=",".join(categorical or []) or None, max_pairs=max_pairs,
                         divergence=divergence, min_support=min_support, min_positives=min_positives, seed=seed)
-    config: Dict = {"label": label, "model": model, "epochs": epochs, "batch_size": batch_size,
-                    "aux_weight": aux_weight, "seed": seed, "categorical": list(categorical or [])}
-    trainer = tfx.components.Trainer(
-        run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
-        custom_config=config)
+    training = training if training is not None else TrainConfig()
+    config: Dict = {"label": label, "model": model, "seed": seed, "categorical": list(categorical or []),
+                    **training.to_dict()}
     baseline = tfx.components.Trainer(
         run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
         custom_config={**config, "baseline": True}).with_id("BaselineTrainer")
+    # the baseline is C2AL's lambda = 0 candidate: the C2AL trainer reads it instead of training it again
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
+        base_model=baseline.outputs["model"],
+        train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
+        custom_config=config)
     evaluator = tfx.components.Evaluator(
         examples=miner.outputs["output_examples"], model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], eval_config=eval_config(label, ne_tolerance))

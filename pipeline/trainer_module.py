@@ -3,8 +3,22 @@
 CohortMiner's Examples and exports the serving SavedModel.
 
 custom_config keys: label (required), baseline (bool), model (attention_fm | dhen |
-dcn | fm | mlp), epochs, batch_size, aux_weight, seed, categorical (list),
-vocab_rows (rows read to build vocabularies and normalization, default 200000).
+dcn | fm | mlp), seed, categorical (list), vocab_rows (rows read to build
+vocabularies and normalization, default 200000), and the training protocol's
+fields (:class:`c2al_tf.models.protocol.TrainConfig`: epochs, batch_size,
+early_stopping, patience, validation_fraction, validation_seed, aux_weights,
+select_aux_weight; defaults from that class).
+
+Protocol: the validation rows are carved out of the *train* split by a hash of
+each serialized example (``validation_fraction`` of them, the same rows in every
+trainer, epoch and worker, no extra pass over the data); the eval split stays
+for the Evaluator alone. Early stopping watches the primary head's logloss on
+those rows; the C2AL trainer chooses lambda among ``aux_weights`` on them, with
+lambda = 0 (no auxiliary head) always a candidate, so it never pushes heads that
+did not help on validation. The C2AL Trainer takes the BaselineTrainer's model as
+``base_model``: that *is* the lambda = 0 candidate (same data, carve-out, seed and
+encoder), so its validation logloss is read from its export instead of training
+it twice, and when lambda = 0 wins the baseline's export is copied as the result.
 
 Typing: the same rule as every ``c2al`` command (:mod:`c2al_tf.data.column_types`:
 id-named integers categorical, other integers numeric buckets + a categorical
@@ -19,6 +33,7 @@ import os
 
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 
 import c2al_tf  # noqa: E402,F401
@@ -29,6 +44,8 @@ from c2al_tf.data.readers import read_tfrecord  # noqa: E402
 from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.labels import MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, set_seed  # noqa: E402
+from c2al_tf.io_utils import copy_tree  # noqa: E402
+from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets, select  # noqa: E402
 from c2al_tf.models.training import head_priors  # noqa: E402
 
 COHORTS_FILE = "cohorts.json"
@@ -52,9 +69,25 @@ def load_cohorts(train_patterns):
     return CohortSpec.load(path)
 
 
-def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle: bool = True):
+HASH_BUCKETS = 10_000
+
+
+def in_validation(serialized, fraction: float):
+    """True for the rows held out for validation: a fixed hash of the serialized
+    example, so the split is the same in every trainer, epoch and worker."""
+    return tf.strings.to_hash_bucket_fast(serialized, HASH_BUCKETS) < int(round(fraction * HASH_BUCKETS))
+
+
+def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle: bool = True,
+            validation_fraction: float = 0.0, part: str = "all"):
+    """``(features, {head: label})`` batches; ``part`` "fit" / "validation" keeps the
+    rows outside / inside the hashed validation carve-out, "all" every row."""
     label_features = [spec.label] + [h for h in heads if h != PRIMARY]
     ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if part == "fit":
+        ds = ds.filter(lambda s: tf.logical_not(in_validation(s, validation_fraction)))
+    elif part == "validation":
+        ds = ds.filter(lambda s: in_validation(s, validation_fraction))
     if shuffle:
         ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
 
@@ -68,6 +101,12 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     return ds.batch(batch_size).map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
 
 
+def train_config(cfg) -> TrainConfig:
+    """The protocol from custom_config; absent keys take TrainConfig's defaults."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    return TrainConfig(**{k: v for k, v in cfg.items() if k in fields})
+
+
 def schema_categorical(schema_path):
     """Features the schema marks ``int_domain { is_categorical: true }``."""
     if not schema_path or not tf.io.gfile.exists(schema_path):
@@ -79,26 +118,74 @@ def schema_categorical(schema_path):
     return [f.name for f in schema.feature if f.HasField("int_domain") and f.int_domain.is_categorical]
 
 
-def run_fn(fn_args):
-    cfg = dict(fn_args.custom_config or {})
+def _feature_spec(cfg, files, spec_doc, schema_path):
     label = cfg["label"]
-    seed = int(cfg.get("seed", 0))
-    set_seed(seed)
-    files = _files(fn_args.train_files)
-    spec_doc = load_cohorts(fn_args.train_files)
-    cohorts = [] if cfg.get("baseline") else list(spec_doc.cohorts())
     drop = [MEMBERSHIP_FEATURE] + [c["aux_label"] for c in spec_doc.cohorts()]
-    categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(getattr(fn_args, "schema_path", None))))
+    categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(schema_path)))
     sample = read_tfrecord(files, label, categorical=[c for c in categorical if c != label], drop=drop,
                            max_rows=int(cfg.get("vocab_rows", 200_000)))
-    spec = FeatureSpec.from_table(sample)
-    config = ModelConfig(model=cfg.get("model", "attention_fm"),
-                         aux_weight=float(cfg.get("aux_weight", ModelConfig.aux_weight)))
-    model = build_model(spec, cohorts, config, priors=head_priors(cohorts, sample))
-    batch_size = int(cfg.get("batch_size", 1024))
-    model.training_model.fit(dataset(files, spec, model.head_names, batch_size, seed),
-                             epochs=int(cfg.get("epochs", 2)), verbose=2)
-    export_saved_model(model, fn_args.serving_model_dir,
-                       extra_metadata={"seed": seed, "baseline": bool(cfg.get("baseline"))})
+    return FeatureSpec.from_table(sample), sample
+
+
+def _baseline_candidate(base_model):
+    """(None, FitResult) of the BaselineTrainer's export, or None without one."""
+    if not base_model:
+        return None
+    path = os.path.join(base_model, "assets.extra", "c2al.json")
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        meta = json.loads(f.read())
+    if meta.get("validation_logloss") is None:
+        return None
+    return None, FitResult(meta.get("epochs", 0), meta.get("epochs", 0), meta["validation_logloss"], {})
+
+
+def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, baseline=None):
+    """Trains under the protocol; returns (model, lambda, FitResult, candidates table).
+    ``baseline``: the lambda = 0 candidate already trained (model None: its export)."""
+    def build(lam):
+        set_seed(seed)
+        heads = cohorts if lam > 0 else []
+        return build_model(spec, heads, ModelConfig(model=cfg.get("model", "attention_fm"), aux_weight=lam),
+                           priors=head_priors(heads, sample))
+
+    def train(lam, model):
+        fit_ds = dataset(files, spec, model.head_names, training.batch_size, seed,
+                         validation_fraction=training.validation_fraction, part="fit")
+        val_ds = dataset(files, spec, model.head_names, training.batch_size, seed, shuffle=False,
+                         validation_fraction=training.validation_fraction, part="validation")
+        result = fit_datasets(model, fit_ds, val_ds, training, verbose=2)
+        print(f"[trainer] lambda {lam:g}: validation logloss {result.val_logloss:.5f}, best epoch "
+              f"{result.best_epoch} of {result.epochs_run}", flush=True)
+        return result
+
+    if cohorts and training.select_aux_weight:
+        return select(build, train, training.candidates, trained={0.0: baseline} if baseline else None)
+    lam = training.candidates[-1] if cohorts else 0.0
+    model = build(lam)
+    result = train(lam, model)
+    return model, lam, result, None
+
+
+def run_fn(fn_args):
+    cfg = dict(fn_args.custom_config or {})
+    seed = int(cfg.get("seed", 0))
+    training = train_config(cfg)
+    files = _files(fn_args.train_files)
+    spec_doc = load_cohorts(fn_args.train_files)
+    spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None))
+    cohorts = [] if cfg.get("baseline") else list(spec_doc.cohorts())
+    baseline = None if cfg.get("baseline") else _baseline_candidate(getattr(fn_args, "base_model", None))
+    model, lam, result, selection = _train(cfg, files, spec, sample, cohorts, training, seed, baseline)
+    if model is None:  # lambda 0 won: the baseline's export is this trainer's result
+        print("[trainer] lambda 0 (no auxiliary head) had the lowest validation logloss: the C2AL trainer "
+              "returns the baseline model", flush=True)
+        copy_tree(fn_args.base_model, fn_args.serving_model_dir)
+    else:
+        export_saved_model(model, fn_args.serving_model_dir, extra_metadata={
+            "seed": seed, "baseline": bool(cfg.get("baseline")), "aux_weight": lam, "epochs": result.best_epoch,
+            "validation_logloss": result.val_logloss, "selection": selection})
     with tf.io.gfile.GFile(os.path.join(fn_args.serving_model_dir, "assets.extra", "trainer.json"), "w") as f:
-        f.write(json.dumps({"custom_config": cfg, "train_files": files}, default=str))
+        f.write(json.dumps({"custom_config": cfg, "train_files": files, "training": training.to_dict(),
+                            "aux_weight": lam, "selection": selection}, default=str))

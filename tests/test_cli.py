@@ -20,7 +20,7 @@ def data(tmp_path_factory):
 def test_train_then_evaluate(data, run_cli):
     spec = write_spec(data / "cohorts.json")
     code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", data / "m",
-                             "--cohorts", spec, "--epochs", 1, "--seed", 3)
+                             "--cohorts", spec, "--epochs", 1, "--seed", 3, "--aux-weight", 0.5)
     assert code == 0, err
     assert "aux__user_value_tail" in out
     code, out, err = run_cli("evaluate", "--model", data / "m", "--data", data / "test.csv", "--label", "click",
@@ -143,7 +143,7 @@ def test_predicate_on_missing_feature_names_file_and_cohort(data, run_cli, tmp_p
 def test_evaluate_writes_null_for_undefined_metrics(data, run_cli, tmp_path):
     spec = write_spec(tmp_path / "cohorts.json")
     code, _, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
-                           "--cohorts", spec, "--epochs", 1)
+                           "--cohorts", spec, "--epochs", 1, "--aux-weight", 0.5)
     assert code == 0, err
     empty = _spec_with(tmp_path, {"feature": "user_value", "min": 1e9, "max": None},
                        {"feature": "user_value", "min": None, "max": 0.5}, "empty.json")
@@ -163,7 +163,8 @@ def test_train_saves_the_training_model(data, run_cli, tmp_path):
 
     spec = write_spec(tmp_path / "cohorts.json")
     code, _, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
-                           "--cohorts", spec, "--epochs", 1, "--save-training-model", tmp_path / "t.keras")
+                           "--cohorts", spec, "--epochs", 1, "--aux-weight", 0.5,
+                           "--save-training-model", tmp_path / "t.keras")
     assert code == 0, err
     loaded = tf.keras.models.load_model(str(tmp_path / "t.keras"))
     assert isinstance(loaded, MultiHeadModel) and list(loaded.c2al_heads)[1:] == ["aux__user_value_head",
@@ -171,3 +172,52 @@ def test_train_saves_the_training_model(data, run_cli, tmp_path):
     code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m2",
                              "--save-training-model", tmp_path / "t.h5")
     assert code == 2 and "must end in .keras" in err and "[train]" not in out
+
+
+def test_train_chooses_lambda_on_validation_with_zero_a_candidate(data, run_cli, tmp_path):
+    """Default protocol: validation carved from the training rows, early stopping,
+    lambda from the grid with 0 (the baseline) always tried; the export records it."""
+    from c2al_tf.export import load_metadata
+
+    spec = write_spec(tmp_path / "cohorts.json")
+    code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
+                             "--cohorts", spec, "--epochs", 2, "--aux-weight", "0.3,1")
+    assert code == 0, err
+    assert "4,500 rows to fit, 500 held out for validation" in out
+    meta = load_metadata(str(tmp_path / "m"))
+    table = meta["selection"]
+    assert [r["aux_weight"] for r in table] == [0.0, 0.3, 1.0]
+    best = min(table, key=lambda r: r["val_logloss"])
+    assert meta["aux_weight"] == best["aux_weight"] and meta["validation_logloss"] == best["val_logloss"]
+    assert 1 <= meta["epochs"] <= 2
+    heads = ["primary"] if best["aux_weight"] == 0 else ["primary", "aux__user_value_head", "aux__user_value_tail"]
+    assert meta["heads"] == heads
+
+
+@pytest.mark.parametrize("args,msg", [
+    (("--validation-fraction", 0.7), "--validation-fraction must be in (0, 0.5], got 0.7"),
+    (("--validation-fraction", 0), "--validation-fraction must be in (0, 0.5], got 0.0"),
+    (("--aux-weight", "0.3,x"), "--aux-weight takes a number or a comma list"),
+    (("--aux-weight", "-1"), "--aux-weight values must be finite and >= 0"),
+    (("--patience", 0), "--patience must be >= 1"),
+])
+def test_train_bad_protocol_flags(data, run_cli, tmp_path, args, msg):
+    code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
+                             *args)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1 and "[train]" not in out
+    assert not os.path.exists(tmp_path / "m")
+
+
+def test_train_refuses_a_validation_split_without_positives(run_cli, tmp_path):
+    import numpy as np
+
+    from c2al_tf.models.protocol import VALIDATION_SEED
+
+    held_out = set(np.random.default_rng(VALIDATION_SEED).permutation(400)[:20].tolist())
+    positive = min(set(range(400)) - held_out)  # the only positive row falls outside the validation split
+    rows = ["click,x"] + [f"{int(i == positive)},{i % 5}" for i in range(400)]
+    (tmp_path / "rare.csv").write_text("\n".join(rows) + "\n")
+    code, _, err = run_cli("train", "--data", tmp_path / "rare.csv", "--label", "click", "--export", tmp_path / "m",
+                           "--validation-fraction", 0.05)
+    assert code == 2 and "the validation split (20 rows, --validation-fraction 0.05) has no positive label" in err
+    assert len(err.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "m")

@@ -21,38 +21,67 @@ def data(tmp_path_factory):
     return d
 
 
-def test_smoke_all_variants(data, run_cli):
+ARGS = ("--seeds", 2, "--epochs", 2, "--aux-weight", "0.5,1")
+
+
+@pytest.fixture(scope="module")
+def smoke(data):
+    from c2al_tf.cli import main
+
     out = data / "run1"
-    code, stdout, err = run_cli("experiment", "--data", data / "d.csv", "--label", "click", "--out", out,
-                                "--seeds", 2, "--epochs", 1, "--cohorts", data / "cohorts.json")
-    assert code == 0, err
-    doc = json.loads((out / "metrics.json").read_text())
+    code = main([str(a) for a in ("experiment", "--data", data / "d.csv", "--label", "click", "--out", out,
+                                  "--cohorts", data / "cohorts.json", *ARGS)])
+    assert code == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+def test_smoke_all_variants(smoke):
+    out, doc = smoke
     variants = {r["variant"] for r in doc["runs"]}
-    assert variants == {"baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked"}
-    assert len(doc["runs"]) == 14
+    assert variants == {"baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked", "dcn"}
+    assert len(doc["runs"]) == 16
     for r in doc["runs"]:
         assert set(r["overall"]) == {"ne", "logloss", "auc", "calibration", "count", "positive_rate"}
         assert set(r["cohorts"]) == {"user_value_head", "user_value_tail"}
+        assert 1 <= r["epochs"] <= r["epochs_run"] <= 2 and r["val_logloss"] > 0
     comp = doc["comparisons"]["c2al"]["user_value_tail"]
     assert comp["n"] == 2 and comp["ci_low"] <= comp["mean"] <= comp["ci_high"]
     report = (out / "report.md").read_text()
     assert "NE_diff vs baseline" in report and "sha256" in report and "tensorflow 2.16.2" in report
-    assert "c2al experiment" in report
+    assert "c2al experiment" in report and "early stopping on validation logloss" in report
     for png in ("ne_diff.png", "attention_density.png", "calibration.png"):
         assert (out / png).stat().st_size > 5000
-    assert doc["diagnostics"]["c2al"]["gradient"]["cosine"] == doc["diagnostics"]["c2al"]["gradient"]["cosine"]
+    split = doc["split"]
+    assert split["fit"] + split["validation"] == split["train"] and split["validation"] == round(0.1 * split["train"])
 
 
-def test_rerun_reproduces_every_ne(data, run_cli):
-    runs = []
-    for name in ("a", "b"):
-        code, _, err = run_cli("experiment", "--data", data / "d.csv", "--label", "click", "--out", data / name,
-                               "--seeds", 2, "--epochs", 1, "--cohorts", data / "cohorts.json",
-                               "--variants", "baseline,c2al")
-        assert code == 0, err
-        runs.append(json.loads((data / name / "metrics.json").read_text())["runs"])
-    for a, b in zip(*runs):
-        assert abs(a["overall"]["ne"] - b["overall"]["ne"]) <= 1e-6
+def test_lambda_is_chosen_per_seed_on_validation_with_the_baseline_as_lambda_zero(smoke):
+    _, doc = smoke
+    runs = {(r["variant"], r["seed"]): r for r in doc["runs"]}
+    for seed in (0, 1):
+        table = doc["selection"][str(seed)]
+        assert [r["aux_weight"] for r in table] == [0.0, 0.5, 1.0]
+        assert table[0]["val_logloss"] == runs[("baseline", seed)]["val_logloss"]  # lambda 0 is the baseline
+        best = min(table, key=lambda r: r["val_logloss"])
+        c2al = runs[("c2al", seed)]
+        assert c2al["aux_weight"] == best["aux_weight"] and c2al["val_logloss"] == best["val_logloss"]
+        if best["aux_weight"] == 0:  # fell back to the baseline: the same model, the same test NE
+            assert c2al["overall"]["ne"] == runs[("baseline", seed)]["overall"]["ne"]
+        assert runs[("tail_only", seed)]["aux_weight"] > 0  # ablations always train heads
+        assert runs[("dcn", seed)]["aux_weight"] == 0
+
+
+def test_rerun_reproduces_every_ne(smoke, data, run_cli):
+    _, first = smoke
+    code, _, err = run_cli("experiment", "--data", data / "d.csv", "--label", "click", "--out", data / "again",
+                           "--cohorts", data / "cohorts.json", *ARGS, "--variants", "baseline,c2al")
+    assert code == 0, err
+    again = json.loads((data / "again" / "metrics.json").read_text())["runs"]
+    before = {(r["variant"], r["seed"]): r for r in first["runs"]}
+    assert len(again) == 4
+    for b in again:
+        a = before[(b["variant"], b["seed"])]
+        assert abs(a["overall"]["ne"] - b["overall"]["ne"]) <= 1e-6 and a["aux_weight"] == b["aux_weight"]
         for c in a["cohorts"]:
             assert abs(a["cohorts"][c]["ne"] - b["cohorts"][c]["ne"]) <= 1e-6
 
@@ -69,7 +98,8 @@ def test_verdict_says_plainly_when_c2al_hurts():
 
 
 @pytest.mark.parametrize("args,msg", [(("--seeds", 1), "--seeds must be >= 2"),
-                                      (("--variants", "c2al,magic"), "--variants must include baseline")])
+                                      (("--variants", "c2al,magic"), "--variants must include baseline"),
+                                      (("--validation-fraction", 0.6), "--validation-fraction must be in (0, 0.5]")])
 def test_bad_arguments(data, run_cli, args, msg):
     code, _, err = run_cli("experiment", "--data", data / "d.csv", "--label", "click", "--out", data / "bad", *args)
     assert code == 2 and msg in err and not os.path.exists(data / "bad")

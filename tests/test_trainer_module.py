@@ -10,24 +10,31 @@ from c2al_tf.labels import aux_labels
 from helpers import planted_spec, synthetic_table
 
 
+def _write_miner_output(root, rows=3000):
+    """What CohortMiner hands the Trainer: Examples with aux__ labels, and cohorts.json."""
+    spec = planted_spec()
+    table = synthetic_table(rows, seed=2)
+    frame = table.to_frame()
+    for name, values in aux_labels(table.label, table.features, spec.cohorts()).items():
+        frame[name] = values
+    write_tfrecord(table_from_frame(frame.astype(str), "click"),
+                   f"{root}/examples/Split-train/data_tfrecord-00000-of-00001.gz")
+    spec.save(f"{root}/examples/cohorts.json")
+    return table
+
+
 def test_run_fn_reads_and_exports_on_a_remote_filesystem():
     from tfx.components.trainer.fn_args_utils import FnArgs
 
     from pipeline.trainer_module import run_fn
 
     root = "ram://c2al-trainer-test"
-    spec = planted_spec()
-    table = synthetic_table(3000, seed=2)
-    frame = table.to_frame()
-    for name, values in aux_labels(table.label, table.features, spec.cohorts()).items():
-        frame[name] = values
-    labeled = table_from_frame(frame.astype(str), "click")
     try:
-        write_tfrecord(labeled, f"{root}/examples/Split-train/data_tfrecord-00000-of-00001.gz")
-        spec.save(f"{root}/examples/cohorts.json")
+        table = _write_miner_output(root)
         fn_args = FnArgs(train_files=[f"{root}/examples/Split-train/*"],
                          serving_model_dir=f"{root}/model/serving",
-                         custom_config={"label": "click", "epochs": 1, "batch_size": 512, "seed": 0})
+                         custom_config={"label": "click", "epochs": 1, "batch_size": 512, "seed": 0,
+                                        "aux_weights": [0.5], "select_aux_weight": False})
         run_fn(fn_args)
         loaded = tf.saved_model.load(f"{root}/model/serving")
         examples = table_to_examples(table.take(np.arange(8)), include_label=False)
@@ -40,3 +47,42 @@ def test_run_fn_reads_and_exports_on_a_remote_filesystem():
         from c2al_tf.io_utils import remove_remote_tree
 
         remove_remote_tree(root)
+
+
+def test_run_fn_carves_validation_by_hash_and_chooses_lambda_on_it(tmp_path):
+    """The hashed carve-out splits the train files into disjoint fit / validation rows
+    (about validation_fraction of them); run_fn chooses lambda on them, 0 included."""
+    import json
+
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    from c2al_tf.models import FeatureSpec
+    from pipeline.trainer_module import dataset, run_fn
+
+    root = str(tmp_path)
+    table = _write_miner_output(root)
+    files = tf.io.gfile.glob(f"{root}/examples/Split-train/*")
+    spec = FeatureSpec.from_table(table)
+    count = {part: sum(int(tf.shape(y["primary"])[0]) for _, y in dataset(
+        files, spec, ["primary"], 512, 0, shuffle=False, validation_fraction=0.1, part=part))
+        for part in ("all", "fit", "validation")}
+    assert count["fit"] + count["validation"] == count["all"] == 3000
+    assert abs(count["validation"] / 3000 - 0.1) < 0.03
+    config = {"label": "click", "epochs": 1, "batch_size": 512, "seed": 0, "aux_weights": [0.3]}
+    train = [f"{root}/examples/Split-train/*"]
+    run_fn(FnArgs(train_files=train, serving_model_dir=f"{root}/base", custom_config={**config, "baseline": True}))
+    base = json.loads(open(f"{root}/base/assets.extra/c2al.json").read())
+    # the C2AL trainer takes the baseline as its lambda = 0 candidate instead of training it again
+    run_fn(FnArgs(train_files=train, serving_model_dir=f"{root}/serving", base_model=f"{root}/base",
+                  custom_config=config))
+    record = json.loads(open(f"{root}/serving/assets.extra/trainer.json").read())
+    table_ = record["selection"]
+    assert [r["aux_weight"] for r in table_] == [0.0, 0.3]
+    assert table_[0]["val_logloss"] == base["validation_logloss"]
+    assert record["aux_weight"] == min(table_, key=lambda r: r["val_logloss"])["aux_weight"]
+    assert record["training"]["validation_fraction"] == 0.1
+    meta = json.loads(open(f"{root}/serving/assets.extra/c2al.json").read())
+    if record["aux_weight"] == 0:  # fell back: the export is the baseline's
+        assert meta["heads"] == ["primary"] and meta["validation_logloss"] == base["validation_logloss"]
+    else:
+        assert meta["heads"] == ["primary", "aux__user_value_head", "aux__user_value_tail"]

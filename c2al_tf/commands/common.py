@@ -36,3 +36,35 @@ def read_data(args, warn_leakage: bool = True):
         for line in leakage_warnings(table):
             print(f"c2al: warning: {line}", file=sys.stderr)
     return table
+
+
+def add_training_args(p: argparse.ArgumentParser) -> None:
+    """The training protocol's flags (defaults: :class:`c2al_tf.models.protocol.TrainConfig`)."""
+    from c2al_tf.models.protocol import TrainConfig
+
+    d = TrainConfig()
+    p.add_argument("--epochs", type=int, default=d.epochs, metavar="E",
+                   help=f"maximum epochs with early stopping, exact epochs without (default {d.epochs})")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--validation-fraction", type=float, default=d.validation_fraction, metavar="F",
+                   help=f"share of the training rows held out for early stopping and choosing lambda, in (0, 0.5] "
+                        f"(default {d.validation_fraction})")
+    p.add_argument("--early-stopping", action=argparse.BooleanOptionalAction, default=d.early_stopping,
+                   help="stop when the primary head's validation logloss stops improving and keep the best epoch "
+                        "(default on; --no-early-stopping trains exactly --epochs, for benchmarks)")
+    p.add_argument("--patience", type=int, default=d.patience, metavar="N",
+                   help=f"epochs without improvement before stopping (default {d.patience})")
+    p.add_argument("--aux-weight", default=",".join(f"{w:g}" for w in d.aux_weights), metavar="W[,W...]",
+                   help="lambda for the auxiliary heads: one value trains exactly that; a comma list is a grid "
+                        "searched on validation, 0 (no auxiliary head = the baseline) always included "
+                        f"(default {','.join(f'{w:g}' for w in d.aux_weights)})")
+
+
+def train_config(args):
+    """A :class:`~c2al_tf.models.protocol.TrainConfig` from :func:`add_training_args`'s flags."""
+    from c2al_tf.models.protocol import TrainConfig, parse_aux_weights
+
+    weights, select = parse_aux_weights(args.aux_weight)
+    return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, early_stopping=args.early_stopping,
+                       patience=args.patience, validation_fraction=args.validation_fraction,
+                       aux_weights=weights, select_aux_weight=select)

@@ -2,7 +2,6 @@
 full TFX pipeline (baseline and C2AL), print the report."""
 from __future__ import annotations
 
-import argparse
 import os
 
 
@@ -14,7 +13,9 @@ def register(sub) -> None:
     p.add_argument("--rows", type=int, default=100_000, metavar="N")
     p.add_argument("--out", default="c2al-demo", metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--pipeline-arg", action="append", default=[], metavar="X",
+                   help="extra 'c2al pipeline run' flag for the demo's pipeline (repeatable), e.g. "
+                        "--pipeline-arg=--aux-weight=0.3 or --pipeline-arg=--no-early-stopping")
     p.add_argument("--beam-arg", action="append", default=[], metavar="X")
     p.set_defaults(func=run)
 
@@ -35,10 +36,12 @@ def run(args) -> int:
         truth = write_csv(data, args.rows, args.seed, progress=True)
         print(f"[demo] wrote {args.rows:,} rows to {data}; planted axis '{truth.axis}' "
               f"(tail < {truth.tail_max:.3g}, head >= {truth.head_min:.3g})")
-    pipeline_args = argparse.Namespace(
-        data=data, label="click", root=os.path.join(out, "run"), schema=None, model="attention_fm",
-        epochs=args.epochs, batch_size=1024, aux_weight=0.5, seed=args.seed, max_pairs=1, axes=None,
-        categorical="", ne_tolerance=0.005, beam_arg=args.beam_arg, runner="local", no_cache=False)
+    # the pipeline's own flags and defaults (one place), as 'c2al pipeline run' would parse them
+    from c2al_tf.cli import build_parser
+
+    argv = ["pipeline", "run", "--data", data, "--label", "click", "--root", os.path.join(out, "run"),
+            "--seed", str(args.seed)] + [a for b in args.beam_arg for a in ("--beam-arg", b)] + list(args.pipeline_arg)
+    pipeline_args = build_parser().parse_args(argv)
     return run_pipeline(pipeline_args)
 
 

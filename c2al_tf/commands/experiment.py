@@ -5,12 +5,12 @@ import os
 import shlex
 import sys
 
-from c2al_tf.commands.common import add_data_args, read_data, split_list
+from c2al_tf.commands.common import add_data_args, add_training_args, read_data, split_list, train_config
 
 
 def register(sub) -> None:
     from c2al_tf.experiment import VARIANTS
-    from c2al_tf.models.builder import DEFAULT_AUX_WEIGHT, ENCODERS
+    from c2al_tf.models.builder import ENCODERS
 
     p = sub.add_parser("experiment", help="baseline vs C2AL and ablations over seeds: report.md, metrics.json, plots",
                        description="Mine cohorts once (or take --cohorts), then train every variant with N seeds on "
@@ -20,9 +20,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, default=5, metavar="N")
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
     p.add_argument("--cohorts", metavar="cohorts.json", help="use these cohorts instead of mining")
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=1024)
-    p.add_argument("--aux-weight", type=float, default=DEFAULT_AUX_WEIGHT)
+    add_training_args(p)
     p.add_argument("--variants", default=",".join(VARIANTS), metavar="a,b", help=f"subset of {', '.join(VARIANTS)}")
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.set_defaults(func=run)
@@ -43,6 +41,7 @@ def run(args) -> int:
     if unknown or "baseline" not in variants:
         raise C2ALInputError(f"--variants must include baseline and only name {', '.join(VARIANTS)} "
                              f"(got '{args.variants}')")
+    training = train_config(args)  # bad protocol flags fail before any work
     if not 0 < args.test_fraction < 1:
         raise C2ALInputError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     from c2al_tf.io_utils import check_output_dir
@@ -51,8 +50,8 @@ def run(args) -> int:
     cohorts = load_cohorts(args.cohorts, args.label)
     table = read_data(args)
     print(f"[experiment] {table.source}: {table.summary()}")
-    config = ExperimentConfig(seeds=args.seeds, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-                              aux_weight=args.aux_weight, test_fraction=args.test_fraction, variants=variants)
+    config = ExperimentConfig(seeds=args.seeds, model=args.model, train=training,
+                              test_fraction=args.test_fraction, variants=variants)
     if cohorts is None:
         train, _ = split(table, config.test_fraction, config.split_seed)
         cohorts, _ = mine_table(train)  # mined once, on the training rows only

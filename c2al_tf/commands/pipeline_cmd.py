@@ -28,7 +28,9 @@ def register(sub) -> None:
 
 
 def _pipeline_args(p, for_compile: bool = False) -> None:
-    from c2al_tf.models.builder import DEFAULT_AUX_WEIGHT, ENCODERS
+    from c2al_tf.commands.common import add_training_args
+    from c2al_tf.models.builder import ENCODERS
+    from c2al_tf.models.protocol import NE_TOLERANCE
 
     p.add_argument("--data", required=not for_compile, metavar="PATH",
                    help="CSV file / directory of CSVs, or TFRecord files of tf.Example (0/1 label)")
@@ -37,15 +39,14 @@ def _pipeline_args(p, for_compile: bool = False) -> None:
                    help="pipeline outputs, MLMD (SQLite) and pushed models go here")
     p.add_argument("--schema", metavar="schema.pbtxt", help="use ImportSchemaGen with this schema")
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=1024)
-    p.add_argument("--aux-weight", type=float, default=DEFAULT_AUX_WEIGHT)
+    add_training_args(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-pairs", type=int, default=1)
     p.add_argument("--axes", metavar="a,b")
     p.add_argument("--categorical", default="", metavar="a,b", help="integer columns to treat as categorical")
-    p.add_argument("--ne-tolerance", type=float, default=0.005,
-                   help="C2AL's overall NE may exceed the baseline's by at most this fraction (default 0.005)")
+    p.add_argument("--ne-tolerance", type=float, default=NE_TOLERANCE,
+                   help=f"C2AL's overall NE may exceed the baseline's by at most this fraction (default "
+                        f"{NE_TOLERANCE:g}: not worse)")
     p.add_argument("--beam-arg", action="append", default=[], metavar="X",
                    help="Beam pipeline option for every data stage (repeatable), e.g. --beam-arg=--runner=FlinkRunner")
 
@@ -121,14 +122,13 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
 
 
 def build(args, root: str):
-    from c2al_tf.commands.common import split_list
+    from c2al_tf.commands.common import split_list, train_config
     from pipeline.pipeline import create_pipeline
     from pipeline.runner import beam_args
 
     return create_pipeline(
         os.path.abspath(args.data) if args.data and "://" not in args.data else args.data, args.label, root,
-        schema_file=args.schema, model=args.model, epochs=args.epochs, batch_size=args.batch_size,
-        aux_weight=args.aux_weight, seed=args.seed, max_pairs=args.max_pairs, axes=args.axes,
+        schema_file=args.schema, model=args.model, training=train_config(args), seed=args.seed, max_pairs=args.max_pairs, axes=args.axes,
         categorical=split_list(args.categorical), ne_tolerance=args.ne_tolerance, beam_args=beam_args(args.beam_arg),
         metadata_path=os.path.join(root, "metadata.sqlite") if "://" not in root else None,
         enable_cache=not getattr(args, "no_cache", False))
@@ -138,8 +138,10 @@ def run(args) -> int:
     from pipeline.report import format_report, summarize, write_summary
     from pipeline.runner import run as run_pipeline
 
+    from c2al_tf.commands.common import train_config
     from c2al_tf.io_utils import check_writable_dir
 
+    train_config(args)  # bad protocol flags fail before any work
     check_writable_dir(args.root, "--root")
     root = os.path.abspath(args.root)
     if getattr(args, "positive_label", None) is not None:

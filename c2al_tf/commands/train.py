@@ -1,11 +1,11 @@
 """``c2al train``: train a C2AL (or baseline) model and export a SavedModel."""
 from __future__ import annotations
 
-from c2al_tf.commands.common import add_data_args, read_data
+from c2al_tf.commands.common import add_data_args, add_training_args, read_data, train_config
 
 
 def register(sub) -> None:
-    from c2al_tf.models.builder import DEFAULT_AUX_WEIGHT, ENCODERS
+    from c2al_tf.models.builder import ENCODERS
 
     p = sub.add_parser("train", help="train a model (auxiliary heads from --cohorts) and export it",
                        description="Train the shared encoder with a primary head and, given --cohorts, one "
@@ -15,13 +15,11 @@ def register(sub) -> None:
     p.add_argument("--export", required=True, metavar="DIR", help="SavedModel directory to write")
     p.add_argument("--cohorts", metavar="cohorts.json", help="CohortSpec; without it, a baseline model")
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
-    p.add_argument("--aux-weight", type=float, default=DEFAULT_AUX_WEIGHT, metavar="W",
-                   help=f"lambda for every auxiliary head (default {DEFAULT_AUX_WEIGHT})")
-    p.add_argument("--epochs", type=int, default=2, metavar="E")
-    p.add_argument("--batch-size", type=int, default=1024)
+    add_training_args(p)
     p.add_argument("--embedding-dim", type=int, default=16)
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--verbose-epochs", action="store_true", help="print one line per epoch")
     p.add_argument("--save-training-model", metavar="PATH.keras",
                    help="also save the multi-head training model (aux heads, lambdas, optimizer state) as .keras, "
                         "to load with tf.keras.models.load_model and continue training")
@@ -60,13 +58,11 @@ def run(args) -> int:
     from c2al_tf.errors import C2ALInputError
     from c2al_tf.export import export_saved_model
     from c2al_tf.labels import aux_labels
-    from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed, train
+    from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
+    from c2al_tf.models.protocol import carve_validation, fit, select
     from c2al_tf.models.training import head_priors
 
-    if args.epochs < 1:
-        raise C2ALInputError(f"--epochs must be >= 1, got {args.epochs}")
-    if args.aux_weight < 0:
-        raise C2ALInputError(f"--aux-weight must be >= 0, got {args.aux_weight}")
+    training = train_config(args)  # bad protocol flags fail before any work
     from c2al_tf.io_utils import check_output_dir
 
     check_output_dir(args.export, "--export")  # before any work
@@ -83,14 +79,42 @@ def run(args) -> int:
         check_cohorts_select(cohorts, table)
         for name, y in aux_labels(table.label, table.features, cohorts.cohorts(), source=cohorts.source).items():
             print(f"[train] auxiliary head {name}: {int(y.sum()):,} positives")
-    set_seed(args.seed)
+    fit_table, val_table = carve_validation(table, training.validation_fraction, training.validation_seed)
+    print(f"[train] {len(fit_table):,} rows to fit, {len(val_table):,} held out for validation")
     spec = FeatureSpec.from_table(table)
-    config = ModelConfig(model=args.model, aux_weight=args.aux_weight, embedding_dim=args.embedding_dim,
-                         learning_rate=args.learning_rate)
-    model = build_model(spec, cohorts, config,
-                        priors=head_priors(list(cohorts.cohorts()) if cohorts else [], table))
-    train(model, table, epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
-    export_saved_model(model, args.export, extra_metadata={"seed": args.seed, "data": args.data}, flag="--export")
+    heads = list(cohorts.cohorts()) if cohorts else []
+    verbose = 2 if args.verbose_epochs else 0
+
+    def build(lam):
+        set_seed(args.seed)
+        config = ModelConfig(model=args.model, aux_weight=lam, embedding_dim=args.embedding_dim,
+                             learning_rate=args.learning_rate)
+        return build_model(spec, heads if lam > 0 else [], config,
+                           priors=head_priors(heads if lam > 0 else [], fit_table))
+
+    if heads and training.select_aux_weight:
+        def show(lam, r):
+            print(f"[train] lambda {lam:g}: validation logloss {r.val_logloss:.5f} (best epoch {r.best_epoch} "
+                  f"of {r.epochs_run})", flush=True)
+
+        model, lam, result, selection = select(
+            build, lambda lam, m: fit(m, fit_table, val_table, training, args.seed, verbose=verbose),
+            training.candidates, on_candidate=show)
+        if lam == 0:
+            print("[train] lambda 0 (no auxiliary head) had the lowest validation logloss: the heads did not help "
+                  "on this data, so the exported model is the baseline")
+        else:
+            print(f"[train] chose lambda {lam:g} on validation")
+    else:
+        lam = training.candidates[-1] if heads else 0.0
+        model = build(lam)
+        result = fit(model, fit_table, val_table, training, args.seed, verbose=verbose)
+        selection = None
+    print(f"[train] kept epoch {result.best_epoch} of {result.epochs_run} (validation logloss "
+          f"{result.val_logloss:.5f})")
+    export_saved_model(model, args.export, flag="--export", extra_metadata={
+        "seed": args.seed, "data": args.data, "aux_weight": lam, "epochs": result.best_epoch,
+        "validation_logloss": result.val_logloss, "selection": selection, "training": training.to_dict()})
     print(f"[train] exported {args.export} (heads: {', '.join(model.head_names)}; serving_default returns "
           f"the primary probability only)")
     if args.save_training_model:

@@ -62,6 +62,9 @@ def write_tfrecord(table: FeatureTable, path: str, gzip: bool = True, **kwargs) 
     import c2al_tf  # noqa: F401
     import tensorflow as tf
 
+    parent = os.path.dirname(path)
+    if parent:
+        tf.io.gfile.makedirs(parent)
     tmp = f"{path}.tmp{os.getpid()}"
     with tf.io.TFRecordWriter(tmp, tf.io.TFRecordOptions(compression_type="GZIP" if gzip else "")) as w:
         for record in table_to_examples(table, **kwargs):

@@ -1,0 +1,187 @@
+"""The training protocol shared by ``c2al train``, ``c2al experiment`` and the TFX Trainer.
+
+1. A validation split is carved from the *training* rows (fixed seed); the test
+   split is never looked at while training or choosing.
+2. Every model trains with early stopping on the primary head's validation
+   logloss (``val_primary_loss``) and keeps the weights of its best epoch;
+   ``epochs`` is then a maximum. ``early_stopping=False`` trains exactly
+   ``epochs`` epochs (the fixed-budget mode for benchmarks).
+3. lambda (one weight for every auxiliary head) is chosen on that validation
+   split from ``aux_weights``; lambda = 0 -- the same encoder with no auxiliary
+   head, i.e. the baseline -- is always a candidate, so when the heads do not
+   lower validation logloss the protocol returns the baseline rather than a
+   worse model. Ties go to the smaller lambda.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from c2al_tf.errors import C2ALInputError
+
+DEFAULT_AUX_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
+NE_TOLERANCE = 0.0  # the pipeline's gate: C2AL's overall NE may not exceed the baseline's ("not worse")
+VALIDATION_SEED = 20240
+
+
+def _weights(values) -> Tuple[float, ...]:
+    out = sorted({float(v) for v in values} | {0.0})
+    if any(not np.isfinite(v) or v < 0 for v in out):
+        raise C2ALInputError(f"--aux-weight values must be finite and >= 0, got {list(values)}")
+    return tuple(out)
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """How every model is fit; one object for the CLI, the experiment and the TFX Trainer.
+
+    ``epochs``: maximum epochs with early stopping, exact epochs without.
+    ``aux_weights``: the lambda candidates (0 is always added). A single non-zero
+    value with ``select_aux_weight=False`` trains exactly that lambda.
+    """
+
+    epochs: int = 20
+    batch_size: int = 1024
+    early_stopping: bool = True
+    patience: int = 2
+    validation_fraction: float = 0.1
+    validation_seed: int = VALIDATION_SEED
+    aux_weights: Sequence[float] = DEFAULT_AUX_WEIGHTS
+    select_aux_weight: bool = True
+
+    def __post_init__(self):
+        if int(self.epochs) < 1:
+            raise C2ALInputError(f"--epochs must be >= 1, got {self.epochs}")
+        if int(self.batch_size) < 1:
+            raise C2ALInputError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if int(self.patience) < 1:
+            raise C2ALInputError(f"--patience must be >= 1, got {self.patience}")
+        if not 0 < float(self.validation_fraction) <= 0.5:
+            raise C2ALInputError(f"--validation-fraction must be in (0, 0.5], got {self.validation_fraction}")
+        weights = [float(w) for w in self.aux_weights]
+        if not weights:
+            raise C2ALInputError("--aux-weight needs at least one value")
+        self.aux_weights = _weights(weights) if self.select_aux_weight else tuple(weights)
+        if not self.select_aux_weight and len(self.aux_weights) != 1:
+            raise C2ALInputError(f"without selection --aux-weight takes one value, got {list(self.aux_weights)}")
+
+    @property
+    def candidates(self) -> Tuple[float, ...]:
+        return tuple(self.aux_weights)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["aux_weights"] = list(self.aux_weights)
+        return d
+
+
+def parse_aux_weights(text: str) -> Tuple[Tuple[float, ...], bool]:
+    """``"0.3"`` -> fixed lambda 0.3 (no selection); ``"0,0.1,0.3"`` -> chosen on
+    validation among those (0 always included). Returns (values, select)."""
+    try:
+        values = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise C2ALInputError(f"--aux-weight takes a number or a comma list of numbers, got '{text}'") from None
+    if not values:
+        raise C2ALInputError("--aux-weight needs at least one value")
+    if any(not np.isfinite(v) or v < 0 for v in values):
+        raise C2ALInputError(f"--aux-weight values must be finite and >= 0, got '{text}'")
+    return tuple(values), len(values) > 1
+
+
+def carve_validation(table, fraction: float, seed: int = VALIDATION_SEED):
+    """(fit, validation): a random ``fraction`` of ``table``'s rows (fixed ``seed``).
+    Refuses a validation split without positives or without negatives: early
+    stopping and lambda selection would compare constants."""
+    if not 0 < float(fraction) <= 0.5:
+        raise C2ALInputError(f"--validation-fraction must be in (0, 0.5], got {fraction}")
+    n = len(table)
+    n_val = int(round(n * float(fraction)))
+    if n_val < 1 or n - n_val < 1:
+        raise C2ALInputError(f"{table.source}: {n} rows are too few for a validation split of {fraction}")
+    order = np.random.default_rng(seed).permutation(n)
+    val = table.take(np.sort(order[:n_val]))
+    fit = table.take(np.sort(order[n_val:]))
+    positives = int(val.label.sum())
+    if positives == 0 or positives == n_val:
+        what = "no positive" if positives == 0 else "no negative"
+        raise C2ALInputError(f"{table.source}: the validation split ({n_val} rows, --validation-fraction "
+                             f"{fraction}) has {what} label '{table.label_name}'; use a larger "
+                             f"--validation-fraction or more data")
+    return fit, val
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What one training run did: epochs run, the epoch kept and its validation logloss."""
+
+    epochs_run: int
+    best_epoch: int
+    val_logloss: Optional[float]
+    history: Dict[str, List[float]]
+
+
+def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitResult:
+    """Trains ``model`` on the batches of ``ds`` with early stopping on ``val``
+    (primary head logloss, best weights restored); any tf.data source, in memory
+    or streamed from files."""
+    import c2al_tf  # noqa: F401
+    import tensorflow as tf
+
+    callbacks = []
+    if config.early_stopping:
+        if val is None:
+            raise ValueError("early stopping needs validation data")
+        callbacks.append(tf.keras.callbacks.EarlyStopping(monitor="val_primary_loss", mode="min",
+                                                          patience=int(config.patience),
+                                                          restore_best_weights=True))
+    history = model.training_model.fit(ds, epochs=int(config.epochs), validation_data=val, callbacks=callbacks,
+                                       verbose=verbose)
+    hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    losses = hist.get("val_primary_loss")
+    run = len(history.epoch)
+    if losses and config.early_stopping:
+        best = int(np.argmin(losses)) + 1  # EarlyStopping restored this epoch's weights at the end
+        return FitResult(run, best, losses[best - 1], hist)
+    return FitResult(run, run, losses[-1] if losses else None, hist)
+
+
+def fit(model, fit_table, val_table, config: TrainConfig, seed: int = 0,
+        sample_weights: Optional[Mapping[str, np.ndarray]] = None,
+        aux_override: Optional[Mapping[str, np.ndarray]] = None, verbose: int = 0) -> FitResult:
+    """:func:`fit_datasets` on in-memory tables (shuffled with ``seed``)."""
+    from c2al_tf.models.training import make_dataset
+
+    ds = make_dataset(model, fit_table, config.batch_size, True, seed, sample_weights, aux_override)
+    val = make_dataset(model, val_table, config.batch_size, False) if val_table is not None else None
+    return fit_datasets(model, ds, val, config, verbose)
+
+
+def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], candidates: Sequence[float],
+           trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
+           on_candidate: Optional[Callable[[float, FitResult], None]] = None):
+    """Builds and trains (``train(lam, model)``) each lambda candidate and keeps the
+    one with the lowest validation logloss (ties: the smaller lambda, candidates
+    being sorted). ``trained`` supplies candidates already fit (e.g. the baseline
+    for lambda = 0). Returns ``(model, lam, result, table)``, ``table`` listing every
+    candidate's lambda, validation logloss and epochs kept."""
+    best = None
+    table = []
+    for lam in candidates:
+        if trained and lam in trained:
+            model, result = trained[lam]
+        else:
+            model = build(lam)
+            result = train(lam, model)
+        table.append({"aux_weight": lam, "val_logloss": result.val_logloss, "epochs": result.best_epoch})
+        if on_candidate:
+            on_candidate(lam, result)
+        score = result.val_logloss if result.val_logloss is not None else np.inf
+        if best is None or score < best[0]:
+            best = (score, model, lam, result)
+        else:
+            del model  # only the best candidate stays in memory
+    _, model, lam, result = best
+    return model, lam, result, table

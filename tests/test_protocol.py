@@ -1,0 +1,94 @@
+"""The training protocol: validation carve-out, early stopping that keeps the best
+epoch, lambda chosen on validation with 0 always a candidate, bad input."""
+import numpy as np
+import pytest
+
+from c2al_tf.errors import C2ALInputError
+from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
+from c2al_tf.models.protocol import (FitResult, TrainConfig, carve_validation, fit, parse_aux_weights,
+                                     select)
+from c2al_tf.models.training import make_dataset
+from helpers import planted_spec, synthetic_table
+
+
+def test_carve_validation_is_a_fixed_disjoint_share_of_the_rows():
+    table = synthetic_table(2000, seed=1)
+    fit_a, val_a = carve_validation(table, 0.1, seed=3)
+    fit_b, val_b = carve_validation(table, 0.1, seed=3)
+    assert len(val_a) == 200 and len(fit_a) == 1800
+    np.testing.assert_array_equal(val_a.label, val_b.label)
+    np.testing.assert_array_equal(val_a.features["user_value"], val_b.features["user_value"])
+    together = np.sort(np.concatenate([fit_a.features["user_value"], val_a.features["user_value"]]))
+    np.testing.assert_array_equal(together, np.sort(table.features["user_value"]))
+    _, val_c = carve_validation(table, 0.1, seed=4)
+    assert not np.array_equal(val_a.features["user_value"], val_c.features["user_value"])
+
+
+@pytest.mark.parametrize("fraction", [0, -0.1, 0.51, 1.0])
+def test_carve_validation_refuses_fractions_outside_the_range(fraction):
+    with pytest.raises(C2ALInputError, match=r"--validation-fraction must be in \(0, 0.5\]"):
+        carve_validation(synthetic_table(100), fraction)
+
+
+def test_train_config_always_tries_lambda_zero_and_checks_its_fields():
+    assert TrainConfig(aux_weights=(0.3, 1.0)).candidates == (0.0, 0.3, 1.0)
+    assert TrainConfig(aux_weights=(0.3,), select_aux_weight=False).candidates == (0.3,)
+    assert parse_aux_weights("0.5") == ((0.5,), False)
+    assert parse_aux_weights("1,0.1") == ((1.0, 0.1), True)
+    for kwargs, msg in [({"epochs": 0}, "--epochs must be >= 1"), ({"patience": 0}, "--patience"),
+                        ({"validation_fraction": 0.0}, "--validation-fraction"),
+                        ({"aux_weights": (0.1, -2.0)}, "finite and >= 0"),
+                        ({"aux_weights": (0.1, 0.3), "select_aux_weight": False}, "takes one value")]:
+        with pytest.raises(C2ALInputError, match=msg):
+            TrainConfig(**kwargs)
+
+
+def test_select_keeps_the_lowest_validation_logloss_and_prefers_the_smaller_lambda_on_ties():
+    losses = {0.0: 0.30, 0.1: 0.29, 0.3: 0.29, 1.0: 0.31}
+    built = []
+
+    def build(lam):
+        built.append(lam)
+        return f"model-{lam}"
+
+    def train(lam, model):
+        return FitResult(3, 2, losses[lam], {})
+
+    model, lam, result, table = select(build, train, (0.0, 0.1, 0.3, 1.0))
+    assert (model, lam, result.val_logloss) == ("model-0.1", 0.1, 0.29)
+    assert [r["aux_weight"] for r in table] == [0.0, 0.1, 0.3, 1.0] and built == [0.0, 0.1, 0.3, 1.0]
+    # a candidate already trained (the baseline for lambda 0) is reused, not rebuilt
+    built.clear()
+    losses[0.0] = 0.20
+    model, lam, _, _ = select(build, train, (0.0, 0.1, 0.3, 1.0), trained={0.0: ("base", FitResult(1, 1, 0.2, {}))})
+    assert (model, lam) == ("base", 0.0) and 0.0 not in built
+
+
+def test_early_stopping_restores_the_best_epoch():
+    """The model fit returns is the one of its best validation epoch: evaluating it
+    on the validation rows gives the logged best loss, not the last epoch's."""
+    table = synthetic_table(3000, seed=2)
+    fit_table, val_table = carve_validation(table, 0.2, seed=0)
+    set_seed(0)
+    # a large learning rate on small data overfits within a few epochs
+    model = build_model(FeatureSpec.from_table(fit_table), planted_spec(),
+                        ModelConfig(mlp_units=(64,), learning_rate=0.02, aux_weight=0.3))
+    config = TrainConfig(epochs=8, patience=2, batch_size=256, aux_weights=(0.3,), select_aux_weight=False)
+    result = fit(model, fit_table, val_table, config, seed=0)
+    losses = result.history["val_primary_loss"]
+    assert result.epochs_run == len(losses) and result.best_epoch == int(np.argmin(losses)) + 1
+    assert result.val_logloss == pytest.approx(min(losses))
+    val = make_dataset(model, val_table, 256, shuffle=False)
+    now = model.training_model.evaluate(val, verbose=0, return_dict=True)["primary_loss"]
+    assert now == pytest.approx(min(losses), rel=1e-5)
+    if result.best_epoch < result.epochs_run:  # it stopped after the best epoch: weights went back
+        assert now < losses[-1]
+
+
+def test_fixed_budget_trains_exactly_the_epochs():
+    table = synthetic_table(1500, seed=3)
+    fit_table, val_table = carve_validation(table, 0.2)
+    set_seed(0)
+    model = build_model(FeatureSpec.from_table(fit_table), None, ModelConfig(mlp_units=(8,)))
+    result = fit(model, fit_table, val_table, TrainConfig(epochs=3, early_stopping=False, batch_size=512))
+    assert result.epochs_run == 3 and result.best_epoch == 3
