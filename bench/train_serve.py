@@ -86,6 +86,7 @@ def main():
         set_seed(0)
         model = build_model(spec, cs, ModelConfig(model=encoder),
                             priors=head_priors(list(cs.cohorts()) if cs else [], table))
+        model.compile()
         built[name] = (encoder, model, make_dataset(model, table, args.batch_size, True, 0), [])
     # epochs interleaved across variants (baseline, c2al, dcn, baseline, ...), so each sees the same load
     for epoch in range(args.epochs):

@@ -34,8 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, select
-from c2al_tf.metrics import (attention_weight_histogram, evaluate_predictions, gradient_conflict,
-                             paired_comparison)
+from c2al_tf.metrics import evaluate_predictions, paired_comparison
 
 VARIANTS = ("baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked", "dcn")
 FEW_POSITIVES = 100      # a cohort with fewer training positives gets a "few positives" warning
@@ -165,6 +164,7 @@ def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, ma
 
 
 def _diagnostics(model, fit_table, aux_override) -> Dict[str, Any]:
+    from c2al_tf.models.diagnostics import attention_weight_histogram, gradient_conflict
     from c2al_tf.models.training import head_labels
 
     out: Dict[str, Any] = {}

@@ -58,6 +58,12 @@ def summarize(root: str) -> Dict[str, Any]:
         summary["metrics"] = evaluator_metrics(eval_dir)
         summary["evaluation_uri"] = eval_dir
         summary["validation_ok"] = bool(tfma.load_validation_result(eval_dir).validation_ok)
+    trainer_dir = newest(root, "Trainer", "model")
+    record = os.path.join(trainer_dir or "", "Format-Serving", "assets.extra", "trainer.json")
+    if trainer_dir and os.path.exists(record):
+        with open(record) as f:
+            trained = json.load(f)
+        summary["training"] = {"aux_weight": trained.get("aux_weight"), "selection": trained.get("selection")}
     pushed = sorted(glob.glob(os.path.join(root, "serving", "*")))
     summary["pushed_model"] = pushed[-1] if pushed else None
     return summary
@@ -77,6 +83,15 @@ def format_report(summary: Dict[str, Any]) -> str:
             c = pair[side]
             lines.append(f"    {side}: {c['name']:24s} {describe_predicate(c['predicate']):32s} "
                          f"support {c.get('support', float('nan')):.3f}  positive rate {c.get('positive_rate', float('nan')):.4f}")
+    training = summary.get("training") or {}
+    if training.get("selection"):
+        lines.append("")
+        lines.append("lambda chosen on the train split's validation rows (primary validation logloss):")
+        for r in training["selection"]:
+            mark = "  <- chosen" if r["aux_weight"] == training["aux_weight"] else ""
+            lines.append(f"  lambda {r['aux_weight']:<5g} {r['val_logloss']:.5f}  (best epoch {r['epochs']}){mark}")
+        if training["aux_weight"] == 0:
+            lines.append("  the auxiliary heads did not help on validation: the C2AL trainer returned the baseline")
     metrics = summary.get("metrics") or {}
     cand, base = metrics.get("candidate", {}), metrics.get("baseline", {})
     if cand:

@@ -16,12 +16,12 @@ def data(tmp_path_factory):
     from c2al_tf.data import write_csv
 
     d = tmp_path_factory.mktemp("exp")
-    write_csv(str(d / "d.csv"), 8000, seed=9)
+    write_csv(str(d / "d.csv"), 6000, seed=9)
     write_spec(d / "cohorts.json")
     return d
 
 
-ARGS = ("--seeds", 2, "--epochs", 2, "--aux-weight", "0.5,1")
+ARGS = ("--seeds", 2, "--epochs", 2, "--patience", 1, "--aux-weight", "0.5,1")
 
 
 @pytest.fixture(scope="module")

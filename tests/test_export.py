@@ -211,6 +211,7 @@ def test_training_model_round_trips_as_keras_file(tmp_path):
     table = synthetic_table(2000, seed=4)
     model = build_model(FeatureSpec.from_table(table), planted_spec(), ModelConfig(mlp_units=(8,)))
     batches = list(make_dataset(model, table, batch_size=256, shuffle=False).take(3))
+    model.compile()
     model.training_model.train_on_batch(*batches[0])
     path = save_training_model(model, str(tmp_path / "train.keras"))
     loaded = tf.keras.models.load_model(path)

@@ -39,6 +39,8 @@ def test_loss_weights_default_and_override(spec):
 def test_loss_is_weighted_sum_of_bce(table, spec):
     set_seed(1)
     model = build_model(spec, planted_spec(), ModelConfig(aux_weight=0.7, mlp_units=(8,)))
+    assert getattr(model.training_model, "optimizer", None) is None  # build_model builds, it does not compile
+    model.compile()
     sub = table.take(np.arange(256))
     inputs, labels = model.spec.table_to_inputs(sub), head_labels(model, sub)
     keras_loss = model.training_model.evaluate(inputs, labels, batch_size=256, verbose=0, return_dict=True)["loss"]
@@ -85,3 +87,12 @@ def test_bad_config():
         ModelConfig(model="xgboost")
     with pytest.raises(ValueError, match="aux_weight"):
         ModelConfig(aux_weight=-1)
+
+
+def test_encoder_registry_names_every_encoder_the_config_accepts():
+    from c2al_tf.models import encoders
+    from c2al_tf.models.config import ENCODERS
+
+    assert tuple(encoders.REGISTRY) == ENCODERS
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        encoders.get("nope")

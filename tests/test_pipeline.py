@@ -75,6 +75,11 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
         assert f"{name}: done" in out
     summary = json.loads((root / "summary.json").read_text())
     assert summary["cohorts"]["pairs"][0]["axis"] == ["user_value"]
+    # the C2AL trainer chose lambda on validation rows, the baseline being its lambda = 0
+    selection = summary["training"]["selection"]
+    assert [r["aux_weight"] for r in selection] == [0.0, 0.3, 1.0]
+    assert summary["training"]["aux_weight"] == min(selection, key=lambda r: r["val_logloss"])["aux_weight"]
+    assert "lambda chosen on the train split's validation rows" in out
     pushed = summary["pushed_model"]
     assert pushed and os.path.exists(os.path.join(pushed, "saved_model.pb"))
     cand = summary["metrics"]["candidate"]

@@ -1,5 +1,6 @@
-"""Model builder, losses and training glue."""
-from c2al_tf.models.builder import ENCODERS, PRIMARY, C2ALModel, ModelConfig, build_model
+"""The model: configuration, encoders, the multi-head model, training protocol and glue."""
+from c2al_tf.models.builder import C2ALModel, build_model
+from c2al_tf.models.config import ENCODERS, PRIMARY, ModelConfig
 from c2al_tf.models.features import FeatureSpec
 from c2al_tf.models.training import predict, set_seed, train
 

@@ -130,6 +130,7 @@ def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitRe
     import c2al_tf  # noqa: F401
     import tensorflow as tf
 
+    model.ensure_compiled()
     callbacks = []
     if config.early_stopping:
         if val is None:

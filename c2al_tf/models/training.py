@@ -75,6 +75,7 @@ def train(model: C2ALModel, table, epochs: int = 2, batch_size: int = 1024, seed
     weights; ``aux_override``: auxiliary labels instead of the cohort predicates'."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    model.ensure_compiled()
     ds = make_dataset(model, table, batch_size, True, seed, sample_weights, aux_override)
     val = make_dataset(model, validation_table, batch_size, False) if validation_table is not None else None
     if verbose is None:

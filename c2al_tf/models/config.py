@@ -1,0 +1,48 @@
+"""Model hyper-parameters (one dataclass shared by every command, the TFX Trainer and the experiment)."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Mapping, Optional, Sequence
+
+PRIMARY = "primary"
+ENCODERS = ("attention_fm", "dhen", "dcn", "fm", "mlp")  # see c2al_tf.models.encoders
+DEFAULT_AUX_WEIGHT = 0.5
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Hyper-parameters. ``aux_weight`` is lambda_C for every auxiliary head (0.5 by
+    default, so a head/tail pair adds at most the primary loss's weight);
+    ``aux_weights`` overrides it per head (keys: cohort names or aux labels)."""
+
+    model: str = "attention_fm"
+    embedding_dim: int = 16
+    num_attention: int = 8
+    attention_hidden: Sequence[int] = (32,)
+    mlp_units: Sequence[int] = (128, 64)
+    cross_layers: int = 2
+    dropout: float = 0.0
+    learning_rate: float = 1e-3
+    aux_weight: float = DEFAULT_AUX_WEIGHT
+    aux_weights: Optional[Dict[str, float]] = None
+    numeric_buckets: bool = True  # quantile-bucket embedding beside each numeric feature's scaled value
+
+    def __post_init__(self):
+        if self.model not in ENCODERS:
+            raise ValueError(f"unknown model '{self.model}'; choose one of {', '.join(ENCODERS)}")
+        if self.aux_weight < 0:
+            raise ValueError(f"aux_weight must be >= 0, got {self.aux_weight}")
+        if self.embedding_dim < 1 or self.num_attention < 1:
+            raise ValueError("embedding_dim and num_attention must be >= 1")
+
+    def weight_for(self, cohort: Mapping[str, Any]) -> float:
+        weights = self.aux_weights or {}
+        for key in (cohort["name"], cohort["aux_label"]):
+            if key in weights:
+                return float(weights[key])
+        return float(self.aux_weight)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["attention_hidden"], d["mlp_units"] = list(self.attention_hidden), list(self.mlp_units)
+        return d
