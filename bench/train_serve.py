@@ -88,9 +88,12 @@ def main():
                             priors=head_priors(list(cs.cohorts()) if cs else [], table))
         model.compile()
         built[name] = (encoder, model, make_dataset(model, table, args.batch_size, True, 0), [])
-    # epochs interleaved across variants (baseline, c2al, dcn, baseline, ...), so each sees the same load
+    # epochs interleaved across variants, in a new random order each epoch, so each variant
+    # sees the same machine load and none always runs first (right after data preparation)
+    order_rng = np.random.default_rng(1)
     for epoch in range(args.epochs):
-        for name, (_, model, ds, times) in built.items():
+        for name in order_rng.permutation(list(built)):
+            _, model, ds, times = built[name]
             t0 = time.perf_counter()
             model.training_model.fit(ds, epochs=1, verbose=0)
             times.append(time.perf_counter() - t0)

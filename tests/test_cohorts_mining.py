@@ -16,7 +16,7 @@ from helpers import synthetic_table
 
 @pytest.fixture(scope="module")
 def table():
-    return synthetic_table(40_000, seed=5)
+    return synthetic_table(80_000, seed=5)
 
 
 @pytest.fixture(scope="module")
