@@ -107,21 +107,20 @@ def train_config(cfg) -> TrainConfig:
     return TrainConfig(**{k: v for k, v in cfg.items() if k in fields})
 
 
-def schema_categorical(schema_path):
-    """Features the schema marks ``int_domain { is_categorical: true }``."""
+def schema_categorical(schema_path, label):
+    """Features the schema marks ``int_domain { is_categorical: true }`` (refusing the
+    label or a C2AL target marked so: :func:`c2al_tf.data.schema.categorical_features`)."""
     if not schema_path or not tf.io.gfile.exists(schema_path):
         return []
-    from tfx.utils import io_utils
-    from tensorflow_metadata.proto.v0 import schema_pb2
+    from c2al_tf.data.schema import categorical_features
 
-    schema = io_utils.parse_pbtxt_file(schema_path, schema_pb2.Schema())
-    return [f.name for f in schema.feature if f.HasField("int_domain") and f.int_domain.is_categorical]
+    return categorical_features(schema_path, label)
 
 
 def _feature_spec(cfg, files, spec_doc, schema_path):
     label = cfg["label"]
     drop = [MEMBERSHIP_FEATURE] + [c["aux_label"] for c in spec_doc.cohorts()]
-    categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(schema_path)))
+    categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(schema_path, label)))
     sample = read_tfrecord(files, label, categorical=[c for c in categorical if c != label], drop=drop,
                            max_rows=int(cfg.get("vocab_rows", 200_000)))
     return FeatureSpec.from_table(sample), sample

@@ -221,3 +221,10 @@ def test_train_refuses_a_validation_split_without_positives(run_cli, tmp_path):
                            "--validation-fraction", 0.05)
     assert code == 2 and "the validation split (20 rows, --validation-fraction 0.05) has no positive label" in err
     assert len(err.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "m")
+
+
+def test_train_refuses_a_column_missing_in_every_row(run_cli, tmp_path):
+    (tmp_path / "d.csv").write_text("click,x,empty,s\n" + "".join(f"{i % 2},{i},,{'ab'[i % 3 == 0]}\n" for i in range(60)))
+    code, out, err = run_cli("train", "--data", tmp_path / "d.csv", "--label", "click", "--export", tmp_path / "m")
+    assert code == 2 and "column 'empty' is missing in every row" in err and "--drop empty" in err
+    assert len(err.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "m")

@@ -105,8 +105,8 @@ def test_trainer_reads_is_categorical_from_the_schema(tmp_path):
         'feature { name: "item" type: INT int_domain { is_categorical: true } }\n'
         'feature { name: "I1" type: INT int_domain { min: 0 } }\n'
         'feature { name: "surface" type: BYTES }\n')
-    assert schema_categorical(str(tmp_path / "schema.pbtxt")) == ["item"]
-    assert schema_categorical(None) == []
+    assert schema_categorical(str(tmp_path / "schema.pbtxt"), "click") == ["item"]
+    assert schema_categorical(None, "click") == []
 
 
 def test_inspect_prints_type_and_reason(tmp_path, run_cli):

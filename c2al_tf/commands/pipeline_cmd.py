@@ -142,6 +142,10 @@ def run(args) -> int:
     from c2al_tf.io_utils import check_writable_dir
 
     train_config(args)  # bad protocol flags fail before any work
+    if args.schema:
+        from c2al_tf.data.schema import categorical_features
+
+        categorical_features(args.schema, args.label)  # a label or C2AL target marked as an input fails here
     check_writable_dir(args.root, "--root")
     root = os.path.abspath(args.root)
     if getattr(args, "positive_label", None) is not None:

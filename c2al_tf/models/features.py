@@ -107,7 +107,13 @@ class FeatureSpec:
             s = table.features[name]
             if dtypes[name] == "int64":
                 s = s[s != ""].astype(np.int64).astype(str)
-            categorical.append(CategoricalFeature(name, _vocabulary(s[s != ""], min_count, max_vocab), dtypes[name]))
+            present = s[s != ""]
+            if len(present) == 0:
+                from c2al_tf.errors import C2ALInputError
+
+                raise C2ALInputError(f"{table.source}: column '{name}' is missing in every row, so it has no "
+                                     f"vocabulary to embed; drop it with --drop {name}")
+            categorical.append(CategoricalFeature(name, _vocabulary(present, min_count, max_vocab), dtypes[name]))
         for name in getattr(table, "dual", []):
             v = table.features[name].to_numpy(dtype=np.float64)
             text = pd.Series(v[~np.isnan(v)].astype(np.int64).astype(str))
