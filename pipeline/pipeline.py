@@ -13,6 +13,7 @@ from typing import Dict, List, Optional
 
 from tfx import v1 as tfx
 
+from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.models.protocol import NE_TOLERANCE, TrainConfig
 from components.cohort_miner import CohortMiner
 
@@ -75,9 +76,8 @@ def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE):
 
 def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c2al",
                     schema_file: Optional[str] = None, model: str = "attention_fm",
-                    training: Optional[TrainConfig] = None, seed: int = 0, max_pairs: int = 1,
-                    divergence: str = "js", min_support: float = 0.02, min_positives: int = 30,
-                    axes: Optional[str] = None, categorical: Optional[List[str]] = None,
+                    training: Optional[TrainConfig] = None, seed: int = 0,
+                    mining: Optional[MiningConfig] = None, categorical: Optional[List[str]] = None,
                     ne_tolerance: float = NE_TOLERANCE, beam_args: Optional[List[str]] = None,
                     metadata_path: Optional[str] = None, enable_cache: bool = True) -> tfx.dsl.Pipeline:
     """The whole C2AL pipeline. ``root`` holds pipeline outputs (``root/pipeline``),
@@ -90,10 +90,13 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
         schema = tfx.components.SchemaGen(statistics=stats.outputs["statistics"], infer_feature_shape=False)
     validator = tfx.components.ExampleValidator(statistics=stats.outputs["statistics"],
                                                 schema=schema.outputs["schema"])
+    mining = mining if mining is not None else MiningConfig(seed=seed)
+    props = mining.to_properties()
     miner = CohortMiner(examples=gen.outputs["examples"], statistics=stats.outputs["statistics"],
-                        anomalies=validator.outputs["anomalies"], label=label, axes=axes,
-                        categorical=",".join(categorical or []) or None, max_pairs=max_pairs,
-                        divergence=divergence, min_support=min_support, min_positives=min_positives, seed=seed)
+                        anomalies=validator.outputs["anomalies"], label=label,
+                        categorical=",".join(categorical or []) or None,
+                        **{k: props[k] for k in ("axes", "max_pairs", "divergence", "min_support", "min_positives",
+                                                 "by", "seed", "cross_top")})
     training = training if training is not None else TrainConfig()
     config: Dict = {"label": label, "model": model, "seed": seed, "categorical": list(categorical or []),
                     **training.to_dict()}

@@ -21,7 +21,7 @@ def table():
 
 @pytest.fixture(scope="module")
 def mined(table):
-    return mine_table(table, max_pairs=3)
+    return mine_table(table, max_pairs=3, cross_top=2)
 
 
 def test_planted_axis_is_top_pair(mined):
@@ -67,7 +67,7 @@ def test_shuffled_labels_give_no_pair_above_noise(table):
 def test_spec_is_valid_and_deterministic(table, mined):
     spec, _ = mined
     CohortSpec(spec.doc)  # validates against the JSON schema
-    again, _ = mine_table(table, max_pairs=3)
+    again, _ = mine_table(table, max_pairs=3, cross_top=2)
     assert again.doc == spec.doc
 
 
@@ -134,6 +134,9 @@ def test_mine_cli(tmp_path, run_cli, table):
     code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
                            "--min-support", "0.7")
     assert code == 2 and "--min-support" in err
+    code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
+                           "--cross-top", "1")
+    assert code == 2 and "--cross-top must be 0 (no crosses) or >= 2" in err
 
 
 @pytest.mark.slow
@@ -199,3 +202,34 @@ def test_weighted_counts_with_a_zero_positive_slice_are_exact():
         if mask is None:
             continue
         assert c.n == mask.sum() and c.positives == table.label[mask].sum()
+
+
+def test_an_axis_with_a_single_value_is_refused(tmp_path, run_cli):
+    from c2al_tf.data import generate
+
+    frame = generate(3000, 3)
+    frame["site"] = "only"
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    code, _, err = run_cli("mine", "--data", tmp_path / "d.csv", "--label", "click", "--out", tmp_path / "c.json",
+                           "--axes", "user_value,site")
+    assert code == 2 and "--axes names 'site', which has a single value" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "c.json").exists()
+
+
+def test_one_mining_config_for_the_command_the_component_and_the_pipeline():
+    """c2al mine, c2al pipeline run and the CohortMiner take their defaults from
+    MiningConfig, so the same data gives the same cohorts; an explicit 0 stays 0."""
+    import inspect
+
+    from c2al_tf.cli import build_parser
+    from c2al_tf.cohorts.config import MiningConfig
+    from components.cohort_miner.component import CohortMiner
+
+    d = MiningConfig()
+    mine = build_parser().parse_args(["mine", "--data", "x", "--label", "y", "--out", "o.json"])
+    run = build_parser().parse_args(["pipeline", "run", "--data", "x", "--label", "y", "--root", "r"])
+    component = inspect.signature(CohortMiner.__init__).parameters
+    for field in ("max_pairs", "divergence", "min_support", "min_positives", "cross_top"):
+        assert getattr(mine, field) == getattr(run, field) == component[field].default == getattr(d, field), field
+    assert MiningConfig.from_properties({"min_positives": 0, "cross_top": None, "axes": "a,b"}) == MiningConfig(
+        min_positives=0, axes=("a", "b"))

@@ -190,6 +190,17 @@ def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_v
                 continue
             if keep:
                 out.append(Binning(name, "categorical", column, values=[str(v) for v in keep]))
+    if only:
+        binned = {b.feature for b in out}
+        for axis in only:
+            f = features[axis]
+            single = ((f.HasField("string_stats") and f.string_stats.unique <= 1)
+                      or (f.HasField("num_stats") and f.num_stats.min == f.num_stats.max))
+            if single or axis not in binned:
+                why = ("has a single value" if single else
+                       f"has no value with support >= {min_support:g} (--min-support) to form a cohort")
+                raise C2ALInputError(f"--axes names '{axis}', which {why}; it cannot split the rows into "
+                                     f"contrasting cohorts")
     return out
 
 

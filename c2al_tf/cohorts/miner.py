@@ -6,12 +6,14 @@ The TFX CohortMiner runs the same two functions (:func:`binnings_and_axes`,
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
 
 from c2al_tf.cohorts.binning import binnings_from_statistics
+from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.cohorts.mining import counts_from_statistics, mine_axes, spec_from_results
 
 
@@ -62,16 +64,19 @@ def cross_axes(results, axes, binnings, cross_top: int = 2):
     return out
 
 
-def mine_table(table, axes: Optional[Sequence[str]] = None, max_pairs: int = 1, divergence: str = "js",
-               min_support: float = 0.02, min_positives: int = 30, num_quantiles: int = 10,
-               beam_args: Optional[List[str]] = None, seed: int = 0, by: str = "stats",
-               baseline_model: Optional[str] = None, cross_top: int = 2) -> Tuple[object, list]:
+def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional[List[str]] = None,
+               baseline_model: Optional[str] = None, **overrides) -> Tuple[object, list]:
     """Mines a FeatureTable: global TFDV statistics choose axes and bins; then either
     the sliced, label-weighted TFDV pass (``by="stats"``) or a baseline model's
     prediction distributions (``by="predictions"``) rank the pairs. Beam runs the
     TFDV passes (DirectRunner unless ``beam_args`` say otherwise). With
     ``cross_top >= 2`` (stats mode), the crosses of the best significant single
-    axes get one more sliced pass and are ranked with them."""
+    axes get one more sliced pass and are ranked with them. ``config``
+    (:class:`MiningConfig`) with ``overrides`` of its fields by keyword."""
+    config = dataclasses.replace(config or MiningConfig(), **overrides)
+    axes, max_pairs, divergence = (list(config.axes) if config.axes else None), config.max_pairs, config.divergence
+    min_support, min_positives, num_quantiles = config.min_support, config.min_positives, config.bins
+    seed, by, cross_top = config.seed, config.by, config.cross_top
     from c2al_tf.cohorts import divergence as divergences
     from c2al_tf.cohorts.statistics import cohort_statistics, global_statistics, run_statistics
 

@@ -68,3 +68,33 @@ def train_config(args):
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, early_stopping=args.early_stopping,
                        patience=args.patience, validation_fraction=args.validation_fraction,
                        aux_weights=weights, select_aux_weight=select)
+
+
+def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:
+    """Cohort-mining flags (defaults: :class:`c2al_tf.cohorts.config.MiningConfig`),
+    the same for ``c2al mine`` and the pipeline's CohortMiner."""
+    from c2al_tf.cohorts.config import DIVERGENCES, MiningConfig
+
+    d = MiningConfig()
+    p.add_argument("--axes", default="", metavar="a,b", help="candidate axes (default: every feature)")
+    p.add_argument("--max-pairs", type=int, default=d.max_pairs, metavar="K")
+    p.add_argument("--divergence", default=d.divergence, choices=DIVERGENCES)
+    p.add_argument("--min-support", type=float, default=d.min_support, metavar="F",
+                   help=f"minimum share of rows in each cohort (default {d.min_support})")
+    p.add_argument("--min-positives", type=int, default=d.min_positives, metavar="N",
+                   help=f"minimum positives in each cohort (default {d.min_positives})")
+    p.add_argument("--cross-top", type=int, default=d.cross_top, metavar="N",
+                   help="also mine the crosses of the N best single axes (one more statistics pass; "
+                        f"default {d.cross_top} = none)")
+    if bins:  # the pipeline's CohortMiner bins with StatisticsGen's quantiles
+        p.add_argument("--bins", type=int, default=d.bins,
+                       help=f"quantile bins for numeric features (default {d.bins})")
+
+
+def mining_config(args, **extra):
+    """A :class:`~c2al_tf.cohorts.config.MiningConfig` from :func:`add_mining_args`'s flags."""
+    from c2al_tf.cohorts.config import MiningConfig
+
+    return MiningConfig(axes=tuple(split_list(args.axes)) or None, max_pairs=args.max_pairs,
+                        divergence=args.divergence, min_support=args.min_support, min_positives=args.min_positives,
+                        cross_top=args.cross_top, **({"bins": args.bins} if hasattr(args, "bins") else {}), **extra)

@@ -28,7 +28,7 @@ def register(sub) -> None:
 
 
 def _pipeline_args(p, for_compile: bool = False) -> None:
-    from c2al_tf.commands.common import add_training_args
+    from c2al_tf.commands.common import add_mining_args, add_training_args
     from c2al_tf.models.builder import ENCODERS
     from c2al_tf.models.protocol import NE_TOLERANCE
 
@@ -41,8 +41,7 @@ def _pipeline_args(p, for_compile: bool = False) -> None:
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
     add_training_args(p)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-pairs", type=int, default=1)
-    p.add_argument("--axes", metavar="a,b")
+    add_mining_args(p, bins=False)
     p.add_argument("--categorical", default="", metavar="a,b", help="integer columns to treat as categorical")
     p.add_argument("--ne-tolerance", type=float, default=NE_TOLERANCE,
                    help=f"C2AL's overall NE may exceed the baseline's by at most this fraction (default "
@@ -122,13 +121,13 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
 
 
 def build(args, root: str):
-    from c2al_tf.commands.common import split_list, train_config
+    from c2al_tf.commands.common import mining_config, split_list, train_config
     from pipeline.pipeline import create_pipeline
     from pipeline.runner import beam_args
 
     return create_pipeline(
         os.path.abspath(args.data) if args.data and "://" not in args.data else args.data, args.label, root,
-        schema_file=args.schema, model=args.model, training=train_config(args), seed=args.seed, max_pairs=args.max_pairs, axes=args.axes,
+        schema_file=args.schema, model=args.model, training=train_config(args), seed=args.seed, mining=mining_config(args, seed=args.seed),
         categorical=split_list(args.categorical), ne_tolerance=args.ne_tolerance, beam_args=beam_args(args.beam_arg),
         metadata_path=os.path.join(root, "metadata.sqlite") if "://" not in root else None,
         enable_cache=not getattr(args, "no_cache", False))
@@ -138,10 +137,11 @@ def run(args) -> int:
     from pipeline.report import format_report, summarize, write_summary
     from pipeline.runner import run as run_pipeline
 
-    from c2al_tf.commands.common import train_config
+    from c2al_tf.commands.common import mining_config, train_config
     from c2al_tf.io_utils import check_writable_dir
 
-    train_config(args)  # bad protocol flags fail before any work
+    train_config(args)  # bad protocol and mining flags fail before any work
+    mining_config(args)
     if args.schema:
         from c2al_tf.data.schema import categorical_features
 

@@ -19,6 +19,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from c2al_tf.cohorts.config import MiningConfig
 from components.cohort_miner import executor
 
 
@@ -58,9 +59,10 @@ class CohortMiner(base_beam_component.BaseBeamComponent):
     """Mines contrasting cohort pairs (c2al_tf.cohorts) from TFDV statistics and
     writes Examples carrying the auxiliary labels; every data stage runs on Beam.
 
-    With ``cross_top >= 2`` the crosses of the best ``cross_top`` single axes are
-    mined too, at the cost of one more statistics pass over the mining split
-    (default 0: one pass, each split read once)."""
+    Parameters and defaults are :class:`c2al_tf.cohorts.config.MiningConfig`'s, the
+    same as ``c2al mine``'s. With ``cross_top >= 2`` the crosses of the best
+    ``cross_top`` single axes are mined too, at the cost of one more statistics
+    pass over the mining split (default 0: one pass, each split read once)."""
 
     SPEC_CLASS = CohortMinerSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
@@ -68,9 +70,14 @@ class CohortMiner(base_beam_component.BaseBeamComponent):
     def __init__(self, examples: types.BaseChannel, statistics: types.BaseChannel, label: str,
                  baseline_model: Optional[types.BaseChannel] = None,
                  anomalies: Optional[types.BaseChannel] = None, axes: Optional[str] = None,
-                 categorical: Optional[str] = None, max_pairs: int = 1, divergence: str = "js",
-                 min_support: float = 0.02, min_positives: int = 30, by: str = "stats",
-                 mining_split: str = "train", seed: int = 0, cross_top: int = 0):
+                 categorical: Optional[str] = None, max_pairs: int = MiningConfig.max_pairs,
+                 divergence: str = MiningConfig.divergence, min_support: float = MiningConfig.min_support,
+                 min_positives: int = MiningConfig.min_positives, by: str = MiningConfig.by,
+                 mining_split: str = "train", seed: int = MiningConfig.seed, cross_top: int = MiningConfig.cross_top):
+        # the same validation as `c2al mine` (one MiningConfig), at pipeline construction
+        MiningConfig(axes=tuple(a for a in (axes or "").split(",") if a.strip()) or None, max_pairs=max_pairs,
+                     divergence=divergence, min_support=min_support, min_positives=min_positives, by=by, seed=seed,
+                     cross_top=cross_top)
         if by not in ("stats", "predictions"):
             raise ValueError(f"CohortMiner: by must be 'stats' or 'predictions', got '{by}'")
         if by == "predictions" and baseline_model is None:

@@ -18,6 +18,7 @@ from c2al_tf.cohorts.binning import binning_features
 from c2al_tf.cohorts.miner import binnings_and_axes, cross_axes, mine_from_statistics
 from c2al_tf.cohorts.mining import format_table
 from c2al_tf.cohorts.statistics import cohort_statistics
+from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.cohorts.spec import predicate_features
 from c2al_tf.data.records import ReadRecordBatches, WriteRecordBatches, records_to_record_batch
@@ -70,7 +71,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         statistics = artifact_utils.get_single_instance(input_dict["statistics"])
         label = exec_properties["label"]
-        split = exec_properties.get("mining_split") or "train"
+        config = MiningConfig.from_properties(exec_properties)  # absent/None -> default; an explicit 0 stays 0
+        split = exec_properties.get("mining_split")
+        split = "train" if split is None else split
         splits = artifact_utils.decode_split_names(examples.split_names)
         check_anomalies(input_dict.get("anomalies") or [])
         payload = examples_utils.get_payload_format(examples)
@@ -81,18 +84,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             raise C2ALInputError(f"CohortMiner: mining_split '{split}' is not a split of the examples ({splits})")
         global_stats = stats_artifact_utils.load_statistics(statistics, split).proto()
         schema = tfdv.infer_schema(global_stats)
-        binnings, axes = binnings_and_axes(global_stats, label, _split_list(exec_properties.get("axes")) or None,
-                                           exec_properties.get("min_support") or 0.02,
+        binnings, axes = binnings_and_axes(global_stats, label, list(config.axes) if config.axes else None,
+                                           config.min_support,
                                            categorical=_split_list(exec_properties.get("categorical")))
         if not axes:
             raise C2ALInputError(f"CohortMiner: no feature of the '{split}' statistics can be an axis")
         cohorts_artifact = artifact_utils.get_single_instance(output_dict["cohorts"])
         sliced_path = os.path.join(cohorts_artifact.uri, SLICED_STATS_FILE)
-        divergence = exec_properties.get("divergence") or "js"
-        options = dict(divergence=divergence, max_pairs=exec_properties.get("max_pairs") or 1,
-                       min_support=exec_properties.get("min_support") or 0.02,
-                       min_positives=exec_properties.get("min_positives") or 30, seed=exec_properties.get("seed") or 0)
-        by = exec_properties.get("by") or "stats"
+        divergence = config.divergence
+        options = dict(divergence=divergence, max_pairs=config.max_pairs, min_support=config.min_support,
+                       min_positives=config.min_positives, seed=config.seed)
+        by = config.by
         out = artifact_utils.get_single_instance(output_dict["output_examples"])
         out.split_names = artifact_utils.encode_split_names(splits)
         examples_utils.set_payload_format(out, payload)
@@ -129,7 +131,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                 write_labeled(p, beam.pvalue.AsSingleton(spec_side))
         else:
             previous, crosses, axes_now, columns = [], [], axes, binnings
-            cross_top = exec_properties.get("cross_top") or 0
+            cross_top = config.cross_top
             if cross_top >= 2:  # one more pass over the mining split: rank single axes, then their crosses
                 single_path = os.path.join(cohorts_artifact.uri, "single_axis_statistics.pb")
                 with self._make_beam_pipeline() as p:

@@ -1,0 +1,62 @@
+"""How cohorts are mined: one dataclass for ``c2al mine``, the CohortMiner component
+and the pipeline, so the three mine the same cohorts from the same data."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+from c2al_tf.errors import C2ALInputError
+
+DIVERGENCES = ("js", "kl", "wasserstein", "cosine")
+MODES = ("stats", "predictions")
+
+
+@dataclasses.dataclass
+class MiningConfig:
+    """``axes``: candidate axes (None = every feature). ``cross_top``: also mine the
+    crosses of the best N single axes (one more statistics pass; 0 = none, the
+    default, so mining costs one pass). ``bins``: quantile bins for numeric axes."""
+
+    axes: Optional[Tuple[str, ...]] = None
+    max_pairs: int = 1
+    divergence: str = "js"
+    min_support: float = 0.02
+    min_positives: int = 30
+    cross_top: int = 0
+    bins: int = 10
+    by: str = "stats"
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.axes is not None:
+            self.axes = tuple(self.axes) or None
+        if not 0 < float(self.min_support) < 0.5:
+            raise C2ALInputError(f"--min-support must be in (0, 0.5), got {self.min_support}")
+        if int(self.max_pairs) < 1:
+            raise C2ALInputError(f"--max-pairs must be >= 1, got {self.max_pairs}")
+        if int(self.min_positives) < 0:
+            raise C2ALInputError(f"--min-positives must be >= 0, got {self.min_positives}")
+        if int(self.cross_top) < 0 or int(self.cross_top) == 1:
+            raise C2ALInputError(f"--cross-top must be 0 (no crosses) or >= 2, got {self.cross_top}")
+        if int(self.bins) < 2:
+            raise C2ALInputError(f"--bins must be >= 2, got {self.bins}")
+        if self.divergence not in DIVERGENCES:
+            raise C2ALInputError(f"--divergence must be one of {', '.join(DIVERGENCES)}, got '{self.divergence}'")
+        if self.by not in MODES:
+            raise C2ALInputError(f"--by must be one of {', '.join(MODES)}, got '{self.by}'")
+
+    @classmethod
+    def from_properties(cls, props: Mapping[str, Any]) -> "MiningConfig":
+        """From a component's exec_properties: a key that is absent or None takes the
+        default; any other value, 0 included, is kept."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kwargs: Dict[str, Any] = {k: v for k, v in props.items() if k in fields and v is not None}
+        if isinstance(kwargs.get("axes"), str):
+            kwargs["axes"] = tuple(a.strip() for a in kwargs["axes"].split(",") if a.strip()) or None
+        return cls(**kwargs)
+
+    def to_properties(self) -> Dict[str, Any]:
+        """exec_properties for the CohortMiner component (axes as a comma list)."""
+        d = dataclasses.asdict(self)
+        d["axes"] = ",".join(self.axes) if self.axes else None
+        return d
