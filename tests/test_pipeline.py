@@ -69,7 +69,7 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
     write_csv(str(data), 15_000, seed=7)
     root = tmp_path / "root"
     code, out, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", root, "--epochs", 1,
-                             "--ne-tolerance", "0.5")
+                             "--ne-tolerance", "0.5", "--aux-weight", "0.3,1")
     assert code == 0, err
     for name in COMPONENTS - {"CsvExampleGen"}:
         assert f"{name}: done" in out
@@ -148,7 +148,7 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
     # a rerun reuses cached components: no new statistics or cohorts are produced
     before = newest(str(root), "StatisticsGen", "statistics"), newest(str(root), "CohortMiner", "cohorts")
     code, out, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", root, "--epochs", 1,
-                             "--ne-tolerance", "0.5")
+                             "--ne-tolerance", "0.5", "--aux-weight", "0.3,1")
     assert code == 0, err
     assert (newest(str(root), "StatisticsGen", "statistics"), newest(str(root), "CohortMiner", "cohorts")) == before
 
