@@ -23,6 +23,7 @@ import json
 import math
 import os
 import shutil
+import sys
 import tempfile
 from typing import Any, Iterator
 
@@ -146,11 +147,13 @@ def atomic_directory(path: str, flag: str = "--out") -> Iterator[str]:
     if is_remote(path):
         g = _gfile()
         if g.exists(path):
-            remove_remote_tree(path)  # checked above: empty or ours
+            leftovers = remove_own_output(path)  # checked above: empty or ours
+            if leftovers:
+                raise C2ALInputError(f"{flag} {path}: holds files c2al did not write ({leftovers[0]}, ...); "
+                                     f"choose a new directory (c2al never deletes what it did not create)")
         g.makedirs(path)
         yield path
-        with g.GFile(os.path.join(path, MARKER), "w") as f:
-            f.write("c2al\n")
+        _write_marker(path)
         return
     path = os.path.abspath(path)
     parent, name = os.path.dirname(path), os.path.basename(path)
@@ -161,8 +164,7 @@ def atomic_directory(path: str, flag: str = "--out") -> Iterator[str]:
         yield tmp
         if not os.path.isdir(tmp):
             raise RuntimeError(f"{tmp} was removed while being written")
-        with open(os.path.join(tmp, MARKER), "w") as f:
-            f.write("c2al\n")
+        _write_marker(tmp)
         _replace_dir(tmp, path, flag)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -206,6 +208,51 @@ def copy_tree(src: str, dst: str) -> None:
                 pass
 
 
+def _write_marker(root: str) -> None:
+    """The marker, listing every file c2al wrote under ``root`` (its manifest)."""
+    g = _gfile()
+    root = root.rstrip("/")
+    files = sorted(f"{r[len(root):].lstrip('/')}/{n}".lstrip("/") for r, _, names in g.walk(root) for n in names)
+    with g.GFile(f"{root}/{MARKER}", "w") as f:
+        f.write(json.dumps({"c2al": 1, "files": [x for x in files if x != MARKER]}) + "\n")
+
+
+def remove_own_output(root: str) -> list:
+    """Removes what c2al wrote under ``root`` (the files its marker lists) and the
+    directories left empty; returns the files it kept (anything else, e.g. a file a
+    user added later, or everything when the marker has no list)."""
+    import tensorflow as tf
+
+    g = _gfile()
+    root = root.rstrip("/")
+    try:
+        with g.GFile(f"{root}/{MARKER}") as f:
+            listed = set(json.loads(f.read()).get("files", []))
+    except (tf.errors.NotFoundError, ValueError, AttributeError):
+        listed = set()
+    if listed:
+        listed.add(MARKER)
+    kept = []
+    walk = list(g.walk(root))
+    for r, _, names in walk:
+        for n in names:
+            rel = f"{r[len(root):].lstrip('/')}/{n}".lstrip("/")
+            if rel not in listed:
+                kept.append(rel)
+                continue
+            try:
+                g.remove(f"{r.rstrip('/')}/{n}")
+            except tf.errors.NotFoundError:  # a phantom entry (see remove_remote_tree)
+                pass
+    for r, _, _ in sorted(walk, key=lambda w: -len(w[0])):  # deepest first: remove directories left empty
+        try:
+            if g.isdir(r) and not g.listdir(r):
+                g.rmtree(r)
+        except tf.errors.NotFoundError:
+            pass
+    return kept
+
+
 def _replace_dir(tmp: str, path: str, flag: str) -> None:
     """Renames ``tmp`` to ``path``; a previous output there is moved aside first and
     removed only once the new one is in place."""
@@ -221,7 +268,10 @@ def _replace_dir(tmp: str, path: str, flag: str) -> None:
     except OSError:
         os.replace(old, path)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    leftovers = remove_own_output(old)
+    if leftovers:  # files someone added to the old output: never deleted, said where they are
+        print(f"c2al: warning: {flag} {path}: the previous output held files c2al did not write; they are kept "
+              f"in {old}", file=sys.stderr)
 
 
 def json_safe(doc: Any) -> Any:

@@ -43,6 +43,23 @@ def test_atomic_directory_replaces_its_own_output_only_when_the_new_one_is_compl
     assert sorted(os.listdir(tmp_path)) == ["out"]  # no temporary or old copy left
 
 
+def test_replacing_an_output_never_deletes_a_file_c2al_did_not_write(tmp_path, capsys):
+    """The marker lists what c2al wrote; only those files go when the output is
+    replaced. A file a user put in the old output later is kept (and reported)."""
+    target = tmp_path / "out"
+    with atomic_directory(str(target)) as tmp:
+        os.makedirs(os.path.join(tmp, "sub"))
+        open(os.path.join(tmp, "sub", "v"), "w").write("1")
+    (target / "sub" / "my_notes.txt").write_text("mine")
+    with atomic_directory(str(target)) as tmp:
+        open(os.path.join(tmp, "v"), "w").write("2")
+    assert (target / "v").read_text() == "2" and not (target / "sub").exists()
+    kept = [p for p in tmp_path.iterdir() if p.name != "out"]
+    assert len(kept) == 1 and (kept[0] / "sub" / "my_notes.txt").read_text() == "mine"
+    assert not (kept[0] / "sub" / "v").exists() and not (kept[0] / MARKER).exists()
+    assert "they are kept in" in capsys.readouterr().err
+
+
 def test_atomic_directory_uses_an_empty_directory(tmp_path):
     (tmp_path / "empty").mkdir()
     with atomic_directory(str(tmp_path / "empty")) as tmp:
