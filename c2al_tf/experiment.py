@@ -33,7 +33,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 
-from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, select
+from c2al_tf.cohorts.spec import AUX_PREFIX
+from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, fit_protocol
 from c2al_tf.metrics import evaluate_predictions, paired_comparison
 
 VARIANTS = ("baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked", "dcn")
@@ -92,7 +93,7 @@ def _random_cohorts(cohorts, train_masks, test_masks, seed):
         support = train_masks[c["name"]].mean()
         out_train[name] = rng.uniform(size=len(train_masks[c["name"]])) < support
         out_test[name] = rng.uniform(size=len(test_masks[c["name"]])) < support
-        specs.append({"name": name, "aux_label": "aux__" + name, "predicate": c["predicate"]})
+        specs.append({"name": name, "aux_label": AUX_PREFIX + name, "predicate": c["predicate"]})
     return specs, out_train, out_test
 
 
@@ -149,11 +150,11 @@ def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, ma
         set_seed(seed)
         return _build(spec, config, fit_table, heads, aux_override, lam, model_name)
 
-    if variant == "c2al" and config.train.select_aux_weight:
-        model, lam, result, table = select(
-            build, lambda lam, m: fit(m, fit_table, val_table, config.train, seed, **kwargs),
-            config.train.candidates, trained={0.0: baseline} if baseline else None)
-        return {"model": model, "result": result, "aux_weight": lam, "selection": table}
+    if variant == "c2al":
+        model, lam, result, table = fit_protocol(
+            build, lambda lam, m: fit(m, fit_table, val_table, config.train, seed, **kwargs), config.train,
+            with_heads=bool(heads), trained={0.0: baseline} if baseline else None)
+        return {"model": model, "result": result, "aux_weight": lam, **({"selection": table} if table else {})}
     if variant in ("baseline", "dcn"):
         aux_weight = 0.0
     elif variant == "reweight":
@@ -213,9 +214,8 @@ def run_experiment(table, cohort_spec, config: ExperimentConfig, progress: bool 
     for variant, seed in jobs:
         if variant == "baseline":
             baseline, chosen = None, None
-        # c2al without selection trains its single lambda; the ablations follow c2al's choice
-        weight = (config.train.candidates[-1] if variant == "c2al"
-                  else _ablation_weight(config, selection.get(seed), chosen))
+        # c2al's lambda comes from the protocol (fit_protocol); the ablations follow c2al's choice
+        weight = 0.0 if variant == "c2al" else _ablation_weight(config, selection.get(seed), chosen)
         out = run_variant(variant, seed, fit_table, val_table, spec, cohorts, masks_fit, config, weight,
                           baseline=baseline)
         if variant == "baseline":

@@ -45,7 +45,7 @@ from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.labels import MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
-from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets, select  # noqa: E402
+from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets, fit_protocol  # noqa: E402
 from c2al_tf.models.training import head_priors  # noqa: E402
 
 COHORTS_FILE = "cohorts.json"
@@ -159,12 +159,8 @@ def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, 
               f"{result.best_epoch} of {result.epochs_run}", flush=True)
         return result
 
-    if cohorts and training.select_aux_weight:
-        return select(build, train, training.candidates, trained={0.0: baseline} if baseline else None)
-    lam = training.candidates[-1] if cohorts else 0.0
-    model = build(lam)
-    result = train(lam, model)
-    return model, lam, result, None
+    return fit_protocol(build, train, training, with_heads=bool(cohorts),
+                        trained={0.0: baseline} if baseline else None)
 
 
 def run_fn(fn_args):

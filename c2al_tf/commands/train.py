@@ -59,7 +59,7 @@ def run(args) -> int:
     from c2al_tf.export import export_saved_model
     from c2al_tf.labels import aux_labels
     from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
-    from c2al_tf.models.protocol import carve_validation, fit, select
+    from c2al_tf.models.protocol import carve_validation, fit, fit_protocol
     from c2al_tf.models.training import head_priors
 
     training = train_config(args)  # bad protocol flags fail before any work
@@ -92,24 +92,18 @@ def run(args) -> int:
         return build_model(spec, heads if lam > 0 else [], config,
                            priors=head_priors(heads if lam > 0 else [], fit_table))
 
-    if heads and training.select_aux_weight:
-        def show(lam, r):
-            print(f"[train] lambda {lam:g}: validation logloss {r.val_logloss:.5f} (best epoch {r.best_epoch} "
-                  f"of {r.epochs_run})", flush=True)
+    def show(lam, r):
+        print(f"[train] lambda {lam:g}: validation logloss {r.val_logloss:.5f} (best epoch {r.best_epoch} "
+              f"of {r.epochs_run})", flush=True)
 
-        model, lam, result, selection = select(
-            build, lambda lam, m: fit(m, fit_table, val_table, training, args.seed, verbose=verbose),
-            training.candidates, on_candidate=show)
-        if lam == 0:
-            print("[train] lambda 0 (no auxiliary head) had the lowest validation logloss: the heads did not help "
-                  "on this data, so the exported model is the baseline")
-        else:
-            print(f"[train] chose lambda {lam:g} on validation")
-    else:
-        lam = training.candidates[-1] if heads else 0.0
-        model = build(lam)
-        result = fit(model, fit_table, val_table, training, args.seed, verbose=verbose)
-        selection = None
+    model, lam, result, selection = fit_protocol(
+        build, lambda lam, m: fit(m, fit_table, val_table, training, args.seed, verbose=verbose), training,
+        with_heads=bool(heads), on_candidate=show)
+    if selection and lam == 0:
+        print("[train] lambda 0 (no auxiliary head) had the lowest validation logloss: the heads did not help "
+              "on this data, so the exported model is the baseline")
+    elif selection:
+        print(f"[train] chose lambda {lam:g} on validation")
     print(f"[train] kept epoch {result.best_epoch} of {result.epochs_run} (validation logloss "
           f"{result.val_logloss:.5f})")
     export_saved_model(model, args.export, flag="--export", extra_metadata={

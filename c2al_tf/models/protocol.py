@@ -86,8 +86,7 @@ def parse_aux_weights(text: str) -> Tuple[Tuple[float, ...], bool]:
         raise C2ALInputError(f"--aux-weight takes a number or a comma list of numbers, got '{text}'") from None
     if not values:
         raise C2ALInputError("--aux-weight needs at least one value")
-    if any(not np.isfinite(v) or v < 0 for v in values):
-        raise C2ALInputError(f"--aux-weight values must be finite and >= 0, got '{text}'")
+    _weights(values)  # the same check as TrainConfig's
     return tuple(values), len(values) > 1
 
 
@@ -186,3 +185,16 @@ def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResul
             del model  # only the best candidate stays in memory
     _, model, lam, result = best
     return model, lam, result, table
+
+
+def fit_protocol(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], config: TrainConfig,
+                 with_heads: bool, trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
+                 on_candidate: Optional[Callable[[float, FitResult], None]] = None):
+    """The protocol's lambda step for every trainer: with auxiliary heads and a grid,
+    :func:`select` among the candidates; otherwise train the one lambda (0 without
+    heads). Returns ``(model, lam, result, table or None)``."""
+    if with_heads and config.select_aux_weight:
+        return select(build, train, config.candidates, trained=trained, on_candidate=on_candidate)
+    lam = config.candidates[-1] if with_heads else 0.0
+    model = build(lam)
+    return model, lam, train(lam, model), None
