@@ -41,6 +41,44 @@ def example_gen(data: str):
     return cls(input_base=base, input_config=input_config, output_config=output)
 
 
+def trainer_class(cluster: Optional["TrainingCluster"]):
+    """(Trainer component class, extra custom_config): TFX's Trainer, or with a
+    multi-worker ``cluster`` the Vertex AI Trainer extension, which starts
+    ``cluster.workers`` replicas (one chief pool + one worker pool) of ``image``
+    and gives each its ``TF_CONFIG``; every replica runs the same ``run_fn``
+    under ``MultiWorkerMirroredStrategy`` (``strategy: auto``)."""
+    if cluster is None or cluster.workers <= 1:
+        return tfx.components.Trainer, {}
+    from tfx.extensions.google_cloud_ai_platform import constants as vertex
+    from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer
+
+    machine = {"machine_type": cluster.machine_type}
+    container = {"image_uri": cluster.image}
+    pools = [{"machine_spec": machine, "replica_count": 1, "container_spec": container},
+             {"machine_spec": machine, "replica_count": cluster.workers - 1, "container_spec": container}]
+    return tfx.extensions.google_cloud_ai_platform.Trainer, {
+        vertex.ENABLE_VERTEX_KEY: True, vertex.VERTEX_REGION_KEY: cluster.region,
+        vertex_trainer.TRAINING_ARGS_KEY: {"project": cluster.project, "worker_pool_specs": pools}}
+
+
+class TrainingCluster:
+    """Where the Trainers run on Kubeflow/Vertex: ``workers`` replicas of ``image``
+    on ``machine_type`` in ``project``/``region`` (``workers`` 1: in the pipeline's
+    own pod, as TFX's Trainer does)."""
+
+    def __init__(self, workers: int = 1, image: str = "c2al-tf:latest", project: Optional[str] = None,
+                 region: str = "us-central1", machine_type: str = "n1-standard-8"):
+        from c2al_tf.errors import C2ALInputError
+
+        if int(workers) < 1:
+            raise C2ALInputError(f"--workers must be >= 1, got {workers}")
+        if int(workers) > 1 and not project:
+            raise C2ALInputError(f"--workers {workers} starts the Trainers as Vertex AI training jobs, which need "
+                                 f"--vertex-project (and --vertex-region)")
+        self.workers, self.image, self.project = int(workers), image, project
+        self.region, self.machine_type = region, machine_type
+
+
 def _join(root: str, name: str) -> str:
     """root/name for local paths (made absolute) and remote URIs (gs://, s3://, hdfs://)."""
     return root.rstrip("/") + "/" + name if "://" in root else os.path.join(os.path.abspath(root), name)
@@ -79,9 +117,11 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
                     training: Optional[TrainConfig] = None, seed: int = 0,
                     mining: Optional[MiningConfig] = None, categorical: Optional[List[str]] = None,
                     ne_tolerance: float = NE_TOLERANCE, beam_args: Optional[List[str]] = None,
-                    metadata_path: Optional[str] = None, enable_cache: bool = True) -> tfx.dsl.Pipeline:
+                    metadata_path: Optional[str] = None, enable_cache: bool = True,
+                    cluster: Optional[TrainingCluster] = None) -> tfx.dsl.Pipeline:
     """The whole C2AL pipeline. ``root`` holds pipeline outputs (``root/pipeline``),
-    the SQLite MLMD (``root/metadata.sqlite``) and pushed models (``root/serving``)."""
+    the SQLite MLMD (``root/metadata.sqlite``) and pushed models (``root/serving``).
+    ``cluster``: train on several workers (Kubeflow/Vertex; see :func:`trainer_class`)."""
     gen = example_gen(data)
     stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
     if schema_file:
@@ -98,14 +138,15 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
                         **{k: props[k] for k in ("axes", "max_pairs", "divergence", "min_support", "min_positives",
                                                  "by", "seed", "cross_top")})
     training = training if training is not None else TrainConfig()
+    trainer_cls, remote = trainer_class(cluster)
     config: Dict = {"label": label, "model": model, "seed": seed, "categorical": list(categorical or []),
-                    **training.to_dict()}
-    baseline = tfx.components.Trainer(
+                    **training.to_dict(), **remote}
+    baseline = trainer_cls(
         run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
         train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
         custom_config={**config, "baseline": True}).with_id("BaselineTrainer")
     # the baseline is C2AL's lambda = 0 candidate: the C2AL trainer reads it instead of training it again
-    trainer = tfx.components.Trainer(
+    trainer = trainer_cls(
         run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
         base_model=baseline.outputs["model"],
         train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),

@@ -7,7 +7,13 @@ dcn | fm | mlp), seed, categorical (list), vocab_rows (rows read to build
 vocabularies and normalization, default 200000), and the training protocol's
 fields (:class:`c2al_tf.models.protocol.TrainConfig`: epochs, batch_size,
 early_stopping, patience, validation_fraction, validation_seed, aux_weights,
-select_aux_weight; defaults from that class).
+select_aux_weight, strategy; defaults from that class).
+
+Distribution: ``strategy`` ("auto" by default) picks the ``tf.distribute``
+strategy (:mod:`c2al_tf.models.distribute`): on Kubeflow/Vertex with several
+worker replicas, ``TF_CONFIG`` names them and every replica runs this ``run_fn``
+under ``MultiWorkerMirroredStrategy``; each reads its own shard of the
+CohortMiner's files, and only the chief writes ``serving_model_dir``.
 
 Protocol: the validation rows are carved out of the *train* split by a hash of
 each serialized example (``validation_fraction`` of them, the same rows in every
@@ -43,7 +49,7 @@ from c2al_tf.cohorts import CohortSpec  # noqa: E402
 from c2al_tf.data.readers import read_tfrecord  # noqa: E402
 from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.labels import MEMBERSHIP_FEATURE  # noqa: E402
-from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, set_seed  # noqa: E402
+from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
 from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets, fit_protocol  # noqa: E402
 from c2al_tf.models.training import head_priors  # noqa: E402
@@ -79,9 +85,12 @@ def in_validation(serialized, fraction: float):
 
 
 def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle: bool = True,
-            validation_fraction: float = 0.0, part: str = "all"):
+            validation_fraction: float = 0.0, part: str = "all", workers: int = 1):
     """``(features, {head: label})`` batches; ``part`` "fit" / "validation" keeps the
-    rows outside / inside the hashed validation carve-out, "all" every row."""
+    rows outside / inside the hashed validation carve-out, "all" every row.
+    Under a multi-worker strategy (``workers`` > 1) each worker reads its own
+    files when there are at least as many files as workers, else its part of
+    every batch (:func:`c2al_tf.models.distribute.shard_policy`)."""
     label_features = [spec.label] + [h for h in heads if h != PRIMARY]
     ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
     if part == "fit":
@@ -98,7 +107,8 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
         labels.update({h: parsed[h] for h in heads if h != PRIMARY})
         return features, labels
 
-    return ds.batch(batch_size).map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
+    ds = ds.batch(batch_size).map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
+    return distribute.with_shard_policy(ds, distribute.shard_policy(len(files), workers))
 
 
 def train_config(cfg) -> TrainConfig:
@@ -123,7 +133,8 @@ def _feature_spec(cfg, files, spec_doc, schema_path):
     categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(schema_path, label)))
     sample = read_tfrecord(files, label, categorical=[c for c in categorical if c != label], drop=drop,
                            max_rows=int(cfg.get("vocab_rows", 200_000)))
-    return FeatureSpec.from_table(sample), sample
+    vocab_budget = train_config(cfg).vocab_budget
+    return FeatureSpec.from_table(sample, vocab_budget=vocab_budget), sample
 
 
 def _baseline_candidate(base_model):
@@ -140,20 +151,26 @@ def _baseline_candidate(base_model):
     return None, FitResult(meta.get("epochs", 0), meta.get("epochs", 0), meta["validation_logloss"], {})
 
 
-def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, baseline=None):
-    """Trains under the protocol; returns (model, lambda, FitResult, candidates table).
-    ``baseline``: the lambda = 0 candidate already trained (model None: its export)."""
+def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, strategy, baseline=None):
+    """Trains under the protocol (each model built under ``strategy``); returns
+    (model, lambda, FitResult, candidates table). ``baseline``: the lambda = 0
+    candidate already trained (model None: its export)."""
+    workers = distribute.num_workers(strategy)
+
     def build(lam):
         set_seed(seed)
         heads = cohorts if lam > 0 else []
-        return build_model(spec, heads, ModelConfig(model=cfg.get("model", "attention_fm"), aux_weight=lam),
-                           priors=head_priors(heads, sample))
+        with strategy.scope():
+            model = build_model(spec, heads, ModelConfig(model=cfg.get("model", "attention_fm"), aux_weight=lam),
+                                priors=head_priors(heads, sample))
+            model.compile()
+        return model
 
     def train(lam, model):
         fit_ds = dataset(files, spec, model.head_names, training.batch_size, seed,
-                         validation_fraction=training.validation_fraction, part="fit")
+                         validation_fraction=training.validation_fraction, part="fit", workers=workers)
         val_ds = dataset(files, spec, model.head_names, training.batch_size, seed, shuffle=False,
-                         validation_fraction=training.validation_fraction, part="validation")
+                         validation_fraction=training.validation_fraction, part="validation", workers=workers)
         result = fit_datasets(model, fit_ds, val_ds, training, verbose=2)
         print(f"[trainer] lambda {lam:g}: validation logloss {result.val_logloss:.5f}, best epoch "
               f"{result.best_epoch} of {result.epochs_run}", flush=True)
@@ -172,7 +189,17 @@ def run_fn(fn_args):
     spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None))
     cohorts = [] if cfg.get("baseline") else list(spec_doc.cohorts())
     baseline = None if cfg.get("baseline") else _baseline_candidate(getattr(fn_args, "base_model", None))
-    model, lam, result, selection = _train(cfg, files, spec, sample, cohorts, training, seed, baseline)
+    strategy = distribute.make_strategy(training.strategy)
+    try:
+        model, lam, result, selection = _train(cfg, files, spec, sample, cohorts, training, seed, strategy,
+                                               baseline)
+    except distribute.cluster_errors() as e:
+        raise RuntimeError(distribute.lost_worker_message(e)) from None
+    if not distribute.is_chief(strategy):  # every worker joins the save; only the chief's export is kept
+        if model is not None:
+            with distribute.discarded_directory() as scratch:
+                export_saved_model(model, scratch)
+        return
     if model is None:  # lambda 0 won: the baseline's export is this trainer's result
         print("[trainer] lambda 0 (no auxiliary head) had the lowest validation logloss: the C2AL trainer "
               "returns the baseline model", flush=True)

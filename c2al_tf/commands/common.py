@@ -38,8 +38,9 @@ def read_data(args, warn_leakage: bool = True):
     return table
 
 
-def add_training_args(p: argparse.ArgumentParser) -> None:
-    """The training protocol's flags (defaults: :class:`c2al_tf.models.protocol.TrainConfig`)."""
+def add_training_args(p: argparse.ArgumentParser, distribute: bool = True) -> None:
+    """The training protocol's flags (defaults: :class:`c2al_tf.models.protocol.TrainConfig`);
+    ``distribute``: also ``--strategy`` (commands that train one model at a time)."""
     from c2al_tf.models.protocol import TrainConfig
 
     d = TrainConfig()
@@ -58,6 +59,16 @@ def add_training_args(p: argparse.ArgumentParser) -> None:
                    help="lambda for the auxiliary heads: one value trains exactly that; a comma list is a grid "
                         "searched on validation, 0 (no auxiliary head = the baseline) always included "
                         f"(default {','.join(f'{w:g}' for w in d.aux_weights)})")
+    if not distribute:
+        return
+    from c2al_tf.models.distribute import STRATEGIES
+
+    p.add_argument("--strategy", default=d.strategy, choices=STRATEGIES,
+                   help="tf.distribute strategy: auto = multi_worker when TF_CONFIG names several workers, "
+                        "mirrored with several local GPUs, else default (one device); see README 'Scaling out'")
+    p.add_argument("--vocab-budget", type=int, default=d.vocab_budget, metavar="N",
+                   help="a categorical column with more distinct values than N is hashed into N buckets instead "
+                        f"of a vocabulary table (default {d.vocab_budget:,})")
 
 
 def train_config(args):
@@ -65,9 +76,10 @@ def train_config(args):
     from c2al_tf.models.protocol import TrainConfig, parse_aux_weights
 
     weights, select = parse_aux_weights(args.aux_weight)
+    extra = {"strategy": args.strategy, "vocab_budget": args.vocab_budget} if hasattr(args, "strategy") else {}
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, early_stopping=args.early_stopping,
                        patience=args.patience, validation_fraction=args.validation_fraction,
-                       aux_weights=weights, select_aux_weight=select)
+                       aux_weights=weights, select_aux_weight=select, **extra)
 
 
 def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:

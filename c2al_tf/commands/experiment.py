@@ -20,7 +20,7 @@ def register(sub) -> None:
     p.add_argument("--seeds", type=int, default=5, metavar="N")
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
     p.add_argument("--cohorts", metavar="cohorts.json", help="use these cohorts instead of mining")
-    add_training_args(p)
+    add_training_args(p, distribute=False)
     p.add_argument("--variants", default=",".join(VARIANTS), metavar="a,b", help=f"subset of {', '.join(VARIANTS)}")
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.set_defaults(func=run)

@@ -23,6 +23,12 @@ def register(sub) -> None:
     c.add_argument("--target", choices=["kubeflow"], required=True)
     c.add_argument("--out", required=True, metavar="pipeline.json")
     c.add_argument("--image", default="c2al-tf:latest", help="container image with c2al-tf installed")
+    c.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="train on N worker replicas (MultiWorkerMirroredStrategy): the Trainers become Vertex AI "
+                        "training jobs with a chief pool and a pool of N-1 workers (default 1: in the pipeline's pod)")
+    c.add_argument("--vertex-project", metavar="PROJECT", help="GCP project of the training jobs (with --workers > 1)")
+    c.add_argument("--vertex-region", default="us-central1", metavar="REGION")
+    c.add_argument("--machine-type", default="n1-standard-8", metavar="TYPE", help="machine of each worker replica")
     _pipeline_args(c, for_compile=True)
     c.set_defaults(func=compile_)
 
@@ -120,7 +126,7 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
     return target
 
 
-def build(args, root: str):
+def build(args, root: str, cluster=None):
     from c2al_tf.commands.common import mining_config, split_list, train_config
     from pipeline.pipeline import create_pipeline
     from pipeline.runner import beam_args
@@ -130,7 +136,7 @@ def build(args, root: str):
         schema_file=args.schema, model=args.model, training=train_config(args), seed=args.seed, mining=mining_config(args, seed=args.seed),
         categorical=split_list(args.categorical), ne_tolerance=args.ne_tolerance, beam_args=beam_args(args.beam_arg),
         metadata_path=os.path.join(root, "metadata.sqlite") if "://" not in root else None,
-        enable_cache=not getattr(args, "no_cache", False))
+        enable_cache=not getattr(args, "no_cache", False), cluster=cluster)
 
 
 def run(args) -> int:
@@ -161,11 +167,14 @@ def run(args) -> int:
 
 
 def compile_(args) -> int:
+    from pipeline.pipeline import TrainingCluster
     from pipeline.runner import compile_kubeflow
 
+    cluster = TrainingCluster(args.workers, args.image, args.vertex_project, args.vertex_region, args.machine_type)
     args.data = args.data or "gs://YOUR_BUCKET/data"
     args.label = args.label or "click"
     root = args.root or "gs://YOUR_BUCKET/c2al"
-    out = compile_kubeflow(build(args, root), args.out, args.image)
-    print(f"wrote {out} (KFP v2 pipeline spec; image {args.image})")
+    out = compile_kubeflow(build(args, root, cluster), args.out, args.image)
+    where = (f"; Trainers on {args.workers} Vertex AI workers ({args.machine_type})" if args.workers > 1 else "")
+    print(f"wrote {out} (KFP v2 pipeline spec; image {args.image}{where})")
     return 0

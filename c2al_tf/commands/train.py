@@ -58,7 +58,7 @@ def run(args) -> int:
     from c2al_tf.errors import C2ALInputError
     from c2al_tf.export import export_saved_model
     from c2al_tf.labels import aux_labels
-    from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
+    from c2al_tf.models import FeatureSpec, ModelConfig, build_model, distribute, set_seed
     from c2al_tf.models.protocol import carve_validation, fit, fit_protocol
     from c2al_tf.models.training import head_priors
 
@@ -81,24 +81,39 @@ def run(args) -> int:
             print(f"[train] auxiliary head {name}: {int(y.sum()):,} positives")
     fit_table, val_table = carve_validation(table, training.validation_fraction, training.validation_seed)
     print(f"[train] {len(fit_table):,} rows to fit, {len(val_table):,} held out for validation")
-    spec = FeatureSpec.from_table(table)
+    spec = FeatureSpec.from_table(table, vocab_budget=training.vocab_budget)
+    for f in spec.categorical:
+        if f.hash_buckets:
+            print(f"[train] {f.name}: more than {training.vocab_budget:,} distinct values, hashed into "
+                  f"{f.hash_buckets:,} buckets")
     heads = list(cohorts.cohorts()) if cohorts else []
     verbose = 2 if args.verbose_epochs else 0
+    strategy = distribute.make_strategy(training.strategy)
+    chief = distribute.is_chief(strategy)
+    if distribute.num_workers(strategy) > 1:
+        print(f"[train] {distribute.num_workers(strategy)} workers ({strategy.num_replicas_in_sync} replicas), "
+              f"this is the {'chief' if chief else 'worker'}; global batch {training.batch_size}", flush=True)
 
     def build(lam):
         set_seed(args.seed)
         config = ModelConfig(model=args.model, aux_weight=lam, embedding_dim=args.embedding_dim,
                              learning_rate=args.learning_rate)
-        return build_model(spec, heads if lam > 0 else [], config,
-                           priors=head_priors(heads if lam > 0 else [], fit_table))
+        with strategy.scope():
+            model = build_model(spec, heads if lam > 0 else [], config,
+                                priors=head_priors(heads if lam > 0 else [], fit_table))
+            model.compile()
+        return model
 
     def show(lam, r):
         print(f"[train] lambda {lam:g}: validation logloss {r.val_logloss:.5f} (best epoch {r.best_epoch} "
               f"of {r.epochs_run})", flush=True)
 
-    model, lam, result, selection = fit_protocol(
-        build, lambda lam, m: fit(m, fit_table, val_table, training, args.seed, verbose=verbose), training,
-        with_heads=bool(heads), on_candidate=show)
+    try:
+        model, lam, result, selection = fit_protocol(
+            build, lambda lam, m: fit(m, fit_table, val_table, training, args.seed, verbose=verbose), training,
+            with_heads=bool(heads), on_candidate=show)
+    except distribute.cluster_errors() as e:
+        raise C2ALInputError(distribute.lost_worker_message(e)) from None
     if selection and lam == 0:
         print("[train] lambda 0 (no auxiliary head) had the lowest validation logloss: the heads did not help "
               "on this data, so the exported model is the baseline")
@@ -106,9 +121,15 @@ def run(args) -> int:
         print(f"[train] chose lambda {lam:g} on validation")
     print(f"[train] kept epoch {result.best_epoch} of {result.epochs_run} (validation logloss "
           f"{result.val_logloss:.5f})")
-    export_saved_model(model, args.export, flag="--export", extra_metadata={
-        "seed": args.seed, "data": args.data, "aux_weight": lam, "epochs": result.best_epoch,
-        "validation_logloss": result.val_logloss, "selection": selection, "training": training.to_dict()})
+    metadata = {"seed": args.seed, "data": args.data, "aux_weight": lam, "epochs": result.best_epoch,
+                "validation_logloss": result.val_logloss, "selection": selection, "training": training.to_dict(),
+                "workers": distribute.num_workers(strategy)}
+    if not chief:  # every worker joins the save's collectives; only the chief's copy is kept
+        with distribute.discarded_directory() as scratch:
+            export_saved_model(model, scratch, extra_metadata=metadata)
+        print("[train] worker done; the chief exports the model")
+        return 0
+    export_saved_model(model, args.export, flag="--export", extra_metadata=metadata)
     print(f"[train] exported {args.export} (heads: {', '.join(model.head_names)}; serving_default returns "
           f"the primary probability only)")
     if args.save_training_model:

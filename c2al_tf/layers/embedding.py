@@ -89,13 +89,35 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
     ``from_config`` alone maps every value to the OOV row until its weights are
     loaded (the same contract as an adapted ``StringLookup``). Memory: the table
     holds the |vocabulary| keys once, the embedding (|vocabulary| + 1) * d floats.
+
+    **Hashed mode** (``hash_buckets = N > 0``, for id spaces too large for a
+    table, see ``FeatureSpec.from_table(vocab_budget=...)``)::
+
+        i = 1 + (FarmHash64(x) mod N)   for a present value, 0 if missing
+        e = E[i],  E in R^{(N + 1) x d}
+
+    No vocabulary is stored: memory is (N + 1) * d floats whatever the number of
+    distinct ids, and ids that collide share a row (with V distinct ids about
+    V / N of them share a bucket with another id). Unseen ids get a learned
+    bucket instead of the OOV row.
     """
 
     def __init__(self, vocabulary: Optional[Sequence[str]], dim: int, vocabulary_size: Optional[int] = None,
-                 **kwargs):
+                 hash_buckets: int = 0, **kwargs):
         super().__init__(**kwargs)
         if int(dim) < 1:
             raise ValueError(f"CategoricalEmbedding: dim must be >= 1, got {dim}")
+        if int(hash_buckets) < 0:
+            raise ValueError(f"CategoricalEmbedding: hash_buckets must be >= 0, got {hash_buckets}")
+        self.hash_buckets = int(hash_buckets)
+        if self.hash_buckets:
+            if vocabulary:
+                raise ValueError("CategoricalEmbedding: give a vocabulary or hash_buckets, not both")
+            self.dim, self.vocabulary_size, self.lookup_table = int(dim), 0, None
+            self.table = tf.keras.layers.Embedding(
+                self.hash_buckets + 1, self.dim, name="table",
+                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05))
+            return
         if vocabulary is None and vocabulary_size is None:
             raise ValueError("CategoricalEmbedding: give vocabulary (a list of strings) or vocabulary_size")
         keys = None if vocabulary is None else [str(v) for v in vocabulary]
@@ -120,7 +142,9 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
 
     @property
     def vocabulary(self) -> list:
-        """The vocabulary in index order (index 1 first; 0 is the OOV row)."""
+        """The vocabulary in index order (index 1 first; 0 is the OOV row); [] when hashed."""
+        if self.lookup_table is None:
+            return []
         keys, values = self.lookup_table.export()
         order = np.argsort(values.numpy(), kind="stable")
         return [k.decode("utf-8") for k in keys.numpy()[order]]
@@ -133,21 +157,30 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
             x = tf.strings.as_string(x)
         elif x.dtype != tf.string:
             raise TypeError(f"CategoricalEmbedding '{self.name}' expects tf.string or numeric input, got {x.dtype}")
+        if self.hash_buckets:
+            ids = tf.where(tf.equal(x, ""), tf.constant(0, tf.int64),
+                           tf.strings.to_hash_bucket_fast(x, self.hash_buckets) + 1)
+            return tf.squeeze(self.table(ids), axis=1)
         ids = self.lookup_table.lookup(x)
         ids.set_shape(x.shape)  # a mutable table's lookup has no static shape of its own
         return tf.squeeze(self.table(ids), axis=1)
 
     def get_config(self):
         config = super().get_config()
-        config.update({"vocabulary": None, "vocabulary_size": self.vocabulary_size, "dim": self.dim})
+        config.update({"vocabulary": None, "vocabulary_size": self.vocabulary_size, "dim": self.dim,
+                       "hash_buckets": self.hash_buckets})
         return config
 
     # .keras format: the table is not a Keras weight, so it travels as an asset file.
     def save_assets(self, dir_path):
+        if self.lookup_table is None:
+            return
         with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, "vocabulary.json"), "w") as f:
             f.write(json.dumps(self.vocabulary))
 
     def load_assets(self, dir_path):
+        if self.lookup_table is None:
+            return
         with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, "vocabulary.json")) as f:
             keys = json.loads(f.read())
         if len(keys) != self.vocabulary_size:

@@ -25,6 +25,7 @@ import pandas as pd
 from c2al_tf.errors import C2ALInputError
 
 
+VOCAB_BUDGET = 1_000_000  # a column with more distinct values than this is hashed (TrainConfig.vocab_budget)
 CATEGORICAL_VIEW = "__cat"  # suffix of an integer column's categorical-view input
 # Quantile levels of the numeric bucket boundaries: fine at both ends (1/2/5%), so a
 # cohort at a feature's extremes gets buckets of its own.
@@ -50,6 +51,7 @@ class CategoricalFeature:
     vocabulary: List[str]
     dtype: str = "string"  # string or int64 in tf.Example
     source: Optional[str] = None  # the column it reads, when not ``name`` (an integer column's view)
+    hash_buckets: int = 0  # > 0: hashed into this many buckets instead of a vocabulary (huge id spaces)
 
     @property
     def column(self) -> str:
@@ -86,13 +88,18 @@ class FeatureSpec:
 
     # -- construction -------------------------------------------------------
     @classmethod
-    def from_table(cls, table, max_vocab: int = 100_000, min_count: int = 1, view_min_count: int = 2,
+    def from_table(cls, table, vocab_budget: int = VOCAB_BUDGET, min_count: int = 1, view_min_count: int = 2,
                    buckets: bool = True) -> "FeatureSpec":
         """Normalization statistics, quantile bucket boundaries (at
         :data:`BUCKET_LEVELS`; ``buckets=False`` for none) and vocabularies (most
-        frequent first, capped at ``max_vocab``; rarer values share the OOV
-        bucket) from a FeatureTable. The categorical view of an ``integer``
-        column keeps values seen at least ``view_min_count`` times."""
+        frequent first) from a FeatureTable. A column with more than
+        ``vocab_budget`` distinct values (seen at least ``min_count`` times) is
+        hashed into ``vocab_budget`` buckets instead, so memory stops growing
+        with the id space (:class:`c2al_tf.layers.CategoricalEmbedding`). The
+        categorical view of an ``integer`` column keeps values seen at least
+        ``view_min_count`` times."""
+        if int(vocab_budget) < 1:
+            raise C2ALInputError(f"--vocab-budget must be >= 1, got {vocab_budget}")
         dtypes = table.example_dtypes()
         numeric = []
         for name in table.numeric:
@@ -113,12 +120,12 @@ class FeatureSpec:
 
                 raise C2ALInputError(f"{table.source}: column '{name}' is missing in every row, so it has no "
                                      f"vocabulary to embed; drop it with --drop {name}")
-            categorical.append(CategoricalFeature(name, _vocabulary(present, min_count, max_vocab), dtypes[name]))
+            categorical.append(_categorical(name, present, min_count, vocab_budget, dtypes[name]))
         for name in getattr(table, "dual", []):
             v = table.features[name].to_numpy(dtype=np.float64)
             text = pd.Series(v[~np.isnan(v)].astype(np.int64).astype(str))
-            categorical.append(CategoricalFeature(name + CATEGORICAL_VIEW, _vocabulary(text, view_min_count, max_vocab),
-                                                  dtypes[name], source=name))
+            categorical.append(_categorical(name + CATEGORICAL_VIEW, text, view_min_count, vocab_budget, dtypes[name],
+                                            source=name))
         return cls(table.label_name, numeric, categorical)
 
     def to_dict(self) -> dict:
@@ -214,12 +221,15 @@ class FeatureSpec:
         return out
 
 
-def _vocabulary(values, min_count: int, max_vocab: int) -> List[str]:
-    """Values seen at least ``min_count`` times, most frequent first (ties by value)."""
+def _categorical(name, values, min_count: int, vocab_budget: int, dtype: str, source=None) -> CategoricalFeature:
+    """A vocabulary of the values seen at least ``min_count`` times (most frequent
+    first, ties by value), or ``vocab_budget`` hash buckets when there are more."""
     counts = pd.Series(values).value_counts(sort=False)
     counts = counts[counts >= min_count]
-    order = sorted(zip(-counts.to_numpy(), counts.index.astype(str)))[:max_vocab]
-    return [v for _, v in order]
+    if len(counts) > vocab_budget:
+        return CategoricalFeature(name, [], dtype, source=source, hash_buckets=int(vocab_budget))
+    order = sorted(zip(-counts.to_numpy(), counts.index.astype(str)))
+    return CategoricalFeature(name, [v for _, v in order], dtype, source=source)
 
 
 def _int_text(value: str) -> str:

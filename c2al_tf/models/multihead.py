@@ -18,7 +18,9 @@ class MultiHeadModel(tf.keras.Model):
 
     with logits ``z`` ([B, H], from the heads' logit layers), labels ``y`` and
     optional per-head sample weights ``w`` (default 1), i.e. Keras's
-    ``sum_over_batch_size`` reduction per head. It matches
+    ``sum_over_batch_size`` reduction per head. Under a ``tf.distribute``
+    strategy with R replicas, B is the global batch: each replica's loss is
+    divided by R before its gradients are summed across replicas. It matches
     ``compile(loss=BCE per output, loss_weights=lambda)`` but costs one loss op
     instead of one per head, so auxiliary heads add almost nothing to a step.
 
@@ -97,11 +99,17 @@ class MultiHeadModel(tf.keras.Model):
         return loss, per_head
 
     def _report(self, loss, per_head):
-        total, heads = self.loss_tracker, self.head_loss_tracker
-        total.update_state(loss)
-        heads.update_state(per_head)
-        result = {"loss": total.result()}
-        values = heads.result()
+        self.loss_tracker.update_state(loss)
+        self.head_loss_tracker.update_state(per_head)
+        return self.get_metrics_result()
+
+    def get_metrics_result(self):
+        """``{"loss", "<head>_loss"...}`` from the trackers. Keras reports these at
+        the end of an epoch (its logs must have exactly these keys); under a
+        strategy they are read across replicas, so they are means, not sums of
+        the replicas' values."""
+        result = {"loss": self.loss_tracker.result()}
+        values = self.head_loss_tracker.result()
         for i, h in enumerate(self._c2al_heads):
             result[f"{h}_loss"] = values[i]
         return result
@@ -109,7 +117,13 @@ class MultiHeadModel(tf.keras.Model):
     def train_step(self, data):
         with tf.GradientTape() as tape:
             loss, per_head = self._loss(data, training=True)
-        self.optimizer.minimize(loss, self.trainable_variables, tape=tape)
+            # Under a tf.distribute strategy each replica holds 1/R of the global
+            # batch and the replicas' gradients are summed: scale so that the sum is
+            # the gradient of the global batch's mean loss (as Keras's compiled
+            # losses do). R = 1 without a strategy.
+            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+            scaled = loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
+        self.optimizer.minimize(scaled, self.trainable_variables, tape=tape)
         return self._report(loss, per_head)
 
     def test_step(self, data):

@@ -20,6 +20,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from c2al_tf.errors import C2ALInputError
+from c2al_tf.models.features import VOCAB_BUDGET
 
 DEFAULT_AUX_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
 NE_TOLERANCE = 0.0  # the pipeline's gate: C2AL's overall NE may not exceed the baseline's ("not worse")
@@ -38,6 +39,11 @@ class TrainConfig:
     """How every model is fit; one object for the CLI, the experiment and the TFX Trainer.
 
     ``epochs``: maximum epochs with early stopping, exact epochs without.
+    ``batch_size``: the global batch (split across replicas under a strategy).
+    ``strategy``: ``auto`` | ``default`` | ``mirrored`` | ``multi_worker``
+    (:mod:`c2al_tf.models.distribute`).
+    ``vocab_budget``: a categorical column with more distinct values is hashed
+    into that many buckets (:meth:`~c2al_tf.models.features.FeatureSpec.from_table`).
     ``aux_weights``: the lambda candidates (0 is always added). A single non-zero
     value with ``select_aux_weight=False`` trains exactly that lambda.
     """
@@ -50,12 +56,20 @@ class TrainConfig:
     validation_seed: int = VALIDATION_SEED
     aux_weights: Sequence[float] = DEFAULT_AUX_WEIGHTS
     select_aux_weight: bool = True
+    strategy: str = "auto"  # tf.distribute strategy: see c2al_tf.models.distribute
+    vocab_budget: int = VOCAB_BUDGET  # more distinct values than this: hashed (FeatureSpec.from_table)
 
     def __post_init__(self):
+        from c2al_tf.models.distribute import STRATEGIES
+
+        if self.strategy not in STRATEGIES:
+            raise C2ALInputError(f"--strategy {self.strategy}: unknown; choose one of {', '.join(STRATEGIES)}")
         if int(self.epochs) < 1:
             raise C2ALInputError(f"--epochs must be >= 1, got {self.epochs}")
         if int(self.batch_size) < 1:
             raise C2ALInputError(f"--batch-size must be >= 1, got {self.batch_size}")
+        if int(self.vocab_budget) < 1:
+            raise C2ALInputError(f"--vocab-budget must be >= 1, got {self.vocab_budget}")
         if int(self.patience) < 1:
             raise C2ALInputError(f"--patience must be >= 1, got {self.patience}")
         if not 0 < float(self.validation_fraction) <= 0.5:

@@ -64,7 +64,11 @@ def make_dataset(model: C2ALModel, table, batch_size: int = 1024, shuffle: bool 
         index = index.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     ds = index.batch(batch_size).map(lambda i: tf.nest.map_structure(lambda t: tf.gather(t, i), tensors),
                                      num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    # In memory there are no files to shard: under a multi-worker strategy every
+    # worker builds the same batches (same seed) and keeps its part of each.
+    from c2al_tf.models.distribute import shard_policy, with_shard_policy
+
+    return with_shard_policy(ds.prefetch(tf.data.AUTOTUNE), shard_policy(None, 1))
 
 
 def train(model: C2ALModel, table, epochs: int = 2, batch_size: int = 1024, seed: int = 0,
