@@ -102,6 +102,30 @@ def test_categorical_embedding_oov_never_fails():
     np.testing.assert_allclose(ints(tf.constant([[3], [17]], tf.int64)).numpy(), want[:2])
 
 
+def test_categorical_embedding_hashed_mode():
+    """e = E[1 + FarmHash64(x) mod N] for present values, E[0] for missing; no
+    vocabulary stored; config round trip; memory (N + 1) * d whatever the ids."""
+    layer = CategoricalEmbedding(None, 4, hash_buckets=50)
+    values = tf.constant([["u1"], ["u2"], [""], ["u1"], ["never-seen"]])
+    out = layer(values).numpy()
+    assert out.shape == (5, 4)
+    table = layer.table.embeddings.numpy()
+    assert table.shape == (51, 4) and layer.vocabulary == []
+    rows = 1 + tf.strings.to_hash_bucket_fast(["u1", "u2", "never-seen"], 50).numpy()
+    np.testing.assert_allclose(out[[0, 1, 4]], table[rows])
+    np.testing.assert_allclose(out[2], table[0])  # missing
+    np.testing.assert_allclose(out[0], out[3])
+    np.testing.assert_allclose(layer(tf.constant([[7.0], [np.nan]])).numpy(),
+                               layer(tf.constant([["7"], [""]])).numpy())
+    config = layer.get_config()
+    assert config["hash_buckets"] == 50
+    assert CategoricalEmbedding.from_config(config).hash_buckets == 50
+    with pytest.raises(ValueError, match="not both"):
+        CategoricalEmbedding(["a"], 4, hash_buckets=10)
+    with pytest.raises(ValueError, match="hash_buckets must be >= 0"):
+        CategoricalEmbedding(None, 4, hash_buckets=-1)
+
+
 def test_numeric_embedding_quantile_buckets_against_float64_reference():
     """e = z w + b + B[k], k = #{boundaries <= x}; missing -> e_missing."""
     boundaries = [-1.0, 0.0, 2.5]

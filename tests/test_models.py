@@ -96,3 +96,29 @@ def test_encoder_registry_names_every_encoder_the_config_accepts():
     assert tuple(encoders.REGISTRY) == ENCODERS
     with pytest.raises(ValueError, match="unknown model 'nope'"):
         encoders.get("nope")
+
+
+def test_columns_past_the_vocab_budget_are_hashed_and_the_model_serves(tmp_path):
+    """A column with more distinct values than vocab_budget gets hash buckets, not a
+    vocabulary; the model trains, exports and serves through the same path."""
+    from c2al_tf.errors import C2ALInputError
+    from c2al_tf.export import export_saved_model, load_metadata
+
+    table = synthetic_table(3000)
+    n_users = table.features["user_id"].nunique()
+    spec = FeatureSpec.from_table(table, vocab_budget=500)
+    by_name = {f.name: f for f in spec.categorical}
+    assert n_users > 500 and by_name["user_id"].hash_buckets == 500 and by_name["user_id"].vocabulary == []
+    assert by_name["surface"].hash_buckets == 0 and len(by_name["surface"].vocabulary) == 4
+    assert FeatureSpec.from_dict(spec.to_dict()) == spec
+    model = build_model(spec, planted_spec())
+    train(model, table, epochs=1)
+    export_saved_model(model, str(tmp_path / "m"))
+    loaded = tf.saved_model.load(str(tmp_path / "m"))
+    assert load_metadata(str(tmp_path / "m"))["feature_spec"].categorical[0].hash_buckets in (0, 500)
+    examples = [tf.train.Example(features=tf.train.Features(feature={
+        "user_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"u999999999"]))})).SerializeToString()]
+    p = loaded.signatures["serving_default"](examples=tf.constant(examples))["probabilities"].numpy()
+    assert p.shape == (1, 1) and np.isfinite(p).all()
+    with pytest.raises(C2ALInputError, match="--vocab-budget must be >= 1"):
+        FeatureSpec.from_table(table, vocab_budget=0)

@@ -33,6 +33,32 @@ def test_kubeflow_compile(tmp_path, run_cli):
         "tasks"]["Pusher"]["inputs"]["parameters"]["push_destination"]["runtimeValue"]["constantValue"]["stringValue"]
 
 
+def test_kubeflow_compile_with_worker_replicas(tmp_path, run_cli):
+    """--workers N: both Trainers run as Vertex AI jobs with a chief pool and N-1
+    workers of the image; each replica's run_fn trains under MultiWorkerMirroredStrategy."""
+    out = tmp_path / "pipeline.json"
+    code, stdout, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", out, "--workers", 3,
+                                "--vertex-project", "my-project", "--image", "gcr.io/my-project/c2al-tf:1")
+    assert code == 0, err
+    spec = json.loads(out.read_text())["pipelineSpec"]
+    for name in ("Trainer", "BaselineTrainer"):
+        executor = spec["deploymentSpec"]["executors"][f"{name}_executor"]["container"]["args"]
+        assert "tfx.extensions.google_cloud_ai_platform.trainer.executor.GenericExecutor" in executor
+        params = spec["root"]["dag"]["tasks"][name]["inputs"]["parameters"]
+        config = json.loads(params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"])
+        pools = config["ai_platform_training_args"]["worker_pool_specs"]
+        assert [p["replica_count"] for p in pools] == [1, 2]
+        assert {p["container_spec"]["image_uri"] for p in pools} == {"gcr.io/my-project/c2al-tf:1"}
+        assert config["ai_platform_training_args"]["project"] == "my-project"
+        assert config["strategy"] == "auto" and config["ai_platform_enable_vertex"] is True
+    code, _, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", tmp_path / "p2.json",
+                           "--workers", 2)
+    assert code == 2 and "need --vertex-project" in err and not (tmp_path / "p2.json").exists()
+    code, _, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", tmp_path / "p3.json",
+                           "--workers", 0)
+    assert code == 2 and "--workers must be >= 1" in err
+
+
 @pytest.mark.parametrize("text,pattern", [
     ("x,y\n1,2\n", "label column 'click' not found"),
     ("click,x\n5,2\n", "must be 0/1 for the pipeline but is '5' at line 2"),

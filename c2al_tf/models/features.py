@@ -116,8 +116,6 @@ class FeatureSpec:
                 s = s[s != ""].astype(np.int64).astype(str)
             present = s[s != ""]
             if len(present) == 0:
-                from c2al_tf.errors import C2ALInputError
-
                 raise C2ALInputError(f"{table.source}: column '{name}' is missing in every row, so it has no "
                                      f"vocabulary to embed; drop it with --drop {name}")
             categorical.append(_categorical(name, present, min_count, vocab_budget, dtypes[name]))
