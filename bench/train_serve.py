@@ -11,6 +11,17 @@ C2AL / baseline within 1.00 +- 0.05. Export format: the C2AL model's Keras
 SavedModel (``model.save``, loadable by ``tf.keras.models.load_model``) vs the
 same signatures written by plain ``tf.saved_model.save`` of a ``tf.Module`` (the
 earlier format): latency and size ratio, target 1.00 +- 0.05.
+
+Scaling (``--sections workers,memory``):
+- one worker vs two (``c2al train`` in one process, and in two processes on this
+  machine with ``TF_CONFIG`` and MultiWorkerMirroredStrategy), same data, same
+  global batch: examples/s from Keras's ms/step over the epochs after the first.
+  On one small machine two workers share the same cores and add gRPC all-reduce,
+  so this measures the overhead, not a speed-up.
+- memory of one categorical column with ``--ids`` distinct ids (default 5M): a
+  full vocabulary (lookup table + (V+1) x d embedding) vs hashed into
+  ``--vocab-budget`` buckets, each built and called once in a fresh process
+  (peak RSS and variable bytes).
 """
 import argparse
 import os
@@ -67,14 +78,136 @@ def dir_size(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
+def free_ports(n):
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    for s in socks:
+        s.bind(("localhost", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+def run_workers(n, args, tmp, timeout=1800):
+    """``c2al train ARGS`` in n processes (n > 1: TF_CONFIG, multi_worker); returns
+    the chief's stdout."""
+    import json
+    import subprocess
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    hosts = [f"localhost:{p}" for p in free_ports(n)]
+    procs = []
+    for i in range(n):
+        env = dict(os.environ, PYTHONPATH=repo, TF_CPP_MIN_LOG_LEVEL="2")
+        extra = []
+        if n > 1:
+            env["TF_CONFIG"] = json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})
+            extra = ["--strategy", "multi_worker"]
+        out = open(os.path.join(tmp, f"w{n}_{i}.out"), "w")
+        procs.append(subprocess.Popen([sys.executable, "-m", "c2al_tf.cli", "train", *args,
+                                       "--export", os.path.join(tmp, f"model{n}_{i}"), *extra],
+                                      stdout=out, stderr=subprocess.DEVNULL, env=env))
+    for p in procs:
+        p.wait(timeout=timeout)
+    if any(p.returncode for p in procs):
+        raise RuntimeError(f"{n}-worker run failed: see {tmp}")
+    with open(os.path.join(tmp, f"w{n}_0.out")) as f:
+        return f.read()
+
+
+def workers_section(rows, epochs, batch_size):
+    """One worker vs two on this machine (see the module docstring)."""
+    import re
+
+    from c2al_tf.data import write_csv
+
+    tmp = tempfile.mkdtemp(prefix="c2al-bench-workers-")
+    data = os.path.join(tmp, "train.csv")
+    write_csv(data, rows, 0)
+    cohorts = os.path.join(tmp, "cohorts.json")
+    planted_cohorts().save(cohorts)
+    args = ["--data", data, "--label", "click", "--cohorts", cohorts, "--aux-weight", "0.3", "--epochs", str(epochs),
+            "--no-early-stopping", "--verbose-epochs", "--batch-size", str(batch_size)]
+    out = []
+    for n in (1, 2):
+        t0 = time.perf_counter()
+        log = run_workers(n, args, tmp)
+        wall = time.perf_counter() - t0
+        steps = [float(ms) for ms in re.findall(r"- (\d+)ms/step", log)]
+        steady = steps[1:] or steps
+        eps = batch_size / (np.mean(steady) / 1000) if steady else float("nan")
+        out.append({"workers": n, "ms_per_step": float(np.mean(steady)), "train_examples_per_s": eps,
+                    "wall_s": wall})
+    for r in out:
+        r["ratio_vs_one_worker"] = r["train_examples_per_s"] / out[0]["train_examples_per_s"]
+    shutil.rmtree(tmp, ignore_errors=True)  # our own mkdtemp
+    return out
+
+
+MEMORY_PROBE = """
+import resource, sys, time
+import c2al_tf
+import numpy as np, tensorflow as tf
+from c2al_tf.layers import CategoricalEmbedding
+ids, budget, mode = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t0 = time.perf_counter()
+if mode == "vocabulary":
+    layer = CategoricalEmbedding([f"id{k}" for k in range(ids)], 16)
+else:
+    layer = CategoricalEmbedding(None, 16, hash_buckets=budget)
+x = tf.constant(np.array([[f"id{k}"] for k in np.random.default_rng(0).integers(0, ids, 4096)], dtype=object))
+layer(x)
+built = time.perf_counter() - t0
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(peak / 1024, (peak - base) / 1024, layer.table.embeddings.shape[0] * 16 * 4 / 2**20, built)
+"""
+
+
+def memory_section(ids, budget):
+    import subprocess
+
+    out = []
+    for mode in ("vocabulary", "hashed"):
+        run = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(ids), str(budget), mode],
+                             capture_output=True, text=True, timeout=1800,
+                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+        if run.returncode:
+            raise RuntimeError(run.stderr[-2000:])
+        peak, grew, table_mb, built = (float(v) for v in run.stdout.strip().splitlines()[-1].split())
+        out.append({"mode": mode, "ids": ids, "rows": ids + 1 if mode == "vocabulary" else budget + 1,
+                    "embedding_mb": table_mb, "peak_rss_mb": peak, "rss_growth_mb": grew, "build_s": built})
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--batch-size", type=int, default=1024)
     ap.add_argument("--iters", type=int, default=1000)
+    ap.add_argument("--sections", default="train,workers,memory", help="train (and serve), workers, memory")
+    ap.add_argument("--ids", type=int, default=5_000_000, help="distinct ids of the memory section's column")
+    ap.add_argument("--vocab-budget", type=int, default=1_000_000)
     ap.add_argument("--out")
     args = ap.parse_args()
+    sections = set(args.sections.split(","))
+    doc = {"rows": args.rows, "epochs": args.epochs, "batch_size": args.batch_size}
+    if "workers" in sections:
+        doc["workers"] = workers_section(args.rows, max(args.epochs, 2), args.batch_size)
+        print("\nOne worker vs two on this machine (c2al train, same data and global batch)")
+        print_table(doc["workers"], ["workers", "ms_per_step", "train_examples_per_s", "ratio_vs_one_worker",
+                                     "wall_s"])
+    if "memory" in sections:
+        doc["memory"] = memory_section(args.ids, args.vocab_budget)
+        print(f"\nOne categorical column with {args.ids:,} distinct ids, d = 16")
+        print_table(doc["memory"], ["mode", "ids", "rows", "embedding_mb", "peak_rss_mb", "rss_growth_mb",
+                                    "build_s"])
+    if "train" not in sections:
+        write_json("train_serve_scaling", doc, args.out)
+        return
     table = table_from_frame(generate(args.rows, 0), "click", source="synthetic")
     spec = FeatureSpec.from_table(table)
     cohorts = planted_cohorts()
@@ -146,9 +279,8 @@ def main():
                "keras_export_p50_within_5pct": all(abs(s["keras_vs_module_p50_ratio"] - 1) <= 0.05 for s in serving),
                "keras_export_size_within_5pct": abs(size_ratio - 1) <= 0.05}
     print("\nTargets:", ", ".join(f"{k}: {'met' if v else 'MISSED'}" for k, v in targets.items()))
-    write_json("train_serve", {"rows": args.rows, "epochs": args.epochs, "batch_size": args.batch_size,
-                               "training": rows, "serving": serving, "export_size_ratio_keras_vs_module": size_ratio,
-                               "targets": targets}, args.out)
+    write_json("train_serve", {**doc, "training": rows, "serving": serving,
+                               "export_size_ratio_keras_vs_module": size_ratio, "targets": targets}, args.out)
 
 
 if __name__ == "__main__":

@@ -233,3 +233,26 @@ def test_one_mining_config_for_the_command_the_component_and_the_pipeline():
         assert getattr(mine, field) == getattr(run, field) == component[field].default == getattr(d, field), field
     assert MiningConfig.from_properties({"min_positives": 0, "cross_top": None, "axes": "a,b"}) == MiningConfig(
         min_positives=0, axes=("a", "b"))
+
+
+def test_identifier_columns_are_not_default_axes_but_can_be_named():
+    """An id column (by the typing rule's name test) whose frequent values pass the
+    support test is a conditioning feature, not a candidate axis, unless --axes
+    names it."""
+    import numpy as np
+    import pandas as pd
+    import tensorflow_data_validation as tfdv
+
+    from c2al_tf.cohorts.miner import binnings_and_axes
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    frame = pd.DataFrame({"Clothing ID": rng.choice(["862", "1078", "1094"], n).astype(object),
+                          "shop": rng.choice(["a", "b"], n).astype(object),
+                          "price": rng.lognormal(size=n), "click": rng.integers(0, 2, n)})
+    stats = tfdv.generate_statistics_from_dataframe(frame)
+    binnings, axes = binnings_and_axes(stats, "click")
+    assert "Clothing ID" in {b.feature for b in binnings}
+    assert {a.feature for a in axes} == {"shop", "price"}
+    _, named = binnings_and_axes(stats, "click", axes=["Clothing ID"])
+    assert [a.feature for a in named] == ["Clothing ID"]

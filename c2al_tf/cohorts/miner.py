@@ -31,10 +31,23 @@ def table_to_record_batches(table, batch_size: int = 20_000) -> List[pa.RecordBa
 
 def binnings_and_axes(global_stats, label: str, axes: Optional[Sequence[str]] = None, min_support: float = 0.02,
                       categorical: Sequence[str] = (), exclude: Sequence[str] = ()):
-    """All binnings (conditioning features) and the candidate axes among them."""
+    """All binnings (conditioning features) and the candidate axes among them.
+
+    Without ``axes``, every binned feature is a candidate axis except identifiers
+    (names the typing rule reads as ids: ``user_id``, ``movieId``, ``Clothing ID``,
+    ``zip``...; :func:`c2al_tf.data.column_types.looks_like_id_name`): a cohort of
+    a few item or user ids is not a user axis whose signal a global objective
+    neglects, and an id column's frequent values pass any support test on a
+    catalogue with a few popular items. They stay conditioning features, and
+    ``--axes`` still names them explicitly."""
+    from c2al_tf.data.column_types import looks_like_id_name
+
     binnings = binnings_from_statistics(global_stats, label, min_support=min_support, categorical=categorical,
                                         exclude=exclude, only=axes)
-    chosen = [b for b in binnings if not axes or b.feature in set(axes)]
+    if axes:
+        chosen = [b for b in binnings if b.feature in set(axes)]
+    else:
+        chosen = [b for b in binnings if not looks_like_id_name(b.feature)]
     return binnings, chosen
 
 
