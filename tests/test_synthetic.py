@@ -69,3 +69,69 @@ def test_generate_cli(tmp_path, run_cli):
     assert len(pd.read_csv(out)) == 2000
     code, _, err = run_cli("generate", "--rows", 0, "--out", out)
     assert code == 2 and "--rows" in err
+
+
+# -- named scenarios -----------------------------------------------------------------------
+
+def _contrast(frame, mask, a, b, inside, control):
+    """Difference in differences of log-odds: (a vs b) among ``inside`` rows minus
+    (a vs b) among ``control`` rows, within mask; main effects of a/b cancel."""
+    from scipy.special import logit
+
+    def rate(m):
+        return logit(frame.click[mask & m].mean())
+
+    return (rate(a & inside) - rate(b & inside)) - (rate(a & control) - rate(b & control))
+
+
+@pytest.mark.parametrize("scenario", ["rate_shift", "interaction", "extremes", "decoys", "int_ids"])
+def test_each_scenario_plants_what_its_truth_says(scenario):
+    """Cohort shares match the planted quantiles, and each cohort's surface x category
+    and device x category responses have the signs of its coefficients."""
+    from c2al_tf.data.synthetic import scenario_names
+
+    assert scenario in scenario_names()
+    truth = ground_truth(scenario)
+    frame = generate(200_000, 1, scenario)
+    assert truth.axis in frame and frame.item_id.dtype.kind == "i" and frame.store.dtype.kind == "i"
+    cohort = truth.cohort_of(frame[truth.axis])
+    assert abs((cohort == "tail").mean() - truth.tail_quantile) < 0.005
+    assert abs((cohort == "head").mean() - (1 - truth.head_quantile)) < 0.005
+    low = frame.item_category < 10
+    mid = (frame.item_category >= 10) & (frame.item_category < 20)
+    rest = frame.item_category >= 20
+    sc = (frame.surface == "feed"), (frame.surface == "video"), low, rest
+    dc = (frame.device == "ios"), (frame.device == "android"), mid, rest
+    for name in ("majority", "tail", "head"):
+        c = truth.coefficients[name]
+        mask = pd.Series(cohort == name, index=frame.index)
+        if abs(c["s"]) >= 0.8:
+            assert np.sign(_contrast(frame, mask, *sc)) == np.sign(c["s"]), (name, "s")
+        if abs(c["t"]) >= 1.0:
+            assert np.sign(_contrast(frame, mask, *dc)) == np.sign(c["t"]), (name, "t")
+
+
+def test_null_scenario_plants_nothing():
+    truth = ground_truth("null")
+    assert truth.axis is None and truth.tail_max is None
+    frame = generate(100_000, 2, "null")
+    top = frame.user_value >= frame.user_value.quantile(0.9)
+    bottom = frame.user_value < frame.user_value.quantile(0.1)
+    assert abs(frame.click[top].mean() - frame.click[bottom].mean()) < 0.02
+    assert set(truth.cohort_of(frame.user_value)) == {"majority"}
+
+
+def test_generate_cli_scenarios(tmp_path, run_cli):
+    import json
+
+    code, out, err = run_cli("generate", "--rows", 500, "--out", tmp_path / "d.csv", "--scenario", "extremes",
+                             "--truth", tmp_path / "t.json")
+    assert code == 0, err
+    truth = json.loads((tmp_path / "t.json").read_text())
+    assert truth["scenario"] == "extremes" and truth["axis"] == "spend" and truth["tail_quantile"] == 0.02
+    assert "spend" in (tmp_path / "d.csv").read_text().splitlines()[0]
+    code, out, err = run_cli("generate", "--rows", 500, "--out", tmp_path / "n.csv", "--scenario", "null")
+    assert code == 0 and "nothing planted" in out
+    code, _, err = run_cli("generate", "--rows", 10, "--out", tmp_path / "x.csv", "--scenario", "nope")
+    assert code == 2 and "--scenario nope: unknown; scenarios are planted, rate_shift, interaction" in err
+    assert not (tmp_path / "x.csv").exists()

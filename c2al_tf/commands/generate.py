@@ -10,6 +10,9 @@ def register(sub) -> None:
     p.add_argument("--rows", type=int, required=True, metavar="N")
     p.add_argument("--out", required=True, metavar="FILE.csv")
     p.add_argument("--seed", type=int, default=0, metavar="S")
+    p.add_argument("--scenario", default="planted", metavar="NAME",
+                   help="which world: planted (default), rate_shift, interaction, extremes, decoys, int_ids, null "
+                        "(see c2al_tf/data/scenarios.py for each mechanism and its ground truth)")
     p.add_argument("--truth", metavar="FILE.json", help="also write the planted ground truth as JSON")
     p.set_defaults(func=run)
 
@@ -24,12 +27,18 @@ def run(args) -> int:
         raise C2ALInputError(f"--rows must be >= 1, got {args.rows}")
     from c2al_tf.io_utils import check_output_file, write_json
 
+    from c2al_tf.data.synthetic import ground_truth
+
+    ground_truth(args.scenario)  # an unknown scenario fails before any work, listing the valid ones
     check_output_file(args.out, "--out")
     if args.truth:
         check_output_file(args.truth, "--truth")
-    truth = write_csv(args.out, args.rows, args.seed, progress=True)
+    truth = write_csv(args.out, args.rows, args.seed, progress=True, scenario=args.scenario)
     if args.truth:
         write_json(args.truth, dataclasses.asdict(truth))
-    print(f"wrote {args.rows:,} rows to {args.out} (label 'click', planted axis '{truth.axis}': "
-          f"tail < {truth.tail_max:.4g}, head >= {truth.head_min:.4g})")
+    if truth.axis is None:
+        print(f"wrote {args.rows:,} rows to {args.out} (label 'click', scenario '{args.scenario}': nothing planted)")
+    else:
+        print(f"wrote {args.rows:,} rows to {args.out} (label 'click', scenario '{args.scenario}', planted axis "
+              f"'{truth.axis}': tail < {truth.tail_max:.4g}, head >= {truth.head_min:.4g})")
     return 0

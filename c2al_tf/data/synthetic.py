@@ -49,6 +49,11 @@ conditional structure unchanged, so a miner should rank them below
 7.6%, the tail's about 5%, the majority's about 6% and the head's about 22%.
 
 Generation streams in fixed-size chunks, so memory does not grow with ``rows``.
+
+This is scenario ``planted`` (the default). Other worlds, each with its own
+mechanism and ground truth (rate shift + response change, a pure interaction
+flip, 2-5% extremes, strong decoys, integer-coded ids, a null world), are in
+:mod:`c2al_tf.data.scenarios`; every function here takes ``scenario=``.
 """
 from __future__ import annotations
 
@@ -89,23 +94,57 @@ class GroundTruth:
     """What the generator planted; tests check the miner against it."""
 
     label: str
-    axis: str
-    tail_max: float  # tail: axis <  tail_max
-    head_min: float  # head: axis >= head_min
-    tail_quantile: float
-    head_quantile: float
+    axis: Optional[str]  # None: nothing planted (scenario "null")
+    tail_max: Optional[float]  # tail: axis <  tail_max
+    head_min: Optional[float]  # head: axis >= head_min
+    tail_quantile: Optional[float]
+    head_quantile: Optional[float]
     coefficients: Dict[str, Dict[str, float]]
     conflicting_features: List[str]
     decoys: List[str]
     no_effect: List[str]
+    scenario: str = "planted"
+    description: str = ""
 
     def cohort_of(self, axis_values) -> np.ndarray:
         """``"tail"`` / ``"majority"`` / ``"head"`` per row."""
         v = np.asarray(axis_values, dtype=np.float64)
+        if self.axis is None:
+            return np.full(len(v), "majority")
         return np.where(v < self.tail_max, "tail", np.where(v >= self.head_min, "head", "majority"))
 
 
-def ground_truth() -> GroundTruth:
+def scenario_names() -> List[str]:
+    from c2al_tf.data.scenarios import WORLDS
+
+    return ["planted", *WORLDS]
+
+
+def _world(scenario: str):
+    from c2al_tf.data.scenarios import WORLDS
+    from c2al_tf.errors import C2ALInputError
+
+    if scenario == "planted":
+        return None
+    if scenario not in WORLDS:
+        raise C2ALInputError(f"--scenario {scenario}: unknown; scenarios are {', '.join(scenario_names())}")
+    return WORLDS[scenario]
+
+
+def ground_truth(scenario: str = "planted") -> GroundTruth:
+    world = _world(scenario)
+    if world is not None:
+        planted = world.axis is not None
+        return GroundTruth(
+            label=LABEL, axis=world.axis,
+            tail_max=world.quantile(world.tail_quantile) if planted else None,
+            head_min=world.quantile(world.head_quantile) if planted else None,
+            tail_quantile=world.tail_quantile if planted else None,
+            head_quantile=world.head_quantile if planted else None,
+            coefficients=world.coefficients(),
+            conflicting_features=["surface", "item_category", "device", "hour"] if planted else [],
+            decoys=["age", "country", "surface"], no_effect=["bid"] + ([] if planted else ["user_value"]),
+            scenario=scenario, description=world.description)
     return GroundTruth(
         label=LABEL, axis=AXIS,
         tail_max=float(math.exp(VALUE_MU + VALUE_SIGMA * ndtri(TAIL_Q))),
@@ -126,10 +165,17 @@ def _long_tail_ids(rng: np.random.Generator, n: int, cdf: np.ndarray) -> np.ndar
     return np.minimum(np.searchsorted(cdf, rng.uniform(0.0, 1.0, n)), len(cdf) - 1)
 
 
-def iter_chunks(rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+def iter_chunks(rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS, scenario: str = "planted"
+                ) -> Iterator[pd.DataFrame]:
     """Yields DataFrames of at most ``chunk_rows`` rows, ``rows`` in total."""
     if rows < 1:
         raise ValueError(f"rows must be >= 1, got {rows}")
+    world = _world(scenario)
+    if world is not None:
+        from c2al_tf.data.scenarios import iter_chunks as world_chunks
+
+        yield from world_chunks(world, rows, seed, chunk_rows)
+        return
     truth = ground_truth()
     table_rng = np.random.default_rng([seed, 1])
     user_bias = table_rng.normal(0.0, 0.35, N_USERS)
@@ -184,12 +230,12 @@ def iter_chunks(rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS) -> Itera
         done += n
 
 
-def generate(rows: int, seed: int = 0) -> pd.DataFrame:
+def generate(rows: int, seed: int = 0, scenario: str = "planted") -> pd.DataFrame:
     """All rows in memory (for tests and small experiments)."""
-    return pd.concat(list(iter_chunks(rows, seed)), ignore_index=True)
+    return pd.concat(list(iter_chunks(rows, seed, scenario=scenario)), ignore_index=True)
 
 
-def write_csv(path: str, rows: int, seed: int = 0, progress: bool = False) -> GroundTruth:
+def write_csv(path: str, rows: int, seed: int = 0, progress: bool = False, scenario: str = "planted") -> GroundTruth:
     """Streams ``rows`` rows to ``path`` (written to a temporary name, then
     renamed, so a failed run leaves no partial file). Returns the ground truth."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -201,7 +247,7 @@ def write_csv(path: str, rows: int, seed: int = 0, progress: bool = False) -> Gr
         bar = tqdm(total=rows, unit="rows", desc="generate", unit_scale=True)
     try:
         with open(tmp, "w", newline="") as f:
-            for i, chunk in enumerate(iter_chunks(rows, seed)):
+            for i, chunk in enumerate(iter_chunks(rows, seed, scenario=scenario)):
                 chunk.to_csv(f, header=(i == 0), index=False)
                 if bar is not None:
                     bar.update(len(chunk))
@@ -213,4 +259,4 @@ def write_csv(path: str, rows: int, seed: int = 0, progress: bool = False) -> Gr
     finally:
         if bar is not None:
             bar.close()
-    return ground_truth()
+    return ground_truth(scenario)

@@ -1,0 +1,169 @@
+"""Named synthetic worlds (``c2al generate --scenario NAME``): different mechanisms
+by which a user axis' extremes respond differently from the majority, plus a null
+world, so the miner and the recipe are tested on more than one world.
+
+Every world except ``planted`` (the original generator, :mod:`c2al_tf.data.synthetic`)
+is an ads-like click log with the same columns:
+
+=================  ==========  ===================================================
+column             type        distribution
+=================  ==========  ===================================================
+``<axis>``         numeric     the planted axis (name and law per scenario)
+``age``            text        ``18-24`` .. ``65+`` (6 buckets)
+``country``        text        ``us in br de jp other``
+``surface``        text        feed .45, story .2, search .2, video .15
+``device``         text        ios .4, android .45, web .15
+``item_id``        integer     0..1999, P(k) ~ 1/(k+10) (an id coded as an integer)
+``item_category``  integer     ``item_id mod 40`` (a category code)
+``store``          integer     0..29 uniform, a code whose name does not say "id"
+``hour``           integer     0..23
+``bid``            numeric     LogNormal(0, .5), no effect
+=================  ==========  ===================================================
+
+Label (per cohort c = tail | majority | head of the axis)::
+
+    logit = b[c] + s[c] * SC + t[c] * DC + h[c] * sin(2 pi hour / 24)
+            + ids * (item_bias[item_id] + category_bias[item_category] + store_bias[store])
+            + decoys * (age_shift[age] + country_shift[country] + surface_shift[surface])
+    SC = +1 on feed x category 0..9, -1 on video x category 0..9, else 0   (surface x category)
+    DC = +1 on ios x category 10..19, -1 on android x category 10..19      (device x category)
+
+with tail = axis below its ``tail_quantile``, head = at or above its
+``head_quantile``. ``ids`` and ``decoys`` scale per-item and main effects that are
+the same in every cohort (no conflict); ``bid`` has no effect.
+
+==================  =========================================================================
+scenario            mechanism (majority: b -2.0, s +0.8, t 0, h 0 unless said)
+==================  =========================================================================
+``rate_shift``      ``user_value`` 5% / 5%: the tail's SC flips (s -0.8) and only it reacts to
+                    the hour (h +0.8); the head clicks ~2x more (b -0.9) and responds to DC
+                    (t +1.0) instead of SC (s 0)
+``interaction``     ``tenure_days`` 10% / 10%: no rate shift at all; the tail's SC flips
+                    (s -1.0), the head's DC is reversed (t -1.2)
+``extremes``        ``spend`` 2% / 3%: tail s -1.2, h +1.0; head b -1.1, t +1.2
+``decoys``          ``user_value`` 10% / 10% as ``interaction`` but with strong main effects
+                    on age, country and surface (decoys x 3) that carry no conflict
+``int_ids``         ``user_value`` 10% / 10% as ``rate_shift``, with strong per-item effects
+                    (ids x 2.5) on the integer-coded ``item_id``/``item_category``/``store``
+``null``            nothing planted: one response for everybody (``user_value`` has no effect)
+==================  =========================================================================
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Dict, Iterator, Optional
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, ndtri
+
+LABEL = "click"
+N_ITEMS, N_CATEGORIES, N_STORES = 2000, 40, 30
+AGES = np.array(["18-24", "25-34", "35-44", "45-54", "55-64", "65+"])
+COUNTRIES = np.array(["us", "in", "br", "de", "jp", "other"])
+SURFACES = np.array(["feed", "story", "search", "video"])
+SURFACE_P = np.array([0.45, 0.2, 0.2, 0.15])
+DEVICES = np.array(["ios", "android", "web"])
+DEVICE_P = np.array([0.4, 0.45, 0.15])
+MAJORITY = {"b": -2.0, "s": 0.8, "t": 0.0, "h": 0.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class World:
+    """One scenario: the axis (name, law), its extremes and each cohort's coefficients."""
+
+    name: str
+    axis: Optional[str]
+    law: str                 # "lognormal" (mu 1, sigma 1.2) or "exponential" (mean 400)
+    tail_quantile: float
+    head_quantile: float
+    tail: Dict[str, float]
+    head: Dict[str, float]
+    ids: float = 0.5
+    decoys: float = 0.3
+    description: str = ""
+
+    def quantile(self, q: float) -> float:
+        if self.law == "lognormal":
+            return float(math.exp(1.0 + 1.2 * ndtri(q)))
+        return float(-400.0 * math.log(1.0 - q))
+
+    def draw(self, rng, n):
+        return rng.lognormal(1.0, 1.2, n) if self.law == "lognormal" else rng.exponential(400.0, n)
+
+    def coefficients(self) -> Dict[str, Dict[str, float]]:
+        return {"majority": dict(MAJORITY), "tail": {**MAJORITY, **self.tail}, "head": {**MAJORITY, **self.head}}
+
+
+WORLDS: Dict[str, World] = {w.name: w for w in [
+    World("rate_shift", "user_value", "lognormal", 0.05, 0.95, {"s": -0.8, "h": 0.8}, {"b": -0.9, "s": 0.0, "t": 1.0},
+          description="5%/5% extremes of user_value: tail flips surface x category and reacts to the hour; "
+                      "head clicks ~2x more and responds to device x category"),
+    World("interaction", "tenure_days", "exponential", 0.10, 0.90, {"s": -1.0}, {"t": -1.2},
+          description="10%/10% of tenure_days, no rate shift: tail flips surface x category, head reverses "
+                      "device x category"),
+    World("extremes", "spend", "lognormal", 0.02, 0.97, {"s": -1.2, "h": 1.0}, {"b": -1.1, "t": 1.2},
+          description="2%/3% extremes of spend with conflicting interactions and a rate shift at the head"),
+    World("decoys", "user_value", "lognormal", 0.10, 0.90, {"s": -1.0}, {"t": -1.2}, decoys=3.0,
+          description="interaction conflicts on user_value beside strong, conflict-free main effects of age, "
+                      "country and surface"),
+    World("int_ids", "user_value", "lognormal", 0.10, 0.90, {"s": -0.8, "h": 0.8}, {"b": -0.9, "s": 0.0, "t": 1.0},
+          ids=2.5, description="rate_shift's conflicts at 10%/10%, with strong per-item effects on integer-coded "
+                               "item_id, item_category and store"),
+    World("null", None, "lognormal", 0.10, 0.90, {}, {},
+          description="nothing planted: user_value has no effect, every row follows one response"),
+]}
+
+
+def columns(world: World):
+    return ([world.axis or "user_value", "age", "country", "surface", "device", "item_id", "item_category", "store",
+             "hour", "bid", LABEL])
+
+
+def iter_chunks(world: World, rows: int, seed: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    tables = np.random.default_rng([seed, 11])
+    item_bias = tables.normal(0.0, 0.5, N_ITEMS)
+    category_bias = tables.normal(0.0, 0.5, N_CATEGORIES)
+    store_bias = tables.normal(0.0, 0.5, N_STORES)
+    age_shift = np.linspace(-0.5, 0.5, len(AGES))
+    country_shift = np.array([0.4, -0.4, 0.2, -0.2, 0.1, -0.1])
+    surface_shift = np.array([0.3, -0.1, 0.4, -0.6])
+    p_item = 1.0 / (np.arange(N_ITEMS) + 10.0)
+    item_cdf = np.cumsum(p_item / p_item.sum())
+    coef = world.coefficients()
+    tail_max = world.quantile(world.tail_quantile)
+    head_min = world.quantile(world.head_quantile)
+    rng = np.random.default_rng([seed, 12])
+    axis_name = world.axis or "user_value"
+    done = 0
+    while done < rows:
+        n = min(chunk_rows, rows - done)
+        axis = world.draw(rng, n)
+        age = rng.integers(0, len(AGES), n)
+        country = rng.integers(0, len(COUNTRIES), n)
+        surface = rng.choice(len(SURFACES), n, p=SURFACE_P)
+        device = rng.choice(len(DEVICES), n, p=DEVICE_P)
+        item = np.minimum(np.searchsorted(item_cdf, rng.uniform(0, 1, n)), N_ITEMS - 1)
+        category = item % N_CATEGORIES
+        store = rng.integers(0, N_STORES, n)
+        hour = rng.integers(0, 24, n)
+        bid = rng.lognormal(0.0, 0.5, n)
+        if world.axis is None:
+            cohort = np.full(n, "majority")
+        else:
+            cohort = np.where(axis < tail_max, "tail", np.where(axis >= head_min, "head", "majority"))
+        w = {k: np.array([coef[c][k] for c in ("majority", "tail", "head")]) for k in ("b", "s", "t", "h")}
+        idx = np.where(cohort == "tail", 1, np.where(cohort == "head", 2, 0))
+        sc = (np.where((surface == 0) & (category < 10), 1.0, 0.0) - np.where((surface == 3) & (category < 10), 1.0, 0.0))
+        dc = (np.where((device == 0) & (category >= 10) & (category < 20), 1.0, 0.0)
+              - np.where((device == 1) & (category >= 10) & (category < 20), 1.0, 0.0))
+        logit = (w["b"][idx] + w["s"][idx] * sc + w["t"][idx] * dc + w["h"][idx] * np.sin(2 * np.pi * hour / 24)
+                 + world.ids * (item_bias[item] + category_bias[category] + store_bias[store])
+                 + world.decoys * (age_shift[age] + country_shift[country] + surface_shift[surface]))
+        click = (rng.uniform(0, 1, n) < expit(logit)).astype(np.int64)
+        yield pd.DataFrame({
+            axis_name: np.round(axis, 4), "age": AGES[age], "country": COUNTRIES[country],
+            "surface": SURFACES[surface], "device": DEVICES[device], "item_id": item, "item_category": category,
+            "store": store, "hour": hour, "bid": np.round(bid, 4), LABEL: click}, columns=columns(world))
+        done += n
