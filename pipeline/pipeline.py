@@ -11,8 +11,10 @@ from __future__ import annotations
 import os
 from typing import Dict, List, Optional
 
+import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 
+from c2al_tf.cohorts.binning import QUANTILE_BUCKETS
 from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.models.protocol import NE_TOLERANCE, TrainConfig
 from components.cohort_miner import CohortMiner
@@ -123,7 +125,9 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
     the SQLite MLMD (``root/metadata.sqlite``) and pushed models (``root/serving``).
     ``cluster``: train on several workers (Kubeflow/Vertex; see :func:`trainer_class`)."""
     gen = example_gen(data)
-    stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
+    # percentile histograms, so the CohortMiner can cut numeric axes at their 1/2/5...% tails
+    stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"], stats_options=tfdv.StatsOptions(
+        num_quantiles_histogram_buckets=QUANTILE_BUCKETS))
     if schema_file:
         schema = tfx.components.ImportSchemaGen(schema_file=schema_file)
     else:

@@ -111,8 +111,13 @@ def test_other_divergences_also_find_planted_axis(table, name):
 
 
 def test_min_support_and_positives_refuse_thin_cohorts(table):
-    spec, results = mine_table(table, axes=["user_value"], min_support=0.2)
+    # surface: feed .5, story .2, search .2, video .1 -> one value above 25%, no pair
+    spec, results = mine_table(table, axes=["surface"], min_support=0.25)
     assert spec.pairs == [] and "support" in results[0].reason
+    # a numeric axis' cohorts are its tails, each at least min_support
+    spec, _ = mine_table(table, axes=["user_value"], min_support=0.2)
+    for role in ("head", "tail"):
+        assert spec.pairs[0][role]["support"] >= 0.19
     spec, _ = mine_table(table, axes=["user_value"], min_positives=10**6)
     assert spec.pairs == []
 

@@ -11,6 +11,14 @@ bins inside each cohort.
 Bin 0 of a categorical binning is ``other`` (not a cohort: its predicate cannot
 be written as a finite ``in`` list); a numeric bin ``k`` is
 ``edges[k-1] <= x < edges[k]`` (open at the ends).
+
+Numeric features are cut at the quantile levels :data:`AXIS_LEVELS` (fine at both
+ends: 1, 2, 5, 10, 20 ... 80, 90, 95, 98, 99%) when the statistics have a
+percentile histogram, so that an axis' candidate cohorts can be its bottom or
+top 1/2/5/10...50% (:meth:`Binning.candidates`: unions of consecutive bins), while
+as a *conditioning* feature the same bins are merged into ``bins`` equal-mass
+bins (:meth:`Binning.conditioning_map`), which keeps the shape comparison's noise
+as it was.
 """
 from __future__ import annotations
 
@@ -24,6 +32,18 @@ from c2al_tf.data.arrow import first_values
 from c2al_tf.errors import C2ALInputError
 
 BIN_PREFIX = "c2albin"
+AXIS_LEVELS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99)
+QUANTILE_BUCKETS = 100  # percentile histogram in the global statistics (StatisticsGen's stats_options too)
+
+
+@dataclasses.dataclass
+class Candidate:
+    """A candidate cohort of an axis: the bins it unites and its predicate."""
+
+    bins: List[int]
+    predicate: dict
+    side: str = ""  # numeric axes: "bottom" (x < edge) or "top" (x >= edge)
+    edge: int = -1  # numeric axes: index of the edge it is cut at
 
 
 @dataclasses.dataclass
@@ -34,6 +54,45 @@ class Binning:
     edges: List[float] = dataclasses.field(default_factory=list)     # numeric
     values: List[str] = dataclasses.field(default_factory=list)      # categorical (bin k+1 = values[k])
     parts: List["Binning"] = dataclasses.field(default_factory=list)  # cross: two coarse binnings
+    levels: List[float] = dataclasses.field(default_factory=list)    # numeric: quantile level of each edge
+    bins: int = 10                     # numeric: equal-mass bins as a conditioning feature
+
+    def conditioning_map(self) -> np.ndarray:
+        """Bin index as a conditioning feature, per bin (numeric with ``levels``:
+        the fine bins merged into ``bins`` equal-mass bins; otherwise identity)."""
+        if self.kind != "numeric" or not self.levels:
+            return np.arange(self.num_bins)
+        cuts = [i / self.bins for i in range(1, self.bins)]
+        # bin k spans [levels[k-1], levels[k]); it joins the conditioning bin of its lower end
+        lows = [0.0] + list(self.levels)
+        return np.array([sum(1 for c in cuts if c <= lo + 1e-9) for lo in lows])
+
+    def candidates(self, max_share: float = 0.5) -> List[Candidate]:
+        """Candidate cohorts: a numeric axis' bottom and top tails (``x < edge`` /
+        ``x >= edge`` for every edge at quantile level <= ``max_share`` /
+        >= 1 - ``max_share``, or every edge without levels); otherwise each
+        selectable bin on its own."""
+        if self.kind != "numeric":
+            return [Candidate([k], self.predicate(k)) for k in range(self.num_bins) if self.selectable(k)]
+        levels = self.levels or [(e + 1) / (len(self.edges) + 1) for e in range(len(self.edges))]
+        out = []
+        for e, level in enumerate(levels):
+            if level <= max_share + 1e-9:
+                out.append(Candidate(list(range(0, e + 1)), {"feature": self.feature, "min": None,
+                                                             "max": self.edges[e]}, "bottom", e))
+            if level >= 1 - max_share - 1e-9:
+                out.append(Candidate(list(range(e + 1, len(self.edges) + 1)),
+                                     {"feature": self.feature, "min": self.edges[e], "max": None}, "top", e))
+        return out
+
+    def candidate_pairs(self, candidates: Sequence[Candidate]) -> List[tuple]:
+        """Index pairs of candidates that may contrast: a numeric axis' bottom with a
+        top that does not overlap it; any two distinct bins otherwise."""
+        idx = range(len(candidates))
+        if self.kind != "numeric":
+            return [(i, j) for i in idx for j in idx if i < j]
+        return [(i, j) for i in idx for j in idx if candidates[i].side == "bottom" and candidates[j].side == "top"
+                and candidates[i].edge <= candidates[j].edge]
 
     @property
     def num_bins(self) -> int:
@@ -116,14 +175,25 @@ def _feature_type(feature) -> str:
     return "other"
 
 
-def _quantile_edges(feature) -> List[float]:
+def _quantile_edges(feature, levels: Sequence[float] = AXIS_LEVELS):
+    """(edges, their quantile levels) from the QUANTILES histogram: the edges at
+    ``levels`` when it has enough buckets to place them (a percentile histogram),
+    else every bucket edge; duplicates (discrete features) keep their first level."""
     from tensorflow_metadata.proto.v0 import statistics_pb2
 
     for h in feature.num_stats.histograms:
         if h.type == statistics_pb2.Histogram.QUANTILES and h.buckets:
-            edges = sorted({float(b.low_value) for b in h.buckets[1:]})
-            return [e for e in edges if np.isfinite(e)]
-    return []
+            k = len(h.buckets)
+            at = {round(i / k, 6): float(b.low_value) for i, b in enumerate(h.buckets) if i > 0}
+            wanted = [(lv, at[round(lv, 6)]) for lv in levels if round(lv, 6) in at]
+            pairs = wanted if len(wanted) == len(levels) else sorted(at.items())
+            edges, out_levels = [], []
+            for level, edge in pairs:
+                if np.isfinite(edge) and (not edges or edge > edges[-1]):
+                    edges.append(edge)
+                    out_levels.append(level)
+            return edges, out_levels
+    return [], []
 
 
 def binning_features(binning: Binning) -> List[str]:
@@ -144,7 +214,7 @@ def feature_stats(dataset) -> Dict[str, object]:
 
 def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_values: int = 20,
                              categorical: Sequence[str] = (), exclude: Iterable[str] = (),
-                             only: Optional[Sequence[str]] = None) -> List[Binning]:
+                             only: Optional[Sequence[str]] = None, bins: int = 10) -> List[Binning]:
     """One :class:`Binning` per usable feature of the global statistics.
 
     Args:
@@ -155,6 +225,7 @@ def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_v
       categorical: features to bin by value even if numeric (e.g. integer ids).
       exclude: features never binned (auxiliary labels, weights, ids you do not want).
       only: if given, bin only these features (``--axes``); unknown names are an error.
+      bins: equal-mass bins of a numeric feature when it conditions another axis.
     """
     dataset = stats.datasets[0] if hasattr(stats, "datasets") else stats
     features = feature_stats(dataset)
@@ -178,10 +249,10 @@ def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_v
             kind = "categorical"  # the typing rule: integer-coded ids are categorical
         column = f"{BIN_PREFIX}{len(out):03d}"
         if kind == "numeric":
-            edges = _quantile_edges(f)
+            edges, levels = _quantile_edges(f)
             if not edges:
                 continue
-            out.append(Binning(name, "numeric", column, edges=edges))
+            out.append(Binning(name, "numeric", column, edges=edges, levels=levels, bins=bins))
         elif kind == "categorical":
             top = f.string_stats.top_values or [type("V", (), {"value": b.label, "frequency": b.sample_count})
                                                 for b in f.string_stats.rank_histogram.buckets]
@@ -208,6 +279,10 @@ def coarsen(b: Binning, max_bins: int = 4) -> Binning:
     """A coarser copy of a binning for crosses: at most ``max_bins`` quantile bins
     (every other decile edge...) or the ``max_bins - 1`` most frequent values."""
     if b.kind == "numeric":
+        if b.levels:  # equal-mass cuts at the quartiles (or the nearest levels present)
+            want = [i / max_bins for i in range(1, max_bins)]
+            edges = sorted({b.edges[int(np.argmin([abs(lv - w) for lv in b.levels]))] for w in want})
+            return Binning(b.feature, "numeric", b.column, edges=edges)
         step = max(1, int(np.ceil((len(b.edges) + 1) / max_bins)))
         return Binning(b.feature, "numeric", b.column, edges=list(b.edges[step - 1::step])[:max_bins - 1])
     return Binning(b.feature, "categorical", b.column, values=list(b.values[:max_bins - 1]))

@@ -15,7 +15,8 @@ MODES = ("stats", "predictions")
 class MiningConfig:
     """``axes``: candidate axes (None = every feature). ``cross_top``: also mine the
     crosses of the best N single axes (one more statistics pass; 0 = none, the
-    default, so mining costs one pass). ``bins``: quantile bins for numeric axes."""
+    default, so mining costs one pass). ``bins``: equal-mass bins of a numeric feature when it conditions an axis (axes
+    themselves are cut at 1/2/5/10..90/95/98/99% quantiles)."""
 
     axes: Optional[Tuple[str, ...]] = None
     max_pairs: int = 1

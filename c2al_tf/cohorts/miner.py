@@ -12,7 +12,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 import pyarrow as pa
 
-from c2al_tf.cohorts.binning import binnings_from_statistics
+from c2al_tf.cohorts.binning import QUANTILE_BUCKETS, binnings_from_statistics
 from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.cohorts.mining import counts_from_statistics, mine_axes, spec_from_results
 
@@ -30,7 +30,7 @@ def table_to_record_batches(table, batch_size: int = 20_000) -> List[pa.RecordBa
 
 
 def binnings_and_axes(global_stats, label: str, axes: Optional[Sequence[str]] = None, min_support: float = 0.02,
-                      categorical: Sequence[str] = (), exclude: Sequence[str] = ()):
+                      categorical: Sequence[str] = (), exclude: Sequence[str] = (), bins: int = 10):
     """All binnings (conditioning features) and the candidate axes among them.
 
     Without ``axes``, every binned feature is a candidate axis except identifiers
@@ -43,7 +43,7 @@ def binnings_and_axes(global_stats, label: str, axes: Optional[Sequence[str]] = 
     from c2al_tf.data.column_types import looks_like_id_name
 
     binnings = binnings_from_statistics(global_stats, label, min_support=min_support, categorical=categorical,
-                                        exclude=exclude, only=axes)
+                                        exclude=exclude, only=axes, bins=bins)
     if axes:
         chosen = [b for b in binnings if b.feature in set(axes)]
     else:
@@ -95,9 +95,9 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
 
     divergences.get(divergence)  # validate early
     batches = table_to_record_batches(table)
-    global_stats = run_statistics(batches, lambda p: global_statistics(p, num_quantiles), beam_args)
+    global_stats = run_statistics(batches, lambda p: global_statistics(p, QUANTILE_BUCKETS), beam_args)
     binnings, chosen = binnings_and_axes(global_stats, table.label_name, axes, min_support,
-                                         categorical=table.categorical)
+                                         categorical=table.categorical, bins=num_quantiles)
     from c2al_tf.errors import C2ALInputError
 
     if not chosen:

@@ -30,15 +30,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy import stats as sps
 
 from c2al_tf.cohorts import divergence as divergences
-from c2al_tf.cohorts.binning import Binning, feature_stats
+from c2al_tf.cohorts.binning import Binning, Candidate, feature_stats
 from c2al_tf.cohorts.spec import CohortSpec, aux_label_name
 
+LCB_SDS = 2.0  # a numeric axis' tail maximizes divergence - null mean - LCB_SDS * null sd against the middle
 _SLICE = re.compile(r"^(c2albin\d{3})_b(\d+)$")
 
 
@@ -69,8 +70,11 @@ class AxisResult:
 
 def counts_from_statistics(sliced, binnings: Sequence[Binning], axes: Sequence[Binning]
                            ) -> Dict[str, Dict[int, CohortCounts]]:
-    """Reads the sliced, label-weighted TFDV statistics into counts per axis and bin."""
+    """Reads the sliced, label-weighted TFDV statistics into counts per axis and bin;
+    each conditioning feature's counts are over its conditioning bins
+    (:meth:`Binning.conditioning_map`)."""
     by_column = {b.column: b for b in binnings}
+    maps = {b.column: b.conditioning_map() for b in binnings}
     out: Dict[str, Dict[int, CohortCounts]] = {a.feature: {} for a in axes}
     for dataset in sliced.datasets:
         m = _SLICE.match(dataset.name)
@@ -92,10 +96,26 @@ def counts_from_statistics(sliced, binnings: Sequence[Binning], axes: Sequence[B
                 n_b[int(v.value[1:])] = v.frequency
             for v in f.string_stats.weighted_string_stats.top_values:
                 y_b[int(v.value[1:])] = v.frequency
-            per_feature[b.feature] = (n_b, y_b)
+            cmap = maps[b.column]
+            size = int(cmap.max()) + 1
+            per_feature[b.feature] = (np.bincount(cmap, weights=n_b, minlength=size),
+                                      np.bincount(cmap, weights=y_b, minlength=size))
         out[axis.feature][k] = CohortCounts(k, float(dataset.num_examples), float(dataset.weighted_num_examples),
                                             per_feature)
     return out
+
+
+def union_counts(cohorts: Dict[int, CohortCounts], bins: Sequence[int]) -> Optional[CohortCounts]:
+    """The counts of a cohort made of several bins (sums; None if no bin was seen)."""
+    parts = [cohorts[k] for k in bins if k in cohorts]
+    if not parts:
+        return None
+    features = set(parts[0].per_feature)
+    for p in parts[1:]:
+        features &= set(p.per_feature)
+    per_feature = {f: (sum(p.per_feature[f][0] for p in parts), sum(p.per_feature[f][1] for p in parts))
+                   for f in features}
+    return CohortCounts(bins[0], sum(p.n for p in parts), sum(p.positives for p in parts), per_feature)
 
 
 def _shapes(n_a, y_a, n_b, y_b, smooth=1.0):
@@ -145,54 +165,77 @@ def cohort_name(axis: Binning, k: int, role: str) -> str:
     return f"{base}_{role}"
 
 
-def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning], divergence: str = "js",
-              min_support: float = 0.02, min_positives: int = 30, total: Optional[float] = None,
-              alpha: float = 0.05, draws: int = 100, seed: int = 0) -> List[AxisResult]:
-    """Best pair per axis, ranked by bias-corrected divergence (see module docstring)."""
-    div = divergences.get(divergence)
-    rng = np.random.default_rng(seed)
-    results: List[AxisResult] = []
-    candidates = {}
+@dataclasses.dataclass
+class Scored:
+    """A candidate cohort with its size, positives and what the score reads."""
+
+    candidate: Candidate
+    n: float
+    positives: float
+    payload: object
+
+
+def rank_axes(axes: Sequence[Binning], cohorts_of: Callable[[Binning, List[Candidate]], Tuple[list, float]],
+              score: Callable[[object, object], Tuple[float, float, float]],
+              min_support: float = 0.02, min_positives: int = 30, alpha: float = 0.05) -> List[AxisResult]:
+    """The one ranking routine of every mining mode.
+
+    For each axis, ``cohorts_of(axis, axis.candidates())`` returns one
+    :class:`Scored` per candidate (None if unseen) and the number of rows the
+    support is a share of. Candidates with support >= ``min_support`` and >=
+    ``min_positives`` positives form the pairs that
+    :meth:`Binning.candidate_pairs` allows; ``score(a, b)`` gives (raw divergence,
+    null mean, null sd) of a pair's payloads. The best pair per axis is the one
+    with the largest bias-corrected divergence ``raw - null mean`` (a numeric
+    axis has one pair, its two tails: :func:`_tails_pair`). The pair is kept when
+    ``z = (raw - null mean) / null sd`` exceeds the Bonferroni-corrected one-sided
+    ``alpha`` threshold over every pair allowed (also for a numeric axis, whose
+    pair is its two tails chosen one by one: :func:`_tails_pair`). Head = the cohort with the higher
+    positive rate. Axes are ranked significant first, then by divergence.
+    """
+    plans = {}
     tested = 0
     for axis in axes:
-        cohorts = counts.get(axis.feature, {})
-        n_total = total or sum(c.n for c in cohorts.values())
-        eligible = [c for k, c in sorted(cohorts.items())
-                    if axis.selectable(k) and c.n >= min_support * n_total and c.positives >= min_positives]
-        pairs = [(a, b) for i, a in enumerate(eligible) for b in eligible[i + 1:]]
-        candidates[axis.feature] = pairs
+        candidates = axis.candidates()
+        cohorts, n_total = cohorts_of(axis, candidates)
+        ok = [c is not None and c.n >= min_support * n_total and c.positives >= min_positives for c in cohorts]
+        pairs = [(i, j) for i, j in axis.candidate_pairs(candidates) if ok[i] and ok[j]]
+        plans[axis.feature] = (candidates, cohorts, pairs, n_total)
         tested += len(pairs)
     z_crit = float(sps.norm.ppf(1 - alpha / max(tested, 1)))
+    results: List[AxisResult] = []
     for axis in axes:
-        pairs = candidates[axis.feature]
+        candidates, cohorts, pairs, n_total = plans[axis.feature]
         if not pairs:
             results.append(AxisResult(axis_names(axis), 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"), 0,
                                       reason="fewer than two cohorts with enough support and positives"))
             continue
+        if axis.kind == "numeric":
+            pairs = _tails_pair(axis, candidates, cohorts, pairs, cohorts_of, score)
         best = None
-        for a, b in pairs:
-            raw, mu, sd = pair_divergence(a, b, div, draws, rng)
+        for i, j in pairs:
+            raw, mu, sd = score(cohorts[i].payload, cohorts[j].payload)
             if np.isnan(raw):
                 continue
-            score = raw - mu
-            z = score / sd if sd > 0 else (np.inf if score > 0 else 0.0)
-            if best is None or score > best[0]:
-                best = (score, raw, mu, z, a, b)
+            corrected = raw - mu
+            z = corrected / sd if sd > 0 else (np.inf if corrected > 0 else 0.0)
+            a, b = cohorts[i], cohorts[j]
+            if best is None or corrected > best[0]:
+                best = (corrected, corrected, raw, mu, z, a, b)
         if best is None:
             results.append(AxisResult(axis_names(axis), 0.0, 0.0, 0.0, 0.0, False, None, None, float("nan"),
                                       len(pairs), reason="no feature to condition on"))
             continue
-        score, raw, mu, z, a, b = best
-        n_total = total or sum(c.n for c in counts[axis.feature].values())
+        _, corrected, raw, mu, z, a, b = best
         hi, lo = (a, b) if a.positives / a.n >= b.positives / b.n else (b, a)
 
-        def cohort(c, role):
-            name = cohort_name(axis, c.bin, role)
-            return {"name": name, "aux_label": aux_label_name(name), "predicate": axis.predicate(c.bin),
+        def cohort(c: Scored, role: str):
+            name = cohort_name(axis, c.candidate.bins[0], role)
+            return {"name": name, "aux_label": aux_label_name(name), "predicate": c.candidate.predicate,
                     "support": round(c.n / n_total, 6), "positive_rate": round(c.positives / c.n, 6)}
 
         results.append(AxisResult(
-            axis_names(axis), max(score, 0.0), raw, mu, float(z), bool(z > z_crit and score > 0),
+            axis_names(axis), max(corrected, 0.0), raw, mu, float(z), bool(z > z_crit and corrected > 0),
             cohort(hi, "head"), cohort(lo, "tail"),
             (hi.positives / hi.n) / max(lo.positives / lo.n, 1e-12), len(pairs),
             reason="" if z > z_crit else f"below the noise threshold (z {z:.2f} <= {z_crit:.2f})"))
@@ -200,6 +243,73 @@ def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning
     for r in results:
         r.z_crit = z_crit
     return results
+
+
+def _tails_pair(axis, candidates, cohorts, pairs, cohorts_of, score, rounds: int = 3):
+    """A numeric axis' pair: its bottom tail and its top tail, each chosen as the
+    candidate that differs most from the *middle*, the rows in neither tail, by
+    the lower bound ``raw - null mean - LCB_SDS * null sd``. Against the middle,
+    a cut inside a regime leaves part of that regime in the reference rows and a
+    cut beyond it mixes majority rows into the cohort, so the divergence peaks at
+    the regime's edge; the bound keeps tiny, noisy cohorts from winning by
+    chance. Starting from each tail against all other rows, the two choices
+    alternate (each against the middle the other leaves) for up to ``rounds``
+    rounds, so a distinct regime at one end neither hides in the other's
+    reference rows nor pulls its cut toward the median."""
+    eligible = sorted({i for pair in pairs for i in pair})
+    if not eligible:
+        return []
+    sides = {side: [i for i in eligible if candidates[i].side == side] for side in ("bottom", "top")}
+    if not sides["bottom"] or not sides["top"]:
+        return []
+
+    def best_against(side, other):
+        keep = set(candidates[other].bins) if other is not None else set()
+        best = None
+        for i in sides[side]:
+            middle = Candidate([k for k in range(axis.num_bins) if k not in candidates[i].bins and k not in keep], {})
+            rest = cohorts_of(axis, [middle])[0][0]
+            if rest is None:
+                continue
+            raw, mu, sd = score(cohorts[i].payload, rest.payload)
+            if np.isnan(raw):
+                continue
+            bound = raw - mu - LCB_SDS * sd
+            if best is None or bound > best[0]:
+                best = (bound, i)
+        return best[1] if best else None
+
+    bottom, top = best_against("bottom", None), best_against("top", None)
+    for _ in range(rounds):
+        if bottom is None or top is None:
+            return []
+        new_top = best_against("top", bottom)
+        new_bottom = best_against("bottom", new_top)
+        if (new_bottom, new_top) == (bottom, top):
+            break
+        bottom, top = new_bottom, new_top
+    pair = (bottom, top)
+    return [pair] if pair in set(pairs) else []
+
+
+def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning], divergence: str = "js",
+              min_support: float = 0.02, min_positives: int = 30, total: Optional[float] = None,
+              alpha: float = 0.05, draws: int = 100, seed: int = 0) -> List[AxisResult]:
+    """Statistics mode: best pair per axis by the bias-corrected divergence of the
+    cohorts' conditional label shapes (module docstring), via :func:`rank_axes`."""
+    div = divergences.get(divergence)
+    rng = np.random.default_rng(seed)
+
+    def cohorts_of(axis, candidates):
+        bins = counts.get(axis.feature, {})
+        out = []
+        for cand in candidates:
+            c = union_counts(bins, cand.bins)
+            out.append(Scored(cand, c.n, c.positives, c) if c is not None and c.n > 0 else None)
+        return out, total or sum(c.n for c in bins.values())
+
+    return rank_axes(axes, cohorts_of, lambda a, b: pair_divergence(a, b, div, draws, rng),
+                     min_support, min_positives, alpha)
 
 
 def spec_from_results(results: Sequence[AxisResult], label: str, divergence: str, max_pairs: int = 1,

@@ -86,7 +86,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         schema = tfdv.infer_schema(global_stats)
         binnings, axes = binnings_and_axes(global_stats, label, list(config.axes) if config.axes else None,
                                            config.min_support,
-                                           categorical=_split_list(exec_properties.get("categorical")))
+                                           categorical=_split_list(exec_properties.get("categorical")),
+                                           bins=config.bins)
         if not axes:
             raise C2ALInputError(f"CohortMiner: no feature of the '{split}' statistics can be an axis")
         cohorts_artifact = artifact_utils.get_single_instance(output_dict["cohorts"])
