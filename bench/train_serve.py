@@ -78,32 +78,21 @@ def dir_size(path):
     return sum(os.path.getsize(os.path.join(d, f)) for d, _, files in os.walk(path) for f in files)
 
 
-def free_ports(n):
-    import socket
-
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def run_workers(n, args, tmp, timeout=1800):
     """``c2al train ARGS`` in n processes (n > 1: TF_CONFIG, multi_worker); returns
     the chief's stdout."""
-    import json
     import subprocess
 
+    from c2al_tf.models.distribute import free_ports, local_tf_config
+
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    hosts = [f"localhost:{p}" for p in free_ports(n)]
+    ports = free_ports(n)
     procs = []
     for i in range(n):
         env = dict(os.environ, PYTHONPATH=repo, TF_CPP_MIN_LOG_LEVEL="2")
         extra = []
         if n > 1:
-            env["TF_CONFIG"] = json.dumps({"cluster": {"worker": hosts}, "task": {"type": "worker", "index": i}})
+            env["TF_CONFIG"] = local_tf_config(n, i, ports)
             extra = ["--strategy", "multi_worker"]
         out = open(os.path.join(tmp, f"w{n}_{i}.out"), "w")
         procs.append(subprocess.Popen([sys.executable, "-m", "c2al_tf.cli", "train", *args,

@@ -4,7 +4,6 @@ that dies mid-training."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 
@@ -81,24 +80,13 @@ def test_lost_worker_message_is_one_line():
 
 # -- two processes on localhost ------------------------------------------------------------
 
-def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("localhost", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
-
-
 def _start_workers(tmp_path, args, n=2):
     """``c2al train ARGS --strategy multi_worker`` in n processes with TF_CONFIG."""
-    hosts = [f"localhost:{p}" for p in _free_ports(n)]
+    ports = distribute.free_ports(n)
     procs = []
     for i in range(n):
-        env = dict(os.environ, TF_CONFIG=json.dumps({"cluster": {"worker": hosts},
-                                                     "task": {"type": "worker", "index": i}}),
-                   PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2")
+        env = dict(os.environ, TF_CONFIG=distribute.local_tf_config(n, i, ports), PYTHONPATH=REPO,
+                   TF_CPP_MIN_LOG_LEVEL="2")
         out = open(tmp_path / f"worker{i}.out", "w")
         err = open(tmp_path / f"worker{i}.err", "w")
         procs.append(subprocess.Popen([PYTHON, "-m", "c2al_tf.cli", "train", *map(str, args), "--strategy",

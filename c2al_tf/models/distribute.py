@@ -185,3 +185,24 @@ def cluster_errors():
 
     return (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.CancelledError,
             tf.errors.AbortedError)
+
+
+def local_tf_config(workers: int, index: int, ports) -> str:
+    """``TF_CONFIG`` for task ``index`` of a cluster of ``workers`` processes on this
+    machine (``ports``: one free port each, see :func:`free_ports`)."""
+    return json.dumps({"cluster": {"worker": [f"localhost:{p}" for p in ports[:workers]]},
+                       "task": {"type": "worker", "index": int(index)}})
+
+
+def free_ports(n: int):
+    """``n`` TCP ports free on localhost right now (for a local multi-worker cluster)."""
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("localhost", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
