@@ -261,3 +261,26 @@ def test_identifier_columns_are_not_default_axes_but_can_be_named():
     assert {a.feature for a in axes} == {"shop", "price"}
     _, named = binnings_and_axes(stats, "click", axes=["Clothing ID"])
     assert [a.feature for a in named] == ["Clothing ID"]
+
+
+@pytest.mark.slow
+def test_two_to_three_percent_extremes_are_found_as_tails():
+    """Scenario ``extremes`` (bottom 2% / top 3% of spend respond differently): the top
+    pair is spend, and its tails lie within 2.5 percentage points of the planted
+    quantiles (deciles could not express them)."""
+    import numpy as np
+
+    from c2al_tf.data import ground_truth
+    from c2al_tf.data.readers import table_from_frame
+    from c2al_tf.data.synthetic import generate
+
+    truth = ground_truth("extremes")
+    frame = generate(100_000, 9, "extremes")
+    spec, _ = mine_table(table_from_frame(frame, "click", source="extremes"))
+    pair = spec.pairs[0]
+    assert pair["axis"] == ["spend"]
+    values = frame["spend"].to_numpy()
+    tail_share = float(np.mean(values < pair["tail"]["predicate"]["max"]))
+    head_share = float(np.mean(values >= pair["head"]["predicate"]["min"]))
+    assert abs(tail_share - truth.tail_quantile) <= 0.025, tail_share
+    assert abs(head_share - (1 - truth.head_quantile)) <= 0.025, head_share
