@@ -14,6 +14,7 @@ from typing import Any, Dict, Iterable, Mapping
 import numpy as np
 
 from c2al_tf.cohorts.spec import cohort_mask, predicate_mask
+from c2al_tf.data.arrow import batch_labels
 
 
 def aux_labels(label, columns: Mapping[str, Any], cohorts: Iterable[Mapping[str, Any]],
@@ -58,27 +59,6 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
 
     return {c["aux_label"]: label * tf.cast(tf_predicate_mask(c["predicate"], features), label.dtype)
             for c in cohorts}
-
-
-def batch_labels(batch, label: str) -> np.ndarray:
-    """The 0/1 label of an Arrow RecordBatch (int64), or a C2ALInputError naming it."""
-    from c2al_tf.data.arrow import first_values
-    from c2al_tf.errors import C2ALInputError
-
-    names = batch.schema.names
-    if label not in names:
-        raise C2ALInputError(f"label '{label}' is not a feature of the examples; features are {', '.join(names)}")
-    values, present = first_values(batch.column(names.index(label)))
-    if not present.all():
-        raise C2ALInputError(f"label '{label}' is missing in {int((~present).sum())} example(s)")
-    try:
-        y = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise C2ALInputError(f"label '{label}' must be 0/1 but holds non-numeric values")
-    if not np.isin(y, (0.0, 1.0)).all():
-        bad = y[~np.isin(y, (0.0, 1.0))][0]
-        raise C2ALInputError(f"label '{label}' must be 0/1 but has value {bad:g}")
-    return y.astype(np.int64)
 
 
 MEMBERSHIP_FEATURE = "c2al_cohorts"

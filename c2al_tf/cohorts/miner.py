@@ -78,10 +78,10 @@ def cross_axes(results, axes, binnings, cross_top: int = 2):
 
 
 def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional[List[str]] = None,
-               baseline_model: Optional[str] = None, **overrides) -> Tuple[object, list]:
+               predictions=None, **overrides) -> Tuple[object, list]:
     """Mines a FeatureTable: global TFDV statistics choose axes and bins; then either
     the sliced, label-weighted TFDV pass (``by="stats"``) or a baseline model's
-    prediction distributions (``by="predictions"``) rank the pairs. Beam runs the
+    prediction distributions (``by="predictions"``; ``predictions``: its probability per row, loaded by the caller, e.g. with ``c2al_tf.predictor``) rank the pairs. Beam runs the
     TFDV passes (DirectRunner unless ``beam_args`` say otherwise). With
     ``cross_top >= 2`` (stats mode), the crosses of the best significant single
     axes get one more sliced pass and are ranked with them. ``config``
@@ -105,11 +105,11 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
                              f"or categorical values with support >= {min_support})")
     if by == "predictions":
         from c2al_tf.cohorts.predictions import mine_predictions
-        from c2al_tf.predictor import SavedModelPredictor
 
-        if not baseline_model:
+        if predictions is None:
             raise C2ALInputError("--by predictions needs --baseline-model DIR (an exported baseline SavedModel)")
-        predictions = SavedModelPredictor(baseline_model).predict(table)["probabilities"]
+        if len(predictions) != len(table):
+            raise ValueError(f"mine_table: {len(predictions)} predictions for {len(table)} rows")
         results = mine_predictions(batches, table.label, predictions, chosen, divergence, min_support=min_support,
                                    min_positives=min_positives, seed=seed)
         return spec_from_results(results, table.label_name, divergence, max_pairs, method="predictions"), results

@@ -63,7 +63,7 @@ class _AddBins(beam.DoFn):
     def process(self, batch: pa.RecordBatch):
         import numpy as np
 
-        from c2al_tf.labels import batch_labels
+        from c2al_tf.data.arrow import batch_labels
 
         weight = batch_labels(batch, self.label).astype(np.float64)
         out = add_bin_columns(batch, self.binnings)

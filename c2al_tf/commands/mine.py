@@ -34,7 +34,12 @@ def run(args) -> int:
     check_output_file(args.out, "--out")  # before any work
     table = read_data(args)
     print(f"[mine] {table.source}: {table.summary()}")
-    spec, results = mine_table(table, config, beam_args=args.beam_arg, baseline_model=args.baseline_model)
+    predictions = None
+    if args.by == "predictions":  # the model is loaded here; the cohorts package takes plain predictions
+        from c2al_tf.predictor import SavedModelPredictor
+
+        predictions = SavedModelPredictor(args.baseline_model).predict(table)["probabilities"]
+    spec, results = mine_table(table, config, beam_args=args.beam_arg, predictions=predictions)
     print(format_table(results))
     spec.save(args.out)
     if spec.pairs:

@@ -55,3 +55,23 @@ def predicate_columns(batch: pa.RecordBatch, features: Iterable[str]) -> Dict[st
         else:
             out[name] = values  # float64, NaN where missing
     return out
+
+
+def batch_labels(batch, label: str) -> np.ndarray:
+    """The 0/1 label of an Arrow RecordBatch (int64), or a C2ALInputError naming it."""
+    from c2al_tf.errors import C2ALInputError
+
+    names = batch.schema.names
+    if label not in names:
+        raise C2ALInputError(f"label '{label}' is not a feature of the examples; features are {', '.join(names)}")
+    values, present = first_values(batch.column(names.index(label)))
+    if not present.all():
+        raise C2ALInputError(f"label '{label}' is missing in {int((~present).sum())} example(s)")
+    try:
+        y = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise C2ALInputError(f"label '{label}' must be 0/1 but holds non-numeric values")
+    if not np.isin(y, (0.0, 1.0)).all():
+        bad = y[~np.isin(y, (0.0, 1.0))][0]
+        raise C2ALInputError(f"label '{label}' must be 0/1 but has value {bad:g}")
+    return y.astype(np.int64)

@@ -165,7 +165,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         from c2al_tf.cohorts.mining import spec_from_results
         from c2al_tf.cohorts.predictions import mine_predictions
-        from c2al_tf.labels import batch_labels
+        from c2al_tf.data.arrow import batch_labels
 
         models = input_dict.get("baseline_model") or []
         if not models:
