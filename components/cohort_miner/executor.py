@@ -1,6 +1,7 @@
 """CohortMiner executor: reads artifacts, runs c2al_tf's mining and labeling on Beam."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Any, Dict, List
 
@@ -62,12 +63,59 @@ def _mine_spec(sliced, binnings, axes, label, options, paths, previous):
     return spec.doc
 
 
+@dataclasses.dataclass
+class _Job:
+    """What one execution works on, checked and loaded by :meth:`Executor._plan`."""
+
+    examples: Any
+    splits: List[str]
+    split: str
+    label: str
+    config: MiningConfig
+    schema: Any
+    binnings: list
+    axes: list
+    types: Dict[str, int]
+    parse_types: Dict[str, int]
+    cohorts_uri: str
+    out: Any
+    spec_paths: List[str]
+
+    @property
+    def options(self) -> Dict[str, Any]:
+        c = self.config
+        return dict(divergence=c.divergence, max_pairs=c.max_pairs, min_support=c.min_support,
+                    min_positives=c.min_positives, seed=c.seed)
+
+    @property
+    def sliced_path(self) -> str:
+        return os.path.join(self.cohorts_uri, SLICED_STATS_FILE)
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
+    """Do: plan (check inputs, axes from StatisticsGen's statistics) -> mine (sliced
+    statistics or a baseline's predictions) -> label every split with the mined
+    spec (``aux__*`` and ``c2al_cohorts``) -> report."""
+
     def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
            exec_properties: Dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        job = self._plan(input_dict, output_dict, exec_properties)
+        if job.config.by == "predictions":
+            spec, results = self._mine_predictions(input_dict, job.examples, job.split, job.schema, job.axes,
+                                                   job.label, job.options)
+            for path in job.spec_paths:
+                spec.save(path)
+            with self._make_beam_pipeline() as p:
+                self._write_labeled(p, job, beam.pvalue.AsSingleton(p | "Spec" >> beam.Create([spec.doc])))
+        else:
+            spec, results = self._mine_statistics(job)
+        print(format_table(results), flush=True)
+
+    def _plan(self, input_dict, output_dict, exec_properties) -> _Job:
+        """Checks the inputs (anomalies, payload, split, label) and derives the axes."""
         import tensorflow_data_validation as tfdv
 
-        self._log_startup(input_dict, output_dict, exec_properties)
         examples = artifact_utils.get_single_instance(input_dict["examples"])
         statistics = artifact_utils.get_single_instance(input_dict["statistics"])
         label = exec_properties["label"]
@@ -90,70 +138,64 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                            bins=config.bins)
         if not axes:
             raise C2ALInputError(f"CohortMiner: no feature of the '{split}' statistics can be an axis")
-        cohorts_artifact = artifact_utils.get_single_instance(output_dict["cohorts"])
-        sliced_path = os.path.join(cohorts_artifact.uri, SLICED_STATS_FILE)
-        divergence = config.divergence
-        options = dict(divergence=divergence, max_pairs=config.max_pairs, min_support=config.min_support,
-                       min_positives=config.min_positives, seed=config.seed)
-        by = config.by
+        types_ = {f.name: f.type for f in schema.feature}
+        needed = {label} | {f for b in binnings for f in binning_features(b)}
+        parse_types = {f: types_[f] for f in needed if f in types_}
+        if label not in parse_types:
+            raise C2ALInputError(f"CohortMiner: label '{label}' is not a feature of the '{split}' statistics")
+        cohorts_uri = artifact_utils.get_single_instance(output_dict["cohorts"]).uri
         out = artifact_utils.get_single_instance(output_dict["output_examples"])
         out.split_names = artifact_utils.encode_split_names(splits)
         examples_utils.set_payload_format(out, payload)
-        spec_paths = [os.path.join(cohorts_artifact.uri, COHORTS_FILE), os.path.join(out.uri, COHORTS_FILE)]
+        spec_paths = [os.path.join(cohorts_uri, COHORTS_FILE), os.path.join(out.uri, COHORTS_FILE)]
+        return _Job(examples, splits, split, label, config, schema, binnings, axes, types_, parse_types,
+                    cohorts_uri, out, spec_paths)
 
-        types = {f.name: f.type for f in schema.feature}
-        needed = {label} | {f for b in binnings for f in binning_features(b)}
-        parse_types = {f: types[f] for f in needed if f in types}
-        if label not in parse_types:
-            raise C2ALInputError(f"CohortMiner: label '{label}' is not a feature of the '{split}' statistics")
+    @staticmethod
+    def _read(p, job: _Job, split: str, name: str):
+        pattern = io_utils.all_files_pattern(artifact_utils.get_split_uri([job.examples], split))
+        return p | f"{name}[{split}]" >> ReadRecordBatches(pattern, BATCH)
 
-        def read(p, s, name):
-            pattern = io_utils.all_files_pattern(artifact_utils.get_split_uri([examples], s))
-            return p | f"{name}[{s}]" >> ReadRecordBatches(pattern, BATCH)
+    def _parsed(self, p, job: _Job, split: str):
+        """The mining split as RecordBatches of the binned features and the label."""
+        return self._read(p, job, split, "Read") | f"Parse[{split}]" >> beam.Map(records_to_record_batch,
+                                                                                 job.parse_types)
 
-        def write_labeled(p, spec_side):
-            # Separate reads: the labeling stage runs once the spec is mined and
-            # streams its input (nothing is held in memory waiting for the side input).
-            for s in splits:
-                _ = (read(p, s, "ReadForLabels")
-                     | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(label, types), spec_side)
-                     | f"Write[{s}]" >> WriteRecordBatches(
-                            os.path.join(artifact_utils.get_split_uri([out], s), "data_tfrecord"), ".gz"))
+    def _write_labeled(self, p, job: _Job, spec_side) -> None:
+        """Every split, with the ``aux__*`` and ``c2al_cohorts`` features of the spec
+        (a side input). Separate reads: the labeling stage runs once the spec is
+        mined and streams its input (nothing is held waiting for the side input)."""
+        for s in job.splits:
+            _ = (self._read(p, job, s, "ReadForLabels")
+                 | f"AddAux[{s}]" >> beam.ParDo(_AddAuxLabels(job.label, job.types), spec_side)
+                 | f"Write[{s}]" >> WriteRecordBatches(
+                        os.path.join(artifact_utils.get_split_uri([job.out], s), "data_tfrecord"), ".gz"))
 
-        def reader(p, s):
-            return read(p, s, "Read") | f"Parse[{s}]" >> beam.Map(records_to_record_batch, parse_types)
+    def _mine_statistics(self, job: _Job):
+        """Statistics mode: (optionally) single axes then their crosses, then one Beam
+        pipeline whose sliced statistics are mined into the spec that labels every split."""
+        import tensorflow_data_validation as tfdv
 
-        if by == "predictions":
-            spec, results = self._mine_predictions(input_dict, examples, split, schema, axes, label, options)
-            for path in spec_paths:
-                spec.save(path)
+        previous, crosses, axes_now, columns = [], [], job.axes, job.binnings
+        if job.config.cross_top >= 2:  # one more pass over the mining split: rank single axes, then their crosses
+            single_path = os.path.join(job.cohorts_uri, "single_axis_statistics.pb")
             with self._make_beam_pipeline() as p:
-                spec_side = p | "Spec" >> beam.Create([spec.doc])
-                write_labeled(p, beam.pvalue.AsSingleton(spec_side))
-        else:
-            previous, crosses, axes_now, columns = [], [], axes, binnings
-            cross_top = config.cross_top
-            if cross_top >= 2:  # one more pass over the mining split: rank single axes, then their crosses
-                single_path = os.path.join(cohorts_artifact.uri, "single_axis_statistics.pb")
-                with self._make_beam_pipeline() as p:
-                    _ = (reader(p, split) | "Mine" >> _CohortStats(binnings, axes, label)
-                         | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(single_path))
-                _, previous = mine_from_statistics(tfdv.load_stats_binary(single_path), binnings, axes, label,
-                                                   **options)
-                crosses = cross_axes(previous, axes, binnings, cross_top)
-                if crosses:
-                    axes_now, columns = crosses, binnings + crosses
-            # One Beam pipeline: the mining split feeds the sliced statistics, whose
-            # mined spec reaches the labeling of every split as a side input.
-            with self._make_beam_pipeline() as p:
-                sliced = reader(p, split) | "Mine" >> _CohortStats(columns, axes_now, label)
-                _ = sliced | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(sliced_path)
-                spec_side = sliced | "MineSpec" >> beam.Map(_mine_spec, binnings, axes_now, label, options, spec_paths,
-                                                            previous if crosses else [])
-                write_labeled(p, beam.pvalue.AsSingleton(spec_side))
-            spec, results = mine_from_statistics(tfdv.load_stats_binary(sliced_path), binnings, axes_now, label,
-                                                 previous=previous if crosses else [], **options)
-        print(format_table(results), flush=True)
+                _ = (self._parsed(p, job, job.split) | "Mine" >> _CohortStats(job.binnings, job.axes, job.label)
+                     | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(single_path))
+            _, previous = mine_from_statistics(tfdv.load_stats_binary(single_path), job.binnings, job.axes,
+                                               job.label, **job.options)
+            crosses = cross_axes(previous, job.axes, job.binnings, job.config.cross_top)
+            if crosses:
+                axes_now, columns = crosses, job.binnings + crosses
+        ranked_with = previous if crosses else []
+        with self._make_beam_pipeline() as p:
+            sliced = self._parsed(p, job, job.split) | "Mine" >> _CohortStats(columns, axes_now, job.label)
+            _ = sliced | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(job.sliced_path)
+            spec_side = sliced | "MineSpec" >> beam.Map(_mine_spec, job.binnings, axes_now, job.label, job.options,
+                                                        job.spec_paths, ranked_with)
+            self._write_labeled(p, job, beam.pvalue.AsSingleton(spec_side))
+        return mine_from_statistics(tfdv.load_stats_binary(job.sliced_path), job.binnings, axes_now, job.label,
+                                    previous=ranked_with, **job.options)
 
     def _mine_predictions(self, input_dict, examples, split, schema, axes, label, options):
         """The paper's recipe: contrast cohorts by the baseline model's predictions on
