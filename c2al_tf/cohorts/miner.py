@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from c2al_tf.cohorts.binning import QUANTILE_BUCKETS, binnings_from_statistics
 from c2al_tf.cohorts.config import MiningConfig
-from c2al_tf.cohorts.mining import counts_from_statistics, mine_axes, spec_from_results
+from c2al_tf.cohorts.mining import counts_from_statistics, mine_axes, rank_key, spec_from_results
 
 
 def table_to_record_batches(table, batch_size: int = 20_000) -> List[pa.RecordBatch]:
@@ -59,7 +59,7 @@ def mine_from_statistics(sliced_stats, binnings, axes, label: str, divergence: s
     counts = counts_from_statistics(sliced_stats, binnings + [a for a in axes if a not in binnings], axes)
     results = mine_axes(counts, axes, divergence, min_support=min_support, min_positives=min_positives,
                         total=total, seed=seed)
-    results = sorted(list(previous) + results, key=lambda r: (-r.significant, -r.divergence, r.axis))
+    results = sorted(list(previous) + results, key=rank_key)
     return spec_from_results(results, label, divergence, max_pairs), results
 
 

@@ -24,7 +24,7 @@ rate curve) and report ``divergence = D - mean(D_null)``, with
 Bonferroni-corrected one-sided 5% threshold over every pair tested (the noise
 threshold: ``z > Phi^-1(1 - 0.05 / pairs tested)``), both cohorts have support
 >= ``min_support`` and >= ``min_positives`` positives. Head = the cohort with the
-higher positive rate. Axes are ranked by divergence; the top ``max_pairs`` kept.
+higher positive rate. Axes are ranked by divergence minus two null sds; the top ``max_pairs`` kept.
 """
 from __future__ import annotations
 
@@ -66,6 +66,20 @@ class AxisResult:
     rate_ratio: float
     pairs_tested: int
     reason: str = ""
+
+    @property
+    def bound(self) -> float:
+        """The divergence minus ``LCB_SDS`` null standard deviations (sd = divergence / z):
+        what axes are ranked by, so a pair of tiny, noisy cohorts does not outrank a
+        well-supported one with about the same divergence."""
+        if not self.z or not np.isfinite(self.z) or self.z <= 0:
+            return self.divergence
+        return self.divergence - LCB_SDS * self.divergence / self.z
+
+
+def rank_key(r: "AxisResult"):
+    """Significant axes first, then by :attr:`AxisResult.bound`."""
+    return (-r.significant, -r.bound, r.axis)
 
 
 def counts_from_statistics(sliced, binnings: Sequence[Binning], axes: Sequence[Binning]
@@ -190,8 +204,10 @@ def rank_axes(axes: Sequence[Binning], cohorts_of: Callable[[Binning, List[Candi
     axis has one pair, its two tails: :func:`_tails_pair`). The pair is kept when
     ``z = (raw - null mean) / null sd`` exceeds the Bonferroni-corrected one-sided
     ``alpha`` threshold over every pair allowed (also for a numeric axis, whose
-    pair is its two tails chosen one by one: :func:`_tails_pair`). Head = the cohort with the higher
-    positive rate. Axes are ranked significant first, then by divergence.
+    pair is its two tails chosen one by one: :func:`_tails_pair`). Axes are
+    ranked significant first, then by the same lower bound as the tails
+    (:attr:`AxisResult.bound`). Head = the cohort with the higher
+    positive rate. Axes are ranked significant first, then by divergence minus two null sds.
     """
     plans = {}
     tested = 0
@@ -239,7 +255,7 @@ def rank_axes(axes: Sequence[Binning], cohorts_of: Callable[[Binning, List[Candi
             cohort(hi, "head"), cohort(lo, "tail"),
             (hi.positives / hi.n) / max(lo.positives / lo.n, 1e-12), len(pairs),
             reason="" if z > z_crit else f"below the noise threshold (z {z:.2f} <= {z_crit:.2f})"))
-    results.sort(key=lambda r: (-r.significant, -r.divergence, r.axis))
+    results.sort(key=rank_key)
     for r in results:
         r.z_crit = z_crit
     return results
