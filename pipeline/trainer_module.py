@@ -195,7 +195,7 @@ def run_fn(fn_args):
                                                baseline)
     except distribute.cluster_errors() as e:
         raise RuntimeError(distribute.lost_worker_message(e)) from None
-    if not distribute.is_chief(strategy):  # every worker joins the save; only the chief's export is kept
+    if not distribute.is_chief():  # every worker joins the save; only the chief's export is kept
         if model is not None:
             with distribute.discarded_directory() as scratch:
                 export_saved_model(model, scratch)

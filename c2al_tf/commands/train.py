@@ -89,7 +89,7 @@ def run(args) -> int:
     heads = list(cohorts.cohorts()) if cohorts else []
     verbose = 2 if args.verbose_epochs else 0
     strategy = distribute.make_strategy(training.strategy)
-    chief = distribute.is_chief(strategy)
+    chief = distribute.is_chief()
     if distribute.num_workers(strategy) > 1:
         print(f"[train] {distribute.num_workers(strategy)} workers ({strategy.num_replicas_in_sync} replicas), "
               f"this is the {'chief' if chief else 'worker'}; global batch {training.batch_size}", flush=True)

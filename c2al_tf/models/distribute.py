@@ -115,7 +115,7 @@ def num_workers(strategy) -> int:
     return int(getattr(strategy.extended, "_num_workers", 1) or 1)
 
 
-def is_chief(strategy=None) -> bool:
+def is_chief() -> bool:
     """True for the task that writes outputs: no cluster, the ``chief`` task, or
     ``worker`` 0 when the cluster has no chief."""
     n, task_type, index = cluster()
@@ -148,23 +148,15 @@ def with_shard_policy(ds, policy):
     return ds.with_options(options)
 
 
-def scope(strategy):
-    """``strategy.scope()``, or a no-op context for the default strategy."""
-    return strategy.scope() if strategy is not None else contextlib.nullcontext()
-
-
 @contextlib.contextmanager
 def discarded_directory():
     """A local temporary directory path (not created) that is deleted afterwards:
     where a non-chief worker saves."""
-    import shutil
     import tempfile
 
-    parent = tempfile.mkdtemp(prefix="c2al-worker-")
-    try:
+    # TemporaryDirectory removes only the directory it created itself, never a user path
+    with tempfile.TemporaryDirectory(prefix="c2al-worker-") as parent:
         yield os.path.join(parent, "model")
-    finally:
-        shutil.rmtree(parent, ignore_errors=True)  # our own mkdtemp
 
 
 def lost_worker_message(error) -> str:
