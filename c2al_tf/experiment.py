@@ -124,6 +124,22 @@ def _variant_setup(variant: str, seed: int, fit_table, cohorts, masks_fit, aux_w
     return heads, aux_override, sample_weights
 
 
+def baseline_predictions(train_table, config: ExperimentConfig, seed: int = 0):
+    """A baseline trained on ``train_table`` under the protocol (validation carved from
+    it, early stopping) and its probabilities on every row of ``train_table``: what
+    ``--by residuals|predictions`` mines with, before any variant sees the data."""
+    from c2al_tf.models import FeatureSpec, set_seed
+    from c2al_tf.models.training import predict
+
+    fit_table, val_table = carve_validation(train_table, config.train.validation_fraction,
+                                            config.train.validation_seed)
+    spec = FeatureSpec.from_table(train_table, vocab_budget=config.train.vocab_budget)
+    set_seed(seed)
+    model = _build(spec, config, fit_table, [], {}, 0.0, config.model)
+    fit(model, fit_table, val_table, config.train, seed)
+    return predict(model, train_table)[model.head_names[0]].reshape(-1)
+
+
 def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_weight: float, model: str):
     from c2al_tf.models import ModelConfig, build_model
     from c2al_tf.models.training import head_priors

@@ -136,19 +136,28 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
                                                 schema=schema.outputs["schema"])
     mining = mining if mining is not None else MiningConfig(seed=seed)
     props = mining.to_properties()
-    miner = CohortMiner(examples=gen.outputs["examples"], statistics=stats.outputs["statistics"],
-                        anomalies=validator.outputs["anomalies"], label=label,
-                        categorical=",".join(categorical or []) or None,
-                        **{k: props[k] for k in ("axes", "max_pairs", "divergence", "min_support", "min_positives",
-                                                 "by", "seed", "cross_top")})
     training = training if training is not None else TrainConfig()
     trainer_cls, remote = trainer_class(cluster)
     config: Dict = {"label": label, "model": model, "seed": seed, "categorical": list(categorical or []),
                     **training.to_dict(), **remote}
-    baseline = trainer_cls(
-        run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
-        custom_config={**config, "baseline": True}).with_id("BaselineTrainer")
+
+    def baseline_on(examples):
+        return trainer_cls(
+            run_fn=RUN_FN, examples=examples, schema=schema.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
+            custom_config={**config, "baseline": True}).with_id("BaselineTrainer")
+
+    # mining by a model's predictions or residuals needs the baseline first, trained on the
+    # raw examples (it reads no auxiliary label); mining by statistics needs no model
+    baseline = baseline_on(gen.outputs["examples"]) if mining.by != "stats" else None
+    miner = CohortMiner(examples=gen.outputs["examples"], statistics=stats.outputs["statistics"],
+                        anomalies=validator.outputs["anomalies"], label=label,
+                        categorical=",".join(categorical or []) or None,
+                        baseline_model=baseline.outputs["model"] if baseline is not None else None,
+                        **{k: props[k] for k in ("axes", "max_pairs", "divergence", "min_support", "min_positives",
+                                                 "by", "seed", "cross_top")})
+    if baseline is None:
+        baseline = baseline_on(miner.outputs["output_examples"])
     # the baseline is C2AL's lambda = 0 candidate: the C2AL trainer reads it instead of training it again
     trainer = trainer_cls(
         run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],

@@ -66,11 +66,14 @@ def _files(patterns):
     return files
 
 
-def load_cohorts(train_patterns):
-    """The CohortSpec CohortMiner stored at the root of its Examples artifact."""
+def load_cohorts(train_patterns, label: str, baseline: bool = False):
+    """The CohortSpec CohortMiner stored at the root of its Examples artifact. The
+    baseline may read ExampleGen's examples (when the miner needs it first): no cohorts."""
     split_dir = os.path.dirname(train_patterns[0])
     path = os.path.join(os.path.dirname(split_dir), COHORTS_FILE)
     if not tf.io.gfile.exists(path):
+        if baseline:
+            return CohortSpec.from_pairs(label, [], method="manual")
         raise ValueError(f"{path} not found: the Trainer's examples must come from CohortMiner")
     return CohortSpec.load(path)
 
@@ -185,7 +188,7 @@ def run_fn(fn_args):
     seed = int(cfg.get("seed", 0))
     training = train_config(cfg)
     files = _files(fn_args.train_files)
-    spec_doc = load_cohorts(fn_args.train_files)
+    spec_doc = load_cohorts(fn_args.train_files, cfg["label"], baseline=bool(cfg.get("baseline")))
     spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None))
     cohorts = [] if cfg.get("baseline") else list(spec_doc.cohorts())
     baseline = None if cfg.get("baseline") else _baseline_candidate(getattr(fn_args, "base_model", None))

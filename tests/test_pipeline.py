@@ -33,6 +33,30 @@ def test_kubeflow_compile(tmp_path, run_cli):
         "tasks"]["Pusher"]["inputs"]["parameters"]["push_destination"]["runtimeValue"]["constantValue"]["stringValue"]
 
 
+def test_mining_by_residuals_trains_the_baseline_first(tmp_path, run_cli):
+    """--by residuals: the BaselineTrainer reads ExampleGen's examples and its model feeds
+    the CohortMiner; the C2AL Trainer reads the miner's examples and the baseline."""
+    out = tmp_path / "pipeline.json"
+    code, _, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", out, "--by", "residuals")
+    assert code == 0, err
+    tasks = json.loads(out.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+
+    def producers(task):
+        arts = tasks[task]["inputs"].get("artifacts", {})
+        return {k: v["taskOutputArtifact"]["producerTask"] for k, v in arts.items()}
+
+    assert producers("BaselineTrainer")["examples"] == "CsvExampleGen"
+    assert producers("CohortMiner")["baseline_model"] == "BaselineTrainer"
+    assert producers("Trainer")["examples"] == "CohortMiner"
+    assert producers("Trainer")["base_model"] == "BaselineTrainer"
+    by = tasks["CohortMiner"]["inputs"]["parameters"]["by"]["runtimeValue"]["constantValue"]["stringValue"]
+    assert by == "residuals"
+    # by statistics (the default), the baseline reads the miner's examples and the miner needs no model
+    code, _, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", tmp_path / "s.json")
+    tasks = json.loads((tmp_path / "s.json").read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert producers("BaselineTrainer")["examples"] == "CohortMiner" and "baseline_model" not in producers("CohortMiner")
+
+
 def test_kubeflow_compile_with_worker_replicas(tmp_path, run_cli):
     """--workers N: both Trainers run as Vertex AI jobs with a chief pool and N-1
     workers of the image; each replica's run_fn trains under MultiWorkerMirroredStrategy."""

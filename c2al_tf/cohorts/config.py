@@ -8,7 +8,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from c2al_tf.errors import C2ALInputError
 
 DIVERGENCES = ("js", "kl", "wasserstein", "cosine")
-MODES = ("stats", "predictions")
+MODES = ("stats", "predictions", "residuals")
 
 
 @dataclasses.dataclass

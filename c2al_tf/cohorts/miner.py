@@ -103,18 +103,22 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
     if not chosen:
         raise C2ALInputError(f"{table.source}: no feature can be an axis (need numeric features with quantiles "
                              f"or categorical values with support >= {min_support})")
-    if by == "predictions":
-        from c2al_tf.cohorts.predictions import mine_predictions
-
+    if by in ("predictions", "residuals"):
         if predictions is None:
-            raise C2ALInputError("--by predictions needs --baseline-model DIR (an exported baseline SavedModel)")
+            raise C2ALInputError(f"--by {by} needs --baseline-model DIR (an exported baseline SavedModel)")
         if len(predictions) != len(table):
             raise ValueError(f"mine_table: {len(predictions)} predictions for {len(table)} rows")
-        results = mine_predictions(batches, table.label, predictions, chosen, divergence, min_support=min_support,
-                                   min_positives=min_positives, seed=seed)
-        return spec_from_results(results, table.label_name, divergence, max_pairs, method="predictions"), results
-    if by != "stats":
-        raise C2ALInputError(f"--by must be 'stats' or 'predictions', got '{by}'")
+        if by == "predictions":
+            from c2al_tf.cohorts.predictions import mine_predictions
+
+            results = mine_predictions(batches, table.label, predictions, chosen, divergence,
+                                       min_support=min_support, min_positives=min_positives, seed=seed)
+        else:
+            from c2al_tf.cohorts.residuals import mine_residuals
+
+            results = mine_residuals(batches, table.label, predictions, chosen, binnings, min_support=min_support,
+                                     min_positives=min_positives, seed=seed)
+        return spec_from_results(results, table.label_name, divergence, max_pairs, method=by), results
     sliced = run_statistics(batches, lambda p: cohort_statistics(p, binnings, chosen, table.label_name), beam_args)
     options = dict(divergence=divergence, max_pairs=max_pairs, min_support=min_support, min_positives=min_positives,
                    total=float(len(table)), seed=seed)

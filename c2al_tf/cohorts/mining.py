@@ -191,7 +191,9 @@ class Scored:
 
 def rank_axes(axes: Sequence[Binning], cohorts_of: Callable[[Binning, List[Candidate]], Tuple[list, float]],
               score: Callable[[object, object], Tuple[float, float, float]],
-              min_support: float = 0.02, min_positives: int = 30, alpha: float = 0.05) -> List[AxisResult]:
+              min_support: float = 0.02, min_positives: int = 30, alpha: float = 0.05,
+              tail_score: Optional[Callable[[object, object], Tuple[float, float, float]]] = None
+              ) -> List[AxisResult]:
     """The one ranking routine of every mining mode.
 
     For each axis, ``cohorts_of(axis, axis.candidates())`` returns one
@@ -207,7 +209,8 @@ def rank_axes(axes: Sequence[Binning], cohorts_of: Callable[[Binning, List[Candi
     pair is its two tails chosen one by one: :func:`_tails_pair`). Axes are
     ranked significant first, then by the same lower bound as the tails
     (:attr:`AxisResult.bound`). Head = the cohort with the higher
-    positive rate. Axes are ranked significant first, then by divergence minus two null sds.
+    positive rate. ``tail_score`` (default ``score``) is what a numeric axis'
+    tails are chosen by.
     """
     plans = {}
     tested = 0
@@ -227,7 +230,7 @@ def rank_axes(axes: Sequence[Binning], cohorts_of: Callable[[Binning, List[Candi
                                       reason="fewer than two cohorts with enough support and positives"))
             continue
         if axis.kind == "numeric":
-            pairs = _tails_pair(axis, candidates, cohorts, pairs, cohorts_of, score)
+            pairs = _tails_pair(axis, candidates, cohorts, pairs, cohorts_of, tail_score or score)
         best = None
         for i, j in pairs:
             raw, mu, sd = score(cohorts[i].payload, cohorts[j].payload)

@@ -85,7 +85,7 @@ def train_config(args):
 def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:
     """Cohort-mining flags (defaults: :class:`c2al_tf.cohorts.config.MiningConfig`),
     the same for ``c2al mine`` and the pipeline's CohortMiner."""
-    from c2al_tf.cohorts.config import DIVERGENCES, MiningConfig
+    from c2al_tf.cohorts.config import DIVERGENCES, MODES, MiningConfig
 
     d = MiningConfig()
     p.add_argument("--axes", default="", metavar="a,b", help="candidate axes (default: every feature)")
@@ -98,6 +98,10 @@ def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:
     p.add_argument("--cross-top", type=int, default=d.cross_top, metavar="N",
                    help="also mine the crosses of the N best single axes (one more statistics pass; "
                         f"default {d.cross_top} = none)")
+    p.add_argument("--by", default=d.by, choices=MODES,
+                   help="stats: sliced label statistics (no model); predictions: a baseline's prediction "
+                        "distributions; residuals: where a baseline is wrong, per cohort (default "
+                        f"{d.by})")
     if bins:  # the pipeline's CohortMiner bins with StatisticsGen's quantiles
         p.add_argument("--bins", type=int, default=d.bins,
                        help=f"quantile bins for numeric features (default {d.bins})")
@@ -109,4 +113,5 @@ def mining_config(args, **extra):
 
     return MiningConfig(axes=tuple(split_list(args.axes)) or None, max_pairs=args.max_pairs,
                         divergence=args.divergence, min_support=args.min_support, min_positives=args.min_positives,
-                        cross_top=args.cross_top, **({"bins": args.bins} if hasattr(args, "bins") else {}), **extra)
+                        cross_top=args.cross_top, by=args.by,
+                        **({"bins": args.bins} if hasattr(args, "bins") else {}), **extra)

@@ -4,8 +4,10 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+import time
 
-from c2al_tf.commands.common import add_data_args, add_training_args, read_data, split_list, train_config
+from c2al_tf.commands.common import (add_data_args, add_mining_args, add_training_args, mining_config, read_data,
+                                     split_list, train_config)
 
 
 def register(sub) -> None:
@@ -21,6 +23,7 @@ def register(sub) -> None:
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
     p.add_argument("--cohorts", metavar="cohorts.json", help="use these cohorts instead of mining")
     add_training_args(p, distribute=False)
+    add_mining_args(p)  # without --cohorts; --by residuals|predictions first trains a baseline on the training rows
     p.add_argument("--variants", default=",".join(VARIANTS), metavar="a,b", help=f"subset of {', '.join(VARIANTS)}")
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.set_defaults(func=run)
@@ -28,6 +31,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from c2al_tf.cohorts.miner import mine_table
+    from c2al_tf.cohorts.mining import format_table
     from c2al_tf.io_utils import atomic_directory, write_json
     from c2al_tf.commands.train import load_cohorts
     from c2al_tf.errors import C2ALInputError
@@ -41,7 +45,8 @@ def run(args) -> int:
     if unknown or "baseline" not in variants:
         raise C2ALInputError(f"--variants must include baseline and only name {', '.join(VARIANTS)} "
                              f"(got '{args.variants}')")
-    training = train_config(args)  # bad protocol flags fail before any work
+    training = train_config(args)  # bad protocol and mining flags fail before any work
+    mining = mining_config(args)
     if not 0 < args.test_fraction < 1:
         raise C2ALInputError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     from c2al_tf.io_utils import check_output_dir
@@ -54,8 +59,17 @@ def run(args) -> int:
                               test_fraction=args.test_fraction, variants=variants)
     if cohorts is None:
         train, _ = split(table, config.test_fraction, config.split_seed)
-        cohorts, _ = mine_table(train)  # mined once, on the training rows only
-        print(f"[experiment] mined {len(cohorts.pairs)} pair(s) on the training rows")
+        predictions = None
+        if mining.by != "stats":
+            from c2al_tf.experiment import baseline_predictions
+
+            print(f"[experiment] --by {mining.by}: training a baseline on the training rows to mine with")
+            predictions = baseline_predictions(train, config)
+        t0 = time.time()
+        cohorts, results = mine_table(train, mining, predictions=predictions)  # once, on the training rows only
+        print(format_table(results))
+        print(f"[experiment] mined {len(cohorts.pairs)} pair(s) on the training rows by {mining.by} "
+              f"in {time.time() - t0:.0f} s")
     out = os.path.abspath(args.out)
     if cohorts is not None:
         from c2al_tf.commands.train import check_cohorts_select

@@ -9,12 +9,12 @@ def register(sub) -> None:
                        description="Rank candidate axes by how differently their most contrasting pair of "
                                    "cohorts' positive rates respond to the other features (from sliced, "
                                    "label-weighted TFDV statistics), or by a baseline model's prediction "
-                                   "distributions (--by predictions), and write the top pairs.")
+                                   "distributions (--by predictions), or by where that model is wrong "
+                                   "(--by residuals), and write the top pairs.")
     add_data_args(p)
     p.add_argument("--out", required=True, metavar="cohorts.json")
     add_mining_args(p)
-    p.add_argument("--by", default="stats", choices=["stats", "predictions"])
-    p.add_argument("--baseline-model", metavar="DIR", help="baseline SavedModel for --by predictions")
+    p.add_argument("--baseline-model", metavar="DIR", help="baseline SavedModel for --by predictions|residuals")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise simulation")
     p.add_argument("--beam-arg", action="append", default=[], metavar="X",
                    help="pipeline option for Beam (repeatable), e.g. --beam-arg=--runner=DirectRunner")
@@ -26,16 +26,16 @@ def run(args) -> int:
     from c2al_tf.cohorts.mining import format_table
     from c2al_tf.errors import C2ALInputError
 
-    config = mining_config(args, by=args.by, seed=args.seed)  # bad flags fail before any work
-    if args.by == "predictions" and not args.baseline_model:
-        raise C2ALInputError("--by predictions needs --baseline-model DIR")
+    config = mining_config(args, seed=args.seed)  # bad flags fail before any work
+    if args.by != "stats" and not args.baseline_model:
+        raise C2ALInputError(f"--by {args.by} needs --baseline-model DIR (e.g. a c2al train export without --cohorts)")
     from c2al_tf.io_utils import check_output_file
 
     check_output_file(args.out, "--out")  # before any work
     table = read_data(args)
     print(f"[mine] {table.source}: {table.summary()}")
     predictions = None
-    if args.by == "predictions":  # the model is loaded here; the cohorts package takes plain predictions
+    if args.by != "stats":  # the model is loaded here; the cohorts package takes plain predictions
         from c2al_tf.predictor import SavedModelPredictor
 
         predictions = SavedModelPredictor(args.baseline_model).predict(table)["probabilities"]

@@ -1,7 +1,7 @@
 """CohortMiner TFX component: declaration (spec, artifact type, executor binding).
 
 Inputs:  examples (Examples), statistics (ExampleStatistics, e.g. from
-         StatisticsGen), baseline_model (Model, optional; for by='predictions'),
+         StatisticsGen), baseline_model (Model, optional; for by='predictions' or 'residuals'),
          anomalies (ExampleAnomalies from ExampleValidator, optional: any anomaly
          stops the run with a message naming the split and features).
 Outputs: cohorts (c2al.CohortSpec: cohorts.json + the sliced statistics) and
@@ -19,7 +19,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
-from c2al_tf.cohorts.config import MiningConfig
+from c2al_tf.cohorts.config import MODES, MiningConfig
 from components.cohort_miner import executor
 
 
@@ -78,10 +78,10 @@ class CohortMiner(base_beam_component.BaseBeamComponent):
         MiningConfig(axes=tuple(a for a in (axes or "").split(",") if a.strip()) or None, max_pairs=max_pairs,
                      divergence=divergence, min_support=min_support, min_positives=min_positives, by=by, seed=seed,
                      cross_top=cross_top)
-        if by not in ("stats", "predictions"):
-            raise ValueError(f"CohortMiner: by must be 'stats' or 'predictions', got '{by}'")
-        if by == "predictions" and baseline_model is None:
-            raise ValueError("CohortMiner: by='predictions' needs baseline_model")
+        if by not in MODES:
+            raise ValueError(f"CohortMiner: by must be one of {', '.join(MODES)}, got '{by}'")
+        if by != "stats" and baseline_model is None:
+            raise ValueError(f"CohortMiner: by='{by}' needs baseline_model")
         spec = CohortMinerSpec(
             examples=examples, statistics=statistics, baseline_model=baseline_model, anomalies=anomalies, label=label, axes=axes,
             categorical=categorical, max_pairs=max_pairs, divergence=divergence, min_support=min_support,

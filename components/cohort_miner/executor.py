@@ -101,9 +101,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            exec_properties: Dict[str, Any]) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         job = self._plan(input_dict, output_dict, exec_properties)
-        if job.config.by == "predictions":
-            spec, results = self._mine_predictions(input_dict, job.examples, job.split, job.schema, job.axes,
-                                                   job.label, job.options)
+        if job.config.by in ("predictions", "residuals"):
+            spec, results = self._mine_predictions(input_dict, job)
             for path in job.spec_paths:
                 spec.save(path)
             with self._make_beam_pipeline() as p:
@@ -197,9 +196,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         return mine_from_statistics(tfdv.load_stats_binary(job.sliced_path), job.binnings, axes_now, job.label,
                                     previous=ranked_with, **job.options)
 
-    def _mine_predictions(self, input_dict, examples, split, schema, axes, label, options):
-        """The paper's recipe: contrast cohorts by the baseline model's predictions on
-        the mining split (scored through its serving_default; held in memory)."""
+    def _mine_predictions(self, input_dict, job: "_Job"):
+        """Mining with a baseline model scored through its serving_default on the mining
+        split (held in memory): the distributions of its predictions (``by='predictions'``,
+        the paper's recipe) or where it is wrong (``by='residuals'``)."""
         import numpy as np
         import tensorflow as tf
         from tfx.utils import path_utils
@@ -207,25 +207,33 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         from c2al_tf.cohorts.mining import spec_from_results
         from c2al_tf.cohorts.predictions import mine_predictions
+        from c2al_tf.cohorts.residuals import mine_residuals
         from c2al_tf.data.arrow import batch_labels
 
+        by, options = job.config.by, job.options
         models = input_dict.get("baseline_model") or []
         if not models:
-            raise C2ALInputError("CohortMiner: by='predictions' needs a baseline_model input")
+            raise C2ALInputError(f"CohortMiner: by='{by}' needs a baseline_model input")
         serve = tf.saved_model.load(path_utils.serving_model_path(artifact_utils.get_single_uri(models))
                                     ).signatures["serving_default"]
-        io = tfxio_utils.get_split_tfxio([examples], split, _TELEMETRY, schema=schema, raw_record_column_name=RAW)
+        io = tfxio_utils.get_split_tfxio([job.examples], job.split, _TELEMETRY, schema=job.schema,
+                                         raw_record_column_name=RAW)
         batches, labels, preds = [], [], []
         for batch in io.RecordBatches(dataset_options.RecordBatchesOptions(batch_size=4096, shuffle=False,
                                                                            num_epochs=1)):
             batches.append(batch)
-            labels.append(batch_labels(batch, label))
+            labels.append(batch_labels(batch, job.label))
             records = [r[0] if isinstance(r, list) else r for r in batch.column(batch.schema.names.index(RAW)).to_pylist()]
             preds.append(serve(examples=tf.constant(records))["probabilities"].numpy().reshape(-1))
-        results = mine_predictions(batches, np.concatenate(labels), np.concatenate(preds), axes,
-                                   options["divergence"], min_support=options["min_support"],
-                                   min_positives=options["min_positives"], seed=options["seed"])
-        return spec_from_results(results, label, options["divergence"], options["max_pairs"], "predictions"), results
+        common = dict(min_support=options["min_support"], min_positives=options["min_positives"],
+                      seed=options["seed"])
+        if by == "residuals":
+            results = mine_residuals(batches, np.concatenate(labels), np.concatenate(preds), job.axes, job.binnings,
+                                     **common)
+        else:
+            results = mine_predictions(batches, np.concatenate(labels), np.concatenate(preds), job.axes,
+                                       options["divergence"], **common)
+        return spec_from_results(results, job.label, options["divergence"], options["max_pairs"], by), results
 
 
 def check_anomalies(artifacts) -> None:

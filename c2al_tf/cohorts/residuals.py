@@ -1,0 +1,171 @@
+"""``residuals`` mode: rank cohorts by where a baseline model is *wrong* in a
+structured way inside them, the signal a single global objective neglects.
+
+A baseline that already models a feature interaction for everybody (a global
+surface x category effect, main effects of age or country) leaves no structure
+in its residuals, so such axes score near zero here even though their label
+statistics differ sharply between cohorts (which fools the ``stats`` mode). A
+cohort whose response the baseline averages away (a flipped interaction, a
+private hour-of-day effect, an unmodelled rate shift) leaves residuals that vary
+over the other features' bins.
+
+For a cohort C and each conditioning feature F (bins b, as in the stats mode;
+missing values are a bin of their own), with ``p`` the baseline's probability
+per row::
+
+    n_C(b) = rows,  y_C(b) = positives,  e_C(b) = sum of p      (of C's rows in bin b)
+    G_C^F  = 2 / n_C * sum_b [ y ln(y / e) + (n - y) ln((n - y) / (n - e)) ]   (binomial deviance per row)
+    g(C)   = mean_F G_C^F
+
+``g(C)`` is about twice the log loss per row that recalibrating the baseline on
+C's feature bins would recover, in the units of NE's numerator. Its null is a
+calibrated baseline (``y* ~ Binomial(n_C(b), e_C(b) / n_C(b))``); the pair score
+is ``g(A) + g(B)`` with null mean and sd summed the same way (draws independent),
+so the shared ranking routine (:func:`c2al_tf.cohorts.mining.rank_axes`) applies
+the same bias correction, Bonferroni noise threshold, tail selection against the
+middle and ranking bound as the other modes.
+
+The predictions should come from rows the baseline did not fit (a held-out part
+of the training split): fitting shrinks in-sample residuals, which keeps this
+test conservative (fewer cohorts pass) but costs power.
+"""
+from __future__ import annotations
+
+from typing import Dict, List, Sequence, Tuple
+
+import numpy as np
+import pyarrow as pa
+
+from c2al_tf.cohorts.binning import Binning
+from c2al_tf.cohorts.mining import AxisResult, Scored, rank_axes
+from c2al_tf.cohorts.predictions import axis_codes
+
+_EPS = 0.5  # pseudo-count inside the logs (a bin with y = 0 or y = n stays finite)
+
+
+def conditioning_codes(batches: Sequence[pa.RecordBatch], binnings: Sequence[Binning]) -> Dict[str, np.ndarray]:
+    """Per conditioning feature: its conditioning bin per row (missing = one more bin)."""
+    out = {}
+    for b in binnings:
+        if b.kind == "cross":
+            continue
+        codes = axis_codes(batches, b)
+        cmap = b.conditioning_map()
+        size = int(cmap.max()) + 1
+        out[b.feature] = np.where(codes >= 0, cmap[np.clip(codes, 0, len(cmap) - 1)], size).astype(np.int64)
+    return out
+
+
+def deviance(n: np.ndarray, y: np.ndarray, e: np.ndarray, eps: float = _EPS) -> np.ndarray:
+    """``2 sum_b [y ln(y/e) + (n-y) ln((n-y)/(n-e))]`` over the last axis, with a
+    pseudo-count ``eps`` inside the logs (0: the exact binomial likelihood ratio)."""
+    e = np.clip(e, 0.0, n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(y > 0, y * np.log((y + eps) / (e + eps)), 0.0)
+        b = np.where(n - y > 0, (n - y) * np.log((n - y + eps) / (n - e + eps)), 0.0)
+    return 2.0 * (a + b).sum(-1)
+
+
+def recalibrated(label: np.ndarray, predictions: np.ndarray, codes: Dict[str, np.ndarray]) -> Dict[str, np.ndarray]:
+    """Per conditioning feature F, the predictions rescaled on the odds scale so that
+    they match the positives of every bin of F over all rows: the miscalibration that
+    every cohort shares (the baseline's global misfit along F) is not a cohort's."""
+    out = {}
+    lo = np.log(np.clip(predictions, 1e-7, 1 - 1e-7) / np.clip(1 - predictions, 1e-7, 1))
+    for feature, c in codes.items():
+        size = int(c.max()) + 1
+        y = np.bincount(c, weights=label, minlength=size)
+        e = np.bincount(c, weights=predictions, minlength=size)
+        shift = np.log((y + _EPS) / (np.bincount(c, minlength=size) - y + _EPS)) - \
+            np.log((e + _EPS) / (np.bincount(c, minlength=size) - e + _EPS))
+        out[feature] = 1.0 / (1.0 + np.exp(-(lo + shift[c])))
+    return out
+
+
+def cohort_residuals(mask: np.ndarray, label: np.ndarray, predictions: np.ndarray,
+                     codes: Dict[str, np.ndarray], exclude: str) -> Dict[str, Tuple[np.ndarray, ...]]:
+    """Feature -> (n(b), y(b), e(b)) of the rows in ``mask``, for every conditioning
+    feature but the axis itself."""
+    out = {}
+    y = label[mask]
+    for feature, c in codes.items():
+        if feature == exclude:
+            continue
+        p = (predictions[feature] if isinstance(predictions, dict) else predictions)[mask]
+        idx = c[mask]
+        size = int(c.max()) + 1
+        out[feature] = (np.bincount(idx, minlength=size).astype(np.float64),
+                        np.bincount(idx, weights=y, minlength=size), np.bincount(idx, weights=p, minlength=size))
+    return out
+
+
+def cohort_score(payload: Dict[str, Tuple[np.ndarray, ...]], rng, draws: int = 100) -> Tuple[float, float, float]:
+    """(g, null mean of g, null sd of g) of one cohort (module docstring)."""
+    raws, nulls = [], []
+    for feature in sorted(payload):
+        n, y, e = payload[feature]
+        total = n.sum()
+        if total <= 0:
+            continue
+        raws.append(deviance(n, y, e) / total)
+        sim = rng.binomial(n.astype(np.int64), np.clip(e / np.maximum(n, 1), 0.0, 1.0), size=(draws, len(n)))
+        nulls.append(deviance(n, sim, e) / total)
+    if not raws:
+        return float("nan"), float("nan"), float("nan")
+    null = np.mean(np.stack(nulls), axis=0)
+    return float(np.mean(raws)), float(null.mean()), float(null.std(ddof=1))
+
+
+def mine_residuals(batches: Sequence[pa.RecordBatch], label: np.ndarray, predictions: np.ndarray,
+                   axes: Sequence[Binning], binnings: Sequence[Binning], min_support: float = 0.02,
+                   min_positives: int = 30, alpha: float = 0.05, draws: int = 100, seed: int = 0,
+                   recalibrate: bool = True) -> List[AxisResult]:
+    """Residuals mode through the shared ranking routine: a cohort's payload is its
+    per-feature (rows, positives, expected positives) and a pair's score is the sum
+    of its two cohorts' structured deviance (module docstring)."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(label, np.float64).reshape(-1)
+    p = np.asarray(predictions, np.float64).reshape(-1)
+    if len(y) != len(p):
+        raise ValueError(f"mine_residuals: {len(p)} predictions for {len(y)} labels")
+    codes = conditioning_codes(batches, binnings)
+    n_total = len(p)
+    if recalibrate:
+        p = recalibrated(y, p, codes)
+    cache: Dict[int, Tuple[float, float, float]] = {}
+
+    def cohorts_of(axis, candidates):
+        ax = axis_codes(batches, axis)
+        out = []
+        for cand in candidates:
+            m = np.isin(ax, cand.bins)
+            n = float(m.sum())
+            out.append(Scored(cand, n, float(y[m].sum()), cohort_residuals(m, y, p, codes, axis.feature))
+                       if n > 0 else None)
+        return out, n_total
+
+    def one(payload):
+        key = id(payload)
+        if key not in cache:
+            cache[key] = (cohort_score(payload, rng, draws), payload)  # keep payload alive: ids stay unique
+        return cache[key][0]
+
+    def score(a, b):
+        ra, ma, sa = one(a)
+        rb, mb, sb = one(b)
+        return ra + rb, ma + mb, float(np.hypot(sa, sb))
+
+    def total(a, b):
+        """The pair's deviance over all rows (per-row g weighted by each cohort's share):
+        splitting an axis where its regimes change reveals the most of it."""
+        wa, wb = _rows(a) / n_total, _rows(b) / n_total
+        ra, ma, sa = one(a)
+        rb, mb, sb = one(b)
+        return wa * ra + wb * rb, wa * ma + wb * mb, float(np.hypot(wa * sa, wb * sb))
+
+    return rank_axes(axes, cohorts_of, score, min_support, min_positives, alpha, tail_score=total)
+
+
+def _rows(payload) -> float:
+    n = next(iter(payload.values()))[0] if payload else np.zeros(1)
+    return float(n.sum())
