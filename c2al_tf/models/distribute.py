@@ -47,24 +47,40 @@ STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 CLUSTER_WAIT_SECONDS = 300  # how long a worker waits for the others to start
 
 
+_TF_CONFIG_FORM = '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
+
+
+def _tf_config() -> dict:
+    """``TF_CONFIG`` parsed (``{}`` without one); a malformed one is a one-line error."""
+    from c2al_tf.errors import C2ALInputError
+
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        return {}
+    try:
+        config = json.loads(text)
+        if not isinstance(config, dict):
+            raise TypeError("not a JSON object")
+        return config
+    except (ValueError, TypeError) as e:
+        raise C2ALInputError(f"TF_CONFIG: not a cluster description ({e}); expected {_TF_CONFIG_FORM}") from None
+
+
 def cluster() -> Tuple[int, Optional[str], int]:
     """(tasks in the cluster, this task's type, this task's index) from ``TF_CONFIG``
     (``(1, None, 0)`` without one). Counts ``chief`` and ``worker`` tasks."""
     from c2al_tf.errors import C2ALInputError
 
-    text = os.environ.get("TF_CONFIG", "").strip()
-    if not text:
+    config = _tf_config()
+    if not config:
         return 1, None, 0
     try:
-        config = json.loads(text)
         spec = config.get("cluster", {}) or {}
         task = config.get("task", {}) or {}
         n = len(spec.get("chief", [])) + len(spec.get("worker", []))
         return max(n, 1), task.get("type"), int(task.get("index", 0))
     except (ValueError, AttributeError, TypeError) as e:
-        raise C2ALInputError(f"TF_CONFIG: not a cluster description ({e}); expected "
-                             '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
-                             ) from None
+        raise C2ALInputError(f"TF_CONFIG: not a cluster description ({e}); expected {_TF_CONFIG_FORM}") from None
 
 
 def resolve(name: str = "auto") -> str:
@@ -123,7 +139,7 @@ def is_chief() -> bool:
         return True
     if task_type == "chief":
         return True
-    has_chief = bool(json.loads(os.environ["TF_CONFIG"]).get("cluster", {}).get("chief"))
+    has_chief = bool((_tf_config().get("cluster") or {}).get("chief"))
     return task_type == "worker" and index == 0 and not has_chief
 
 
