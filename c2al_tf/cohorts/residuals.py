@@ -18,12 +18,17 @@ per row::
     g(C)   = mean_F G_C^F
 
 ``g(C)`` is about twice the log loss per row that recalibrating the baseline on
-C's feature bins would recover, in the units of NE's numerator. Its null is a
-calibrated baseline (``y* ~ Binomial(n_C(b), e_C(b) / n_C(b))``); the pair score
-is ``g(A) + g(B)`` with null mean and sd summed the same way (draws independent),
-so the shared ranking routine (:func:`c2al_tf.cohorts.mining.rank_axes`) applies
-the same bias correction, Bonferroni noise threshold, tail selection against the
-middle and ranking bound as the other modes.
+C's feature bins would recover, in the units of NE's numerator. Before it is
+computed, ``p`` is shifted on the odds scale, per bin of F over *all* rows, to
+match that bin's positives (:func:`recalibrated`): miscalibration every cohort
+shares is the baseline's, not a cohort's. Its null is a calibrated baseline
+(``y* ~ Binomial(n_C(b), e_C(b) / n_C(b))``); the pair score is ``g(A) + g(B)``
+with null means summed and sds combined (draws independent), so the shared
+ranking routine (:func:`c2al_tf.cohorts.mining.rank_axes`) applies the same bias
+correction, Bonferroni noise threshold and ranking bound as the other modes. A
+numeric axis' tails are chosen against the middle rows by the deviance over all
+rows, ``share(A) g(A) + share(B) g(B)``: cutting where a regime ends reveals the
+most of it, while a per-row score is flat inside the regime.
 
 The predictions should come from rows the baseline did not fit (a held-out part
 of the training split): fitting shrinks in-sample residuals, which keeps this
