@@ -10,7 +10,7 @@ gives the same bias correction and noise threshold as the statistics mode.
 """
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Callable, List, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +33,21 @@ def axis_codes(batches: Sequence[pa.RecordBatch], axis: Binning) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, int)
 
 
+def row_cohorts(batches: Sequence[pa.RecordBatch], label: np.ndarray, payload: Callable[[np.ndarray, Binning], object]):
+    """``cohorts_of(axis, candidates)`` for :func:`rank_axes` on in-memory rows: each
+    candidate's rows (a mask), their count and positives, and ``payload(mask, axis)``."""
+    def cohorts_of(axis, candidates):
+        codes = axis_codes(batches, axis)
+        out = []
+        for cand in candidates:
+            m = np.isin(codes, cand.bins)
+            n = float(m.sum())
+            out.append(Scored(cand, n, float(label[m].sum()), payload(m, axis)) if n > 0 else None)
+        return out, len(label)
+
+    return cohorts_of
+
+
 def mine_predictions(batches: Sequence[pa.RecordBatch], label: np.ndarray, predictions: np.ndarray,
                      axes: Sequence[Binning], divergence: str = "js", bins: int = 20, min_support: float = 0.02,
                      min_positives: int = 30, alpha: float = 0.05, draws: int = 100, seed: int = 0
@@ -46,17 +61,8 @@ def mine_predictions(batches: Sequence[pa.RecordBatch], label: np.ndarray, predi
     edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)[1:-1]))
     pbin = np.searchsorted(edges, p, side="right")
     nb = len(edges) + 1
-    n_total = len(p)
 
-    def cohorts_of(axis, candidates):
-        codes = axis_codes(batches, axis)
-        out = []
-        for cand in candidates:
-            m = np.isin(codes, cand.bins)
-            n = float(m.sum())
-            out.append(Scored(cand, n, float(y[m].sum()), np.bincount(pbin[m], minlength=nb).astype(float))
-                       if n > 0 else None)
-        return out, n_total
+    cohorts_of = row_cohorts(batches, y, lambda m, axis: np.bincount(pbin[m], minlength=nb).astype(float))
 
     def score(ha, hb):
         raw = float(div(ha + 1e-9, hb + 1e-9))

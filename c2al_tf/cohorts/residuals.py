@@ -42,8 +42,8 @@ import numpy as np
 import pyarrow as pa
 
 from c2al_tf.cohorts.binning import Binning
-from c2al_tf.cohorts.mining import AxisResult, Scored, rank_axes
-from c2al_tf.cohorts.predictions import axis_codes
+from c2al_tf.cohorts.mining import AxisResult, rank_axes
+from c2al_tf.cohorts.predictions import axis_codes, row_cohorts
 
 _EPS = 0.5  # pseudo-count inside the logs (a bin with y = 0 or y = n stays finite)
 
@@ -139,15 +139,7 @@ def mine_residuals(batches: Sequence[pa.RecordBatch], label: np.ndarray, predict
         p = recalibrated(y, p, codes)
     cache: Dict[int, Tuple[float, float, float]] = {}
 
-    def cohorts_of(axis, candidates):
-        ax = axis_codes(batches, axis)
-        out = []
-        for cand in candidates:
-            m = np.isin(ax, cand.bins)
-            n = float(m.sum())
-            out.append(Scored(cand, n, float(y[m].sum()), cohort_residuals(m, y, p, codes, axis.feature))
-                       if n > 0 else None)
-        return out, n_total
+    cohorts_of = row_cohorts(batches, y, lambda m, axis: cohort_residuals(m, y, p, codes, axis.feature))
 
     def one(payload):
         key = id(payload)
