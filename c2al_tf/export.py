@@ -45,12 +45,15 @@ REGRESS = "regress"
 REGRESS_METHOD = "tensorflow/serving/regress"
 
 
-def primary_functions(spec: FeatureSpec, serving_model) -> Dict[str, Any]:
-    """``serving_default`` and ``regress`` for a primary-only Keras model."""
+def primary_functions(spec: FeatureSpec, serving_model, parse=None) -> Dict[str, Any]:
+    """``serving_default`` and ``regress`` for a primary-only Keras model.
+    ``parse``: serialized examples -> model inputs (default ``spec.parse_examples``;
+    a pipeline model parses raw features and applies its transform graph)."""
+    parse = parse or spec.parse_examples
 
     @tf.function(input_signature=[_EXAMPLES])
     def serve(examples):
-        features = spec.parse_examples(examples)
+        features = parse(examples)
         return {"probabilities": tf.cast(serving_model(features, training=False), tf.float32)}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
@@ -60,16 +63,17 @@ def primary_functions(spec: FeatureSpec, serving_model) -> Dict[str, Any]:
     return {"serving_default": serve, REGRESS: regress}
 
 
-def serving_functions(model: C2ALModel, all_heads: bool = True):
+def serving_functions(model: C2ALModel, all_heads: bool = True, parse=None):
     """``{signature name: tf.function}`` for a built model."""
     spec = model.spec
-    functions = primary_functions(spec, model.serving_model)
+    parse = parse or spec.parse_examples
+    functions = primary_functions(spec, model.serving_model, parse)
     if all_heads:
         training_model = model.training_model
 
         @tf.function(input_signature=[_EXAMPLES])
         def heads(examples):
-            outputs = training_model(spec.parse_examples(examples), training=False)
+            outputs = training_model(parse(examples), training=False)
             result = {"probabilities": tf.cast(outputs[PRIMARY], tf.float32)}
             result.update({k: tf.cast(v, tf.float32) for k, v in outputs.items() if k != PRIMARY})
             return result
@@ -78,10 +82,27 @@ def serving_functions(model: C2ALModel, all_heads: bool = True):
     return functions
 
 
+def transform_parser(transform_output, spec: FeatureSpec):
+    """(parse, tft_layer): serialized raw tf.Examples -> the model's inputs through
+    the transform graph of ``transform_output`` (a ``tft.TFTransformOutput``)."""
+    from c2al_tf.data.transform import serving_parse_spec, to_model_inputs
+
+    tft_layer = transform_output.transform_features_layer()
+    raw_spec = serving_parse_spec(transform_output, spec.label)
+
+    def parse(examples):
+        return to_model_inputs(tft_layer(tf.io.parse_example(examples, raw_spec)), spec)
+
+    return parse, tft_layer
+
+
 def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True,
-                       extra_metadata: Optional[Dict[str, Any]] = None, flag: str = "--export") -> str:
+                       extra_metadata: Optional[Dict[str, Any]] = None, flag: str = "--export",
+                       transform_output=None) -> str:
     """Writes the SavedModel to a temporary directory beside ``export_dir`` and
-    renames it into place. An existing ``export_dir`` is replaced only if it is
+    renames it into place. With ``transform_output`` (a ``tft.TFTransformOutput``;
+    the model then reads transformed features) the signatures take raw examples
+    and the transform graph is saved inside the SavedModel. An existing ``export_dir`` is replaced only if it is
     empty or a previous c2al output (see :mod:`c2al_tf.io_utils`); remote
     (``gs://``...) paths go through ``tf.io.gfile``."""
     from c2al_tf.io_utils import atomic_directory, is_remote
@@ -89,7 +110,13 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
     if not is_remote(export_dir):
         export_dir = os.path.abspath(export_dir)
     serving = model.serving_model
-    functions = serving_functions(model, all_heads)
+    parse, tft_layer, raw = None, None, None
+    if transform_output is not None:
+        from c2al_tf.data.transform import raw_input_columns
+
+        parse, tft_layer = transform_parser(transform_output, model.spec)
+        raw = raw_input_columns(transform_output, model.spec.label)
+    functions = serving_functions(model, all_heads, parse)
     signatures = {name: fn.get_concrete_function() for name, fn in functions.items()}
     # A new Keras model object over the same layers (so the caller's serving model
     # gains no attribute) that also tracks the aux heads' variables for all_heads.
@@ -98,12 +125,14 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
         extra = tf.Module()
         extra.training_model = model.training_model
         view.c2al_all_heads = extra
+    if tft_layer is not None:
+        view.tft_layer = tft_layer  # tracked: the transform graph's assets and tables are saved with the model
     with atomic_directory(export_dir, flag) as tmp:
         save_keras(view, tmp, signatures)
         tf.io.gfile.makedirs(os.path.join(tmp, "assets.extra"))
         meta = {"format": "c2al.model/1", "label": model.spec.label, "feature_spec": model.spec.to_dict(),
                 "config": model.config.to_dict(), "cohorts": model.cohorts, "heads": model.head_names,
-                **(extra_metadata or {})}
+                **({"raw_features": raw} if raw is not None else {}), **(extra_metadata or {})}
         with tf.io.gfile.GFile(os.path.join(tmp, METADATA), "w") as f:
             f.write(json.dumps(meta, indent=2))
     return export_dir
@@ -118,6 +147,9 @@ def export_keras_model(keras_model, like: str, export_dir: str, flag: str = "--e
 
     meta = load_metadata(like)
     spec = meta["feature_spec"]
+    if "raw_features" in meta:
+        raise ValueError(f"export_keras_model: {like} serves through a tf.Transform graph (a pipeline model); "
+                         f"fine-tune it in the pipeline (Trainer base_model) instead")
     if len(keras_model.outputs) != 1:
         raise ValueError(f"export_keras_model: the model has {len(keras_model.outputs)} outputs; "
                          f"export the primary-only serving model")

@@ -22,6 +22,10 @@ class SavedModelPredictor:
         self.export_dir = export_dir
         self.metadata = load_metadata(export_dir)
         self.spec = self.metadata["feature_spec"]
+        # {column: tf.Example dtype} the signatures parse: a pipeline model's raw
+        # features (its transform graph makes the model's inputs from them)
+        raw = self.metadata.get("raw_features")
+        self.dtypes = dict(raw) if raw is not None else self.spec.column_dtypes()
         self.loaded = tf.saved_model.load(export_dir)
         self.signatures = self.loaded.signatures
 
@@ -29,11 +33,12 @@ class SavedModelPredictor:
         """Reads data typed as the model's feature spec says."""
         from c2al_tf.data import read_table
 
-        numeric = [f.name for f in self.spec.numeric]
-        categorical = [f.column for f in self.spec.categorical if f.column not in numeric]
+        numeric = [c for c, d in self.dtypes.items() if d != "string"] if "raw_features" in self.metadata \
+            else [f.name for f in self.spec.numeric]
+        categorical = [c for c in self.dtypes if c not in numeric]
         table = read_table(path, label, positive_label, numeric=numeric, categorical=categorical,
                            forced_types_may_be_absent=True)
-        absent = [n for n in self.spec.columns if n not in table.features.columns]
+        absent = [n for n in self.dtypes if n not in table.features.columns]
         if absent:
             print(f"c2al: warning: {path}: model features absent from the data, served as missing: "
                   f"{', '.join(absent)}")
@@ -50,7 +55,7 @@ class SavedModelPredictor:
             raise C2ALInputError(f"{self.export_dir}: has no signature '{signature}' "
                                  f"(has {', '.join(self.signatures)})")
         fn = self.signatures[signature]
-        dtypes = self.spec.column_dtypes()
+        dtypes = self.dtypes
         present = [c for c in table.features.columns if c in dtypes]
         sub = type(table)(table.features[present], table.label, table.label_name,
                           [c for c in table.numeric if c in present], [c for c in table.categorical if c in present],

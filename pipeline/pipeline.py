@@ -1,10 +1,20 @@
 """Pipeline assembly (wiring only):
 
 ExampleGen -> StatisticsGen -> SchemaGen (or ImportSchemaGen) -> ExampleValidator
--> CohortMiner -> Trainer (C2AL) + Trainer (baseline, same encoder, no aux heads)
+-> CohortMiner + Transform -> Trainer (C2AL) + Trainer (baseline, same encoder, no aux heads)
 -> Evaluator (TFMA: overall and per mined cohort; NE, AUC, calibration, count;
 C2AL vs baseline with a non-regression threshold on overall NE, default "not
 worse") -> Pusher.
+
+Transform (tf.Transform, :mod:`c2al_tf.data.transform`) analyzes ExampleGen's
+train split, beside the CohortMiner rather than after it: it reads only the
+model's input features, which the miner does not change (the miner adds the
+auxiliary labels, which must not be transformed), so its vocabularies and
+quantiles are the same either way, and the BaselineTrainer that the predictions
+and residuals modes train *before* mining can use it. It does not materialize
+transformed examples: both Trainers read the miner's examples and apply the
+transform graph in their input pipelines, and the same graph is saved inside
+every exported model (its ``serving_default`` takes raw tf.Examples).
 """
 from __future__ import annotations
 
@@ -16,10 +26,12 @@ from tfx import v1 as tfx
 
 from c2al_tf.cohorts.binning import QUANTILE_BUCKETS
 from c2al_tf.cohorts.config import MiningConfig
+from c2al_tf.data.transform import TransformConfig
 from c2al_tf.models.protocol import NE_TOLERANCE, TrainConfig
 from components.cohort_miner import CohortMiner
 
 RUN_FN = "pipeline.trainer_module.run_fn"
+PREPROCESSING_FN = "pipeline.transform_module.preprocessing_fn"
 MEMBERSHIP_FEATURE = "c2al_cohorts"
 
 
@@ -114,6 +126,18 @@ def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE):
             ne])])
 
 
+def transform_config(label: str, categorical: Optional[List[str]], schema_file: Optional[str],
+                     training: TrainConfig) -> TransformConfig:
+    """The Transform's typing: ``--categorical`` plus the schema's
+    ``int_domain.is_categorical`` features; the Trainer's vocabulary budget."""
+    forced = list(categorical or [])
+    if schema_file:
+        from c2al_tf.data.schema import categorical_features
+
+        forced += [c for c in categorical_features(schema_file, label) if c not in forced]
+    return TransformConfig(label, tuple(forced), (), training.vocab_budget)
+
+
 def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c2al",
                     schema_file: Optional[str] = None, model: str = "attention_fm",
                     training: Optional[TrainConfig] = None, seed: int = 0,
@@ -141,9 +165,15 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
     config: Dict = {"label": label, "model": model, "seed": seed, "categorical": list(categorical or []),
                     **training.to_dict(), **remote}
 
+    transform = tfx.components.Transform(
+        examples=gen.outputs["examples"], schema=schema.outputs["schema"], preprocessing_fn=PREPROCESSING_FN,
+        splits_config=tfx.proto.SplitsConfig(analyze=["train"]), materialize=False, disable_statistics=True,
+        custom_config=transform_config(label, categorical, schema_file, training).to_dict())
+    graph = transform.outputs["transform_graph"]
+
     def baseline_on(examples):
         return trainer_cls(
-            run_fn=RUN_FN, examples=examples, schema=schema.outputs["schema"],
+            run_fn=RUN_FN, examples=examples, schema=schema.outputs["schema"], transform_graph=graph,
             train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
             custom_config={**config, "baseline": True}).with_id("BaselineTrainer")
 
@@ -161,7 +191,7 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
     # the baseline is C2AL's lambda = 0 candidate: the C2AL trainer reads it instead of training it again
     trainer = trainer_cls(
         run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
-        base_model=baseline.outputs["model"],
+        transform_graph=graph, base_model=baseline.outputs["model"],
         train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
         custom_config=config)
     evaluator = tfx.components.Evaluator(
@@ -171,7 +201,7 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
         model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(
             base_directory=_join(root, "serving"))))
-    components = [gen, stats, schema, validator, miner, trainer, baseline, evaluator, pusher]
+    components = [gen, stats, schema, validator, miner, transform, trainer, baseline, evaluator, pusher]
     metadata = None
     if metadata_path is not None:
         metadata = tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path)

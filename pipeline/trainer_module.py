@@ -47,7 +47,8 @@ import tensorflow as tf  # noqa: E402
 
 from c2al_tf.cohorts import CohortSpec  # noqa: E402
 from c2al_tf.data.readers import read_tfrecord  # noqa: E402
-from c2al_tf.export import export_saved_model  # noqa: E402
+from c2al_tf.data.transform import model_spec as transform_spec  # noqa: E402
+from c2al_tf.export import export_saved_model, transform_parser  # noqa: E402
 from c2al_tf.labels import MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
@@ -88,9 +89,12 @@ def in_validation(serialized, fraction: float):
 
 
 def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle: bool = True,
-            validation_fraction: float = 0.0, part: str = "all", workers: int = 1):
+            validation_fraction: float = 0.0, part: str = "all", workers: int = 1, parse=None):
     """``(features, {head: label})`` batches; ``part`` "fit" / "validation" keeps the
     rows outside / inside the hashed validation carve-out, "all" every row.
+    ``parse``: serialized examples -> model inputs (default ``spec.parse_examples``;
+    with a transform graph, :func:`c2al_tf.export.transform_parser`'s); the labels
+    are always read untransformed from the raw examples.
     Under a multi-worker strategy (``workers`` > 1) each worker reads its own
     files when there are at least as many files as workers, else its part of
     every batch (:func:`c2al_tf.models.distribute.shard_policy`)."""
@@ -103,9 +107,14 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     if shuffle:
         ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
 
+    label_spec = {name: tf.io.RaggedFeature(tf.int64) for name in label_features}
+
     def to_xy(serialized):
-        parsed = spec.parse_examples(serialized, extra_int64=label_features)
-        features = {name: parsed[name] for name in spec.names}
+        features = (parse or spec.parse_examples)(serialized)
+        features = {name: features[name] for name in spec.names}
+        raw = tf.io.parse_example(serialized, label_spec)
+        parsed = {name: tf.cast(raw[name].to_tensor(default_value=0, shape=[None, 1]), tf.float32)
+                  for name in label_features}
         labels = {PRIMARY: parsed[spec.label]}
         labels.update({h: parsed[h] for h in heads if h != PRIMARY})
         return features, labels
@@ -130,12 +139,18 @@ def schema_categorical(schema_path, label):
     return categorical_features(schema_path, label)
 
 
-def _feature_spec(cfg, files, spec_doc, schema_path):
+def _feature_spec(cfg, files, spec_doc, schema_path, transform_output=None):
+    """(model FeatureSpec, sample table). With a transform graph the spec is the
+    transform's (vocabularies and quantiles over the whole split) and the sample
+    (the first ``vocab_rows`` records) only gives the heads' starting base rates;
+    without one the spec is built from that sample."""
     label = cfg["label"]
     drop = [MEMBERSHIP_FEATURE] + [c["aux_label"] for c in spec_doc.cohorts()]
     categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(schema_path, label)))
     sample = read_tfrecord(files, label, categorical=[c for c in categorical if c != label], drop=drop,
                            max_rows=int(cfg.get("vocab_rows", 200_000)))
+    if transform_output is not None:
+        return transform_spec(transform_output, label), sample
     vocab_budget = train_config(cfg).vocab_budget
     return FeatureSpec.from_table(sample, vocab_budget=vocab_budget), sample
 
@@ -154,7 +169,19 @@ def _baseline_candidate(base_model):
     return None, FitResult(meta.get("epochs", 0), meta.get("epochs", 0), meta["validation_logloss"], {})
 
 
-def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, strategy, baseline=None):
+def _transform_output(fn_args):
+    """The Transform component's output (``tft.TFTransformOutput``), or None when
+    the Trainer was wired without one."""
+    path = getattr(fn_args, "transform_graph_path", None) or getattr(fn_args, "transform_output", None)
+    if not path:
+        return None
+    import tensorflow_transform as tft
+
+    return tft.TFTransformOutput(path)
+
+
+def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, strategy, baseline=None,
+           parse=None):
     """Trains under the protocol (each model built under ``strategy``); returns
     (model, lambda, FitResult, candidates table). ``baseline``: the lambda = 0
     candidate already trained (model None: its export)."""
@@ -171,9 +198,10 @@ def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, 
 
     def train(lam, model):
         fit_ds = dataset(files, spec, model.head_names, training.batch_size, seed,
-                         validation_fraction=training.validation_fraction, part="fit", workers=workers)
+                         validation_fraction=training.validation_fraction, part="fit", workers=workers, parse=parse)
         val_ds = dataset(files, spec, model.head_names, training.batch_size, seed, shuffle=False,
-                         validation_fraction=training.validation_fraction, part="validation", workers=workers)
+                         validation_fraction=training.validation_fraction, part="validation", workers=workers,
+                         parse=parse)
         result = fit_datasets(model, fit_ds, val_ds, training, verbose=2)
         print(f"[trainer] lambda {lam:g}: validation logloss {result.val_logloss:.5f}, best epoch "
               f"{result.best_epoch} of {result.epochs_run}", flush=True)
@@ -189,26 +217,28 @@ def run_fn(fn_args):
     training = train_config(cfg)
     files = _files(fn_args.train_files)
     spec_doc = load_cohorts(fn_args.train_files, cfg["label"], baseline=bool(cfg.get("baseline")))
-    spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None))
+    transform_output = _transform_output(fn_args)
+    spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None), transform_output)
+    parse = transform_parser(transform_output, spec)[0] if transform_output is not None else None
     cohorts = [] if cfg.get("baseline") else list(spec_doc.cohorts())
     baseline = None if cfg.get("baseline") else _baseline_candidate(getattr(fn_args, "base_model", None))
     strategy = distribute.make_strategy(training.strategy)
     try:
         model, lam, result, selection = _train(cfg, files, spec, sample, cohorts, training, seed, strategy,
-                                               baseline)
+                                               baseline, parse)
     except distribute.cluster_errors() as e:
         raise RuntimeError(distribute.lost_worker_message(e)) from None
     if not distribute.is_chief():  # every worker joins the save; only the chief's export is kept
         if model is not None:
             with distribute.discarded_directory() as scratch:
-                export_saved_model(model, scratch)
+                export_saved_model(model, scratch, transform_output=transform_output)
         return
     if model is None:  # lambda 0 won: the baseline's export is this trainer's result
         print("[trainer] lambda 0 (no auxiliary head) had the lowest validation logloss: the C2AL trainer "
               "returns the baseline model", flush=True)
         copy_tree(fn_args.base_model, fn_args.serving_model_dir)
     else:
-        export_saved_model(model, fn_args.serving_model_dir, extra_metadata={
+        export_saved_model(model, fn_args.serving_model_dir, transform_output=transform_output, extra_metadata={
             "seed": seed, "baseline": bool(cfg.get("baseline")), "aux_weight": lam, "epochs": result.best_epoch,
             "validation_logloss": result.val_logloss, "selection": selection})
     with tf.io.gfile.GFile(os.path.join(fn_args.serving_model_dir, "assets.extra", "trainer.json"), "w") as f:

@@ -103,13 +103,24 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
     """
 
     def __init__(self, vocabulary: Optional[Sequence[str]], dim: int, vocabulary_size: Optional[int] = None,
-                 hash_buckets: int = 0, **kwargs):
+                 hash_buckets: int = 0, indices: int = 0, **kwargs):
         super().__init__(**kwargs)
         if int(dim) < 1:
             raise ValueError(f"CategoricalEmbedding: dim must be >= 1, got {dim}")
         if int(hash_buckets) < 0:
             raise ValueError(f"CategoricalEmbedding: hash_buckets must be >= 0, got {hash_buckets}")
-        self.hash_buckets = int(hash_buckets)
+        if int(indices) < 0:
+            raise ValueError(f"CategoricalEmbedding: indices must be >= 0, got {indices}")
+        self.hash_buckets, self.indices = int(hash_buckets), int(indices)
+        if self.indices:
+            if vocabulary or self.hash_buckets:
+                raise ValueError("CategoricalEmbedding: indices (pre-looked-up input) excludes vocabulary and "
+                                 "hash_buckets; give one of them")
+            self.dim, self.vocabulary_size, self.lookup_table = int(dim), 0, None
+            self.table = tf.keras.layers.Embedding(
+                self.indices + 1, self.dim, name="table",
+                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05))
+            return
         if self.hash_buckets:
             if vocabulary:
                 raise ValueError("CategoricalEmbedding: give a vocabulary or hash_buckets, not both")
@@ -150,6 +161,12 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
         return [k.decode("utf-8") for k in keys.numpy()[order]]
 
     def call(self, x):
+        if self.indices:
+            if not x.dtype.is_integer:
+                raise TypeError(f"CategoricalEmbedding '{self.name}' (indexed) expects an integer index, got {x.dtype}")
+            x = tf.cast(x, tf.int64)
+            ids = tf.where((x >= 1) & (x <= self.indices), x, tf.zeros_like(x))
+            return tf.squeeze(self.table(ids), axis=1)
         if x.dtype.is_floating:
             present = tf.logical_not(tf.math.is_nan(x))
             x = tf.where(present, tf.strings.as_string(tf.cast(tf.where(present, x, 0), tf.int64)), "")
@@ -168,7 +185,7 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"vocabulary": None, "vocabulary_size": self.vocabulary_size, "dim": self.dim,
-                       "hash_buckets": self.hash_buckets})
+                       "hash_buckets": self.hash_buckets, "indices": self.indices})
         return config
 
     # .keras format: the table is not a Keras weight, so it travels as an asset file.

@@ -52,6 +52,7 @@ class CategoricalFeature:
     dtype: str = "string"  # string or int64 in tf.Example
     source: Optional[str] = None  # the column it reads, when not ``name`` (an integer column's view)
     hash_buckets: int = 0  # > 0: hashed into this many buckets instead of a vocabulary (huge id spaces)
+    indices: int = 0  # > 0: the input is already an index 1..indices (0 = OOV), looked up by a transform graph
 
     @property
     def column(self) -> str:
@@ -146,7 +147,8 @@ class FeatureSpec:
         inputs = {f.name: tf.keras.Input(shape=(1,), dtype=tf.float32, name=f.name) for f in self.numeric}
         for f in self.categorical:
             if f.column not in inputs:
-                inputs[f.column] = tf.keras.Input(shape=(1,), dtype=tf.string, name=f.column)
+                inputs[f.column] = tf.keras.Input(shape=(1,), dtype=tf.int64 if f.indices else tf.string,
+                                                  name=f.column)
         return inputs
 
     def parsing_spec(self, extra_int64: Optional[List[str]] = None) -> dict:
