@@ -12,8 +12,8 @@ import pytest
 
 from helpers import PYTHON
 
-COMPONENTS = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "CohortMiner", "Trainer",
-              "BaselineTrainer", "Evaluator", "Pusher"}
+COMPONENTS = {"CsvExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "CohortMiner", "Transform",
+              "Trainer", "BaselineTrainer", "Evaluator", "Pusher"}
 TYPE_NAME = re.compile(r"^[a-z][a-z0-9-_]{2,20}[.][A-Z][a-zA-Z0-9-_]{2,49}$")
 
 
@@ -47,6 +47,9 @@ def test_mining_by_residuals_trains_the_baseline_first(tmp_path, run_cli):
 
     assert producers("BaselineTrainer")["examples"] == "CsvExampleGen"
     assert producers("CohortMiner")["baseline_model"] == "BaselineTrainer"
+    # one Transform, on ExampleGen's examples, serves both trainers
+    assert producers("Transform")["examples"] == "CsvExampleGen"
+    assert producers("BaselineTrainer")["transform_graph"] == producers("Trainer")["transform_graph"] == "Transform"
     assert producers("Trainer")["examples"] == "CohortMiner"
     assert producers("Trainer")["base_model"] == "BaselineTrainer"
     by = tasks["CohortMiner"]["inputs"]["parameters"]["by"]["runtimeValue"]["constantValue"]["stringValue"]
@@ -175,25 +178,24 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
     assert value == pytest.approx(float(expected[0]), rel=1e-5)
     assert load_metadata(pushed)["heads"][0] == "primary"
 
-    # Keras model import: the pushed model loads into Keras as the primary head only,
-    # and its predict on a dict of raw features equals serving_default on the same rows
-    from c2al_tf.export import keras_inputs
+    # Keras model import: the pushed model loads into Keras as the primary head only; as in
+    # TFX's Keras examples it reads the Transform's outputs, and its predict on the rows the
+    # transform graph made equals serving_default (which applies that graph) on the same rows
+    import tensorflow_transform as tft
 
+    from c2al_tf.data.transform import serving_parse_spec, to_model_inputs
+
+    meta = load_metadata(pushed)
+    assert "click" not in meta["raw_features"] and not any(k.startswith("aux__") for k in meta["raw_features"])
     keras_model = tf.keras.models.load_model(pushed)
     assert len(keras_model.outputs) == 1
-    parsed = [tf.train.Example.FromString(r).features.feature for r in records]
-    frame = {}
-    for tensor in keras_model.inputs:
-        name = tensor.name.split(":")[0]
-        values = []
-        for feats in parsed:
-            f = feats.get(name)
-            kind = f.WhichOneof("kind") if f is not None else None
-            v = list(getattr(f, kind).value) if kind else []
-            values.append((v[0].decode() if isinstance(v[0], bytes) else v[0]) if v else None)
-        frame[name] = values
-    got = keras_model.predict(keras_inputs(keras_model, frame), verbose=0).reshape(-1)
+    graph = tft.TFTransformOutput(newest(str(root), "Transform", "transform_graph"))
+    raw = tf.io.parse_example(tf.constant(records), serving_parse_spec(graph, "click"))
+    inputs = to_model_inputs(graph.transform_features_layer()(raw), meta["feature_spec"])
+    got = keras_model.predict(inputs, verbose=0).reshape(-1)
     np.testing.assert_allclose(got, expected, atol=1e-6)
+    # the transform graph is inside the served SavedModel (its vocabularies are assets there)
+    assert set(os.listdir(os.path.join(pushed, "assets"))) >= {"user_id", "surface"}
 
     # a rerun reuses cached components: no new statistics or cohorts are produced
     before = newest(str(root), "StatisticsGen", "statistics"), newest(str(root), "CohortMiner", "cohorts")

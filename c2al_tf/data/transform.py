@@ -144,7 +144,8 @@ def _categorical(x, name: str, top_k: int, min_count: int):
     import tensorflow_transform as tft
 
     values = _as_text(_present_values(x))
-    vocab = tft.vocabulary(values, top_k=int(top_k), frequency_threshold=int(min_count), vocab_filename=name,
+    vocab = tft.vocabulary(values, top_k=int(top_k), frequency_threshold=int(min_count) if min_count > 1 else None,
+                           vocab_filename=name,
                            name=f"vocab_{name}")
     first, present = _first(x, "" if x.dtype == tf.string else 0)
     index = tft.apply_vocabulary(_as_text(first), vocab, default_value=-1) + 1
@@ -209,7 +210,8 @@ def model_spec(tft_output, label: str) -> FeatureSpec:
     """The model's FeatureSpec over the transformed features of ``tft_output``
     (a ``tft.TFTransformOutput``): float features numeric on the bucket scale,
     int64 features categorical indices into their vocabulary file. A vocabulary
-    that came out empty (a column missing in every training row) is refused."""
+    that came out empty (a column missing in every training row) is refused; an
+    integer column's categorical view with no value seen twice is left out."""
     import tensorflow as tf
 
     n = len(BUCKET_LEVELS)
@@ -222,7 +224,7 @@ def model_spec(tft_output, label: str) -> FeatureSpec:
                                           [float(b) for b in range(1, n + 1)]))
         else:
             size = int(tft_output.vocabulary_size_by_name(name))
-            if size == 0:
+            if size <= 1 and _empty_vocabulary(tft_output, name):
                 column = name[: -len(CATEGORICAL_VIEW)] if name.endswith(CATEGORICAL_VIEW) else name
                 raise C2ALInputError(f"Transform: column '{column}' has an empty vocabulary (missing in every "
                                      f"training row, or no value seen twice); drop it from the data or the schema")
@@ -230,6 +232,14 @@ def model_spec(tft_output, label: str) -> FeatureSpec:
     if not numeric and not categorical:
         raise C2ALInputError("Transform: the transform graph has no output feature")
     return FeatureSpec(label, numeric, categorical)
+
+
+def _empty_vocabulary(tft_output, name: str) -> bool:
+    """tf.Transform writes one placeholder entry for a vocabulary that saw no value."""
+    from tensorflow_transform.analyzers import get_empy_vocabulary_dummy_value
+
+    vocabulary = tft_output.vocabulary_by_name(name)
+    return not vocabulary or vocabulary[0] == get_empy_vocabulary_dummy_value("string")[1]
 
 
 def raw_input_columns(tft_output, label: str) -> Dict[str, str]:

@@ -223,12 +223,14 @@ class FeatureSpec:
 
 def _categorical(name, values, min_count: int, vocab_budget: int, dtype: str, source=None) -> CategoricalFeature:
     """A vocabulary of the values seen at least ``min_count`` times (most frequent
-    first, ties by value), or ``vocab_budget`` hash buckets when there are more."""
+    first, ties by value descending), or ``vocab_budget`` hash buckets when there are more."""
     counts = pd.Series(values).value_counts(sort=False)
     counts = counts[counts >= min_count]
     if len(counts) > vocab_budget:
         return CategoricalFeature(name, [], dtype, source=source, hash_buckets=int(vocab_budget))
-    order = sorted(zip(-counts.to_numpy(), counts.index.astype(str)))
+    # most frequent first, ties by value descending: tf.Transform's order (tft.vocabulary), so the
+    # pipeline's Transform and this in-memory path give the same vocabulary on the same rows
+    order = sorted(zip(counts.to_numpy().tolist(), counts.index.astype(str)), reverse=True)
     return CategoricalFeature(name, [v for _, v in order], dtype, source=source)
 
 

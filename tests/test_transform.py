@@ -1,0 +1,133 @@
+"""c2al_tf.data.transform: the pipeline's tf.Transform preprocessing, run on Beam
+(DirectRunner) over in-memory rows: typing, full-pass vocabularies, quantile
+buckets at the tails, the model spec, and bad input."""
+import numpy as np
+import pytest
+
+import c2al_tf  # noqa: F401
+from c2al_tf.data.transform import TransformConfig, model_spec, plan, preprocessing
+from c2al_tf.errors import C2ALInputError
+
+N = 4000
+
+
+def _rows(empty=False):
+    """A time-ordered log: category 'late' does not occur in the first half of the
+    rows and is the most frequent value of the second half."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(N):
+        late = i >= N // 2 and rng.random() < 0.6
+        rows.append({
+            "click": [int(rng.random() < 0.2)],
+            "aux__x_head": [0],
+            "user_value": [float(rng.lognormal())] if i % 7 else [],  # 1/7 missing
+            "item_id": [int(rng.integers(0, 40))],
+            "hour": [int(rng.integers(0, 24))],
+            "surface": [b"late" if late else rng.choice([b"feed", b"search", b"video"])],
+            **({"empty": []} if empty else {}),
+        })
+    return rows
+
+
+def _analyze(rows, config, tmp_path):
+    """Runs the preprocessing on Beam; returns (transformed rows, TFTransformOutput)."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    spec = {"click": tf.io.VarLenFeature(tf.int64), "aux__x_head": tf.io.VarLenFeature(tf.int64),
+            "user_value": tf.io.VarLenFeature(tf.float32), "item_id": tf.io.VarLenFeature(tf.int64),
+            "hour": tf.io.VarLenFeature(tf.int64), "surface": tf.io.VarLenFeature(tf.string),
+            **({"empty": tf.io.VarLenFeature(tf.string)} if "empty" in rows[0] else {})}
+    meta = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    with tft_beam.Context(temp_dir=str(tmp_path / "tmp"), force_tf_compat_v1=False):
+        (out, _), fn = (rows, meta) | tft_beam.AnalyzeAndTransformDataset(lambda x: preprocessing(x, config))
+        _ = fn | tft_beam.WriteTransformFn(str(tmp_path / "tf"))
+    return out, tft.TFTransformOutput(str(tmp_path / "tf"))
+
+
+@pytest.fixture(scope="module")
+def transformed(tmp_path_factory):
+    rows = _rows()
+    out, output = _analyze(rows, TransformConfig("click"), tmp_path_factory.mktemp("tft"))
+    return rows, out, output
+
+
+def test_plan_types_columns_like_the_typing_rule():
+    dtypes = {"click": "int64", "aux__a_head": "int64", "c2al_cohorts": "string", "user_id": "int64",
+              "movieId": "int64", "hour": "int64", "price": "float32", "genre": "string", "store": "int64"}
+    kinds = plan(dtypes, TransformConfig("click", categorical=("store",)))
+    assert kinds == {"user_id": "categorical", "movieId": "categorical", "hour": "integer", "price": "numeric",
+                     "genre": "categorical", "store": "categorical"}
+    assert plan(dtypes, TransformConfig("click", numeric=("user_id",)))["user_id"] == "numeric"
+
+
+@pytest.mark.parametrize("config,pattern", [
+    (TransformConfig("click", categorical=("click",)), "feature 'click' is a training target"),
+    (TransformConfig("click", categorical=("aux__a_head",)), "feature 'aux__a_head' is a training target"),
+    (TransformConfig("click", categorical=("hour",), numeric=("hour",)), "both categorical and numeric: hour"),
+])
+def test_plan_refuses_targets_as_inputs_and_contradictions(config, pattern):
+    with pytest.raises(C2ALInputError, match=pattern):
+        plan({"click": "int64", "hour": "int64"}, config)
+
+
+def test_category_frequent_only_late_in_the_log_gets_its_own_row(transformed):
+    """A vocabulary from the first rows (the old Trainer's vocab_rows sample) would send
+    'late' to the OOV row; the full-pass vocabulary ranks it first."""
+    rows, out, output = transformed
+    vocab = output.vocabulary_by_name("surface")
+    assert vocab[0] == b"late"
+    late = [o["surface"][0] for r, o in zip(rows, out) if r["surface"] == [b"late"]]
+    assert set(late) == {1}  # index 1 = most frequent value; 0 is OOV / missing
+    assert b"late" not in {r["surface"][0] for r in rows[: N // 2]}
+
+
+def test_numeric_buckets_give_the_tails_their_own_buckets(transformed):
+    rows, out, _ = transformed
+    from c2al_tf.models.features import BUCKET_LEVELS
+
+    k = len(BUCKET_LEVELS)
+    v = np.array([r["user_value"][0] if r["user_value"] else np.nan for r in rows])
+    r = np.array([o["user_value"][0] for o in out])
+    assert np.array_equal(np.isnan(v), np.isnan(r))  # missing stays missing
+    present = ~np.isnan(v)
+    v, r = v[present], r[present]
+    assert np.all(np.diff(r[np.argsort(v)]) >= 0)  # monotone in the raw value
+    bucket = np.floor(r).astype(int)
+    # bucket 0 is the bottom 1%, bucket K the top 1% (quantile sketch error 0.1%)
+    assert np.mean(bucket == 0) == pytest.approx(0.01, abs=0.004)
+    assert np.mean(bucket == k) == pytest.approx(0.01, abs=0.004)
+    assert np.mean(bucket <= 2) == pytest.approx(0.05, abs=0.006)
+
+
+def test_model_spec_and_vocabularies_match_the_library_path(transformed):
+    """The same vocabulary (values and frequency order) and typing as FeatureSpec.from_table
+    on the same rows: the pipeline and `c2al train` see the same features."""
+    import pandas as pd
+
+    from c2al_tf.data.table import FeatureTable
+    from c2al_tf.models.features import FeatureSpec
+
+    rows, out, output = transformed
+    spec = model_spec(output, "click")
+    assert [f.name for f in spec.numeric] == ["hour", "user_value"]
+    assert {f.name: f.indices for f in spec.categorical} == {
+        "hour__cat": 24, "item_id": 40, "surface": 4}
+    frame = pd.DataFrame({"surface": [r["surface"][0].decode() for r in rows],
+                          "item_id": [str(r["item_id"][0]) for r in rows]})
+    table = FeatureTable(frame, np.array([r["click"][0] for r in rows]), "click", [], ["surface", "item_id"], "t")
+    library = {f.name: f.vocabulary for f in FeatureSpec.from_table(table, buckets=False).categorical}
+    for name in ("surface", "item_id"):
+        assert [v.decode() for v in output.vocabulary_by_name(name)] == library[name]
+    assert all(o["item_id"][0] == library["item_id"].index(str(r["item_id"][0])) + 1 for r, o in zip(rows, out))
+
+
+def test_all_missing_column_is_refused_with_one_line(tmp_path):
+    rows = _rows(empty=True)[:300]
+    _, output = _analyze(rows, TransformConfig("click"), tmp_path)
+    with pytest.raises(C2ALInputError, match="column 'empty' has an empty vocabulary") as e:
+        model_spec(output, "click")
+    assert "\n" not in str(e.value)
