@@ -168,6 +168,7 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
     transform = tfx.components.Transform(
         examples=gen.outputs["examples"], schema=schema.outputs["schema"], preprocessing_fn=PREPROCESSING_FN,
         splits_config=tfx.proto.SplitsConfig(analyze=["train"]), materialize=False, disable_statistics=True,
+        disable_analyzer_cache=True,
         custom_config=transform_config(label, categorical, schema_file, training).to_dict())
     graph = transform.outputs["transform_graph"]
 

@@ -3,8 +3,8 @@
 CohortMiner's Examples and exports the serving SavedModel.
 
 custom_config keys: label (required), baseline (bool), model (attention_fm | dhen |
-dcn | fm | mlp), seed, categorical (list), vocab_rows (rows read to build
-vocabularies and normalization, default 200000), and the training protocol's
+dcn | fm | mlp), seed, categorical (list), vocab_rows (without a Transform: rows
+read to build vocabularies and normalization, default 200000), and the training protocol's
 fields (:class:`c2al_tf.models.protocol.TrainConfig`: epochs, batch_size,
 early_stopping, patience, validation_fraction, validation_seed, aux_weights,
 select_aux_weight, strategy; defaults from that class).
@@ -25,6 +25,14 @@ did not help on validation. The C2AL Trainer takes the BaselineTrainer's model a
 ``base_model``: that *is* the lambda = 0 candidate (same data, carve-out, seed and
 encoder), so its validation logloss is read from its export instead of training
 it twice, and when lambda = 0 wins the baseline's export is copied as the result.
+
+Features: wired with the Transform's ``transform_graph`` (as the pipeline does),
+the model reads the transformed features (:mod:`c2al_tf.data.transform`:
+vocabularies and quantile buckets computed over the whole train split); the
+input pipeline applies the graph to the raw examples, the labels are read
+untransformed, and the export saves the graph inside the SavedModel so that
+``serving_default`` takes raw tf.Examples. Without a transform graph the
+Trainer builds the feature spec from the first ``vocab_rows`` records.
 
 Typing: the same rule as every ``c2al`` command (:mod:`c2al_tf.data.column_types`:
 id-named integers categorical, other integers numeric buckets + a categorical
@@ -56,6 +64,7 @@ from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets, fit_pr
 from c2al_tf.models.training import head_priors  # noqa: E402
 
 COHORTS_FILE = "cohorts.json"
+PRIOR_ROWS = 50_000  # with a transform graph the sample only sets the heads' starting base rates
 
 
 def _files(patterns):
@@ -142,13 +151,14 @@ def schema_categorical(schema_path, label):
 def _feature_spec(cfg, files, spec_doc, schema_path, transform_output=None):
     """(model FeatureSpec, sample table). With a transform graph the spec is the
     transform's (vocabularies and quantiles over the whole split) and the sample
-    (the first ``vocab_rows`` records) only gives the heads' starting base rates;
-    without one the spec is built from that sample."""
+    (the first :data:`PRIOR_ROWS` records) only gives the heads' starting base
+    rates; without one the spec is built from the first ``vocab_rows`` records."""
     label = cfg["label"]
     drop = [MEMBERSHIP_FEATURE] + [c["aux_label"] for c in spec_doc.cohorts()]
     categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(schema_path, label)))
+    rows = int(cfg.get("vocab_rows", 200_000))
     sample = read_tfrecord(files, label, categorical=[c for c in categorical if c != label], drop=drop,
-                           max_rows=int(cfg.get("vocab_rows", 200_000)))
+                           max_rows=min(rows, PRIOR_ROWS) if transform_output is not None else rows)
     if transform_output is not None:
         return transform_spec(transform_output, label), sample
     vocab_budget = train_config(cfg).vocab_budget
