@@ -34,7 +34,7 @@ setup(
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest"],
+        "test": ["pytest", "pytest-xdist"],
         "kubeflow": ["kfp==2.0.1", "kfp-pipeline-spec==0.2.2"],
     },
     entry_points={"console_scripts": ["c2al=c2al_tf.cli:main"]},
