@@ -6,7 +6,9 @@ For each size: synthetic rows -> `c2al pipeline run` (LocalDagRunner, default
 DirectRunner options, caching off) in a child process; per-component wall times
 come from the run's progress lines, peak RSS (the orchestrator process, which
 runs the components in-process, plus Beam's worker processes are reported as
-the largest single process seen by wait4 on the run) from wait4.
+the largest single process seen by wait4 on the run) from wait4. The row
+"Transform / StatisticsGen" is the cost of tf.Transform's full-pass analyzers
+relative to TFDV's statistics pass over the same examples.
 """
 import argparse
 import os
@@ -60,6 +62,12 @@ def main():
         print(f"[bench] {rows:,} rows: {r['wall_s']:.0f} s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     names = list(results[0]["components"])
     table = [{"component": n, **{f"{r['rows']:,} rows (s)": r["components"].get(n) for r in results}} for n in names]
+    for r in results:  # tf.Transform's full pass against TFDV's, measured in the same run
+        c = r["components"]
+        r["transform_over_statisticsgen"] = (c["Transform"] / c["StatisticsGen"]
+                                             if c.get("Transform") and c.get("StatisticsGen") else None)
+    table.append({"component": "Transform / StatisticsGen",
+                  **{f"{r['rows']:,} rows (s)": r["transform_over_statisticsgen"] for r in results}})
     table.append({"component": "TOTAL wall", **{f"{r['rows']:,} rows (s)": r["wall_s"] for r in results}})
     table.append({"component": "peak RSS (MB)", **{f"{r['rows']:,} rows (s)": r["peak_rss_mb"] for r in results}})
     print_table(table, ["component"] + [f"{r['rows']:,} rows (s)" for r in results])
