@@ -10,7 +10,7 @@ def register(sub) -> None:
                        description="Generate synthetic ads clicks with planted cohorts, run ExampleGen -> ... -> "
                                    "CohortMiner -> Trainer (C2AL + baseline) -> Evaluator -> Pusher locally, and "
                                    "print the cohorts, NE per cohort for both models and how to serve the result.")
-    p.add_argument("--rows", type=int, default=100_000, metavar="N")
+    p.add_argument("--rows", type=int, default=80_000, metavar="N")
     p.add_argument("--out", default="c2al-demo", metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--pipeline-arg", action="append", default=[], metavar="X",
