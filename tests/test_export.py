@@ -242,3 +242,24 @@ def test_fine_tuned_keras_model_re_exports_for_serving(trained, tmp_path):
     want = keras_model.predict(keras_inputs(keras_model, sub.take(np.arange(10)).features), verbose=0).reshape(-1)
     np.testing.assert_allclose(got, want, atol=1e-6)
     assert load_metadata(out)["heads"] == ["primary"]
+
+
+def test_a_pipeline_model_is_not_re_exported_without_its_transform_graph(trained, tmp_path):
+    """A pipeline export (c2al.json names raw_features: its signatures apply a tf.Transform
+    graph) cannot be re-exported from its Keras model alone: the error says where to fine-tune."""
+    import json
+    import shutil
+
+    from c2al_tf.export import export_keras_model
+
+    _, models = trained
+    like = str(tmp_path / "pipeline_export")
+    shutil.copytree(models["c2al"][1], like)
+    meta_path = os.path.join(like, "assets.extra", "c2al.json")
+    meta = json.loads(open(meta_path).read())
+    meta["raw_features"] = {"user_value": "float32"}
+    with open(meta_path, "w") as f:
+        f.write(json.dumps(meta))
+    with pytest.raises(ValueError, match="serves through a tf.Transform graph"):
+        export_keras_model(models["c2al"][0].serving_model, like, str(tmp_path / "out"))
+    assert not (tmp_path / "out").exists()

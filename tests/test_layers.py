@@ -126,6 +126,24 @@ def test_categorical_embedding_hashed_mode():
         CategoricalEmbedding(None, 4, hash_buckets=-1)
 
 
+def test_categorical_embedding_indexed_mode():
+    """e = E[x] for a transform graph's index 1..V, E[0] for 0 (OOV / missing) and for
+    anything out of range; config round trip; integer input only."""
+    layer = CategoricalEmbedding(None, 3, indices=4)
+    out = layer(tf.constant([[1], [4], [0], [5], [-2]], tf.int64)).numpy()
+    table = layer.table.embeddings.numpy()
+    assert table.shape == (5, 3)
+    np.testing.assert_allclose(out, table[[1, 4, 0, 0, 0]])
+    config = layer.get_config()
+    assert config["indices"] == 4 and CategoricalEmbedding.from_config(config).indices == 4
+    with pytest.raises(TypeError, match="expects an integer index"):
+        layer(tf.constant([["a"]]))
+    with pytest.raises(ValueError, match="excludes vocabulary and hash_buckets"):
+        CategoricalEmbedding(["a"], 3, indices=2)
+    with pytest.raises(ValueError, match="indices must be >= 0"):
+        CategoricalEmbedding(None, 3, indices=-1)
+
+
 def test_numeric_embedding_quantile_buckets_against_float64_reference():
     """e = z w + b + B[k], k = #{boundaries <= x}; missing -> e_missing."""
     boundaries = [-1.0, 0.0, 2.5]
