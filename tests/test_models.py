@@ -106,7 +106,7 @@ def test_columns_past_the_vocab_budget_are_hashed_and_the_model_serves(tmp_path)
 
     table = synthetic_table(3000)
     n_users = table.features["user_id"].nunique()
-    spec = FeatureSpec.from_table(table, vocab_budget=500)
+    spec = FeatureSpec.from_table(table, vocab_budget=500, min_count=1)
     by_name = {f.name: f for f in spec.categorical}
     assert n_users > 500 and by_name["user_id"].hash_buckets == 500 and by_name["user_id"].vocabulary == []
     assert by_name["surface"].hash_buckets == 0 and len(by_name["surface"].vocabulary) == 4

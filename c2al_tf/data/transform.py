@@ -11,7 +11,8 @@ serving cannot skew. Per input column (typing: :func:`plan`, the same rule as
 * **categorical** ``c`` (text, an id-named integer, or an integer the schema or
   ``--categorical`` marks categorical) -> ``c``: int64 ``[batch, 1]``,
 
-      i = 1 + rank of c among the ``vocab_budget`` most frequent values, 0 = OOV or missing
+      i = 1 + rank of c among the ``vocab_budget`` most frequent values seen at
+          least MIN_COUNT (2) times; 0 = OOV (rarer or unseen) or missing
 
   (``tft.vocabulary``, file ``c``; the model embeds it with
   ``CategoricalEmbedding(indices=V)``).
@@ -28,7 +29,7 @@ serving cannot skew. Per input column (typing: :func:`plan`, the same rule as
   gets its own vector and the within-bucket position a linear term, so a
   feature's extremes are modelled without being squashed by a z-score.
 * **integer** (other integers) -> both: ``x`` (numeric) and ``x__cat``
-  (categorical, values seen at least twice).
+  (categorical).
 
 The label, the auxiliary labels ``aux__*`` and ``c2al_cohorts`` are never
 transformed: the Trainers read them from the raw examples, so none of them can
@@ -42,12 +43,11 @@ from typing import Dict, List, Optional, Sequence
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from c2al_tf.data.column_types import CATEGORICAL, INTEGER, NUMERIC, looks_like_id_name
 from c2al_tf.errors import C2ALInputError
-from c2al_tf.models.features import (BUCKET_LEVELS, CATEGORICAL_VIEW, VOCAB_BUDGET, CategoricalFeature,
-                                     FeatureSpec, NumericFeature)
+from c2al_tf.models.features import (BUCKET_LEVELS, CATEGORICAL_VIEW, MIN_COUNT, VOCAB_BUDGET,
+                                     CategoricalFeature, FeatureSpec, NumericFeature)
 
 QUANTILE_BUCKETS = 100  # tft.quantiles resolution: every BUCKET_LEVELS level is a multiple of 1%
 QUANTILE_EPSILON = 1e-3  # approximation error of the quantile sketch (rank error, as a fraction of rows)
-VIEW_MIN_COUNT = 2  # an integer column's categorical view keeps values seen at least this often
 
 
 @dataclasses.dataclass(frozen=True)
@@ -190,10 +190,10 @@ def preprocessing(inputs: Dict, config: TransformConfig) -> Dict:
         if kind in (NUMERIC, INTEGER):
             out[name] = _numeric(x, name)
         if kind == CATEGORICAL:
-            out[name] = _categorical(x, name, config.vocab_budget, 1)
+            out[name] = _categorical(x, name, config.vocab_budget, MIN_COUNT)
         elif kind == INTEGER:
             view = name + CATEGORICAL_VIEW
-            out[view] = _categorical(x, view, config.vocab_budget, VIEW_MIN_COUNT)
+            out[view] = _categorical(x, view, config.vocab_budget, MIN_COUNT)
     return {k: tf.reshape(v, [-1, 1], name=f"out_{k}") for k, v in out.items()}
 
 
@@ -210,8 +210,9 @@ def model_spec(tft_output, label: str) -> FeatureSpec:
     """The model's FeatureSpec over the transformed features of ``tft_output``
     (a ``tft.TFTransformOutput``): float features numeric on the bucket scale,
     int64 features categorical indices into their vocabulary file. A vocabulary
-    that came out empty (a column missing in every training row) is refused; an
-    integer column's categorical view with no value seen twice is left out."""
+    that came out empty (a column missing in every training row, or with no value
+    seen twice) is refused; an integer column's categorical view with no value
+    seen twice is left out."""
     import tensorflow as tf
 
     n = len(BUCKET_LEVELS)

@@ -26,6 +26,11 @@ from c2al_tf.errors import C2ALInputError
 
 
 VOCAB_BUDGET = 1_000_000  # a column with more distinct values than this is hashed (TrainConfig.vocab_budget)
+# A categorical value gets its own embedding row only if it occurs at least this often in the
+# training rows; rarer values share the OOV row. A row learned from one example memorises it:
+# on the generator (200k users over 100k rows) singletons cost 0.4-1.5% NE and pushed the
+# bottom-decile cohort's NE above 1 (bench/feature_typing.py, README "Feature typing").
+MIN_COUNT = 2
 CATEGORICAL_VIEW = "__cat"  # suffix of an integer column's categorical-view input
 # Quantile levels of the numeric bucket boundaries: fine at both ends (1/2/5%), so a
 # cohort at a feature's extremes gets buckets of its own.
@@ -89,7 +94,8 @@ class FeatureSpec:
 
     # -- construction -------------------------------------------------------
     @classmethod
-    def from_table(cls, table, vocab_budget: int = VOCAB_BUDGET, min_count: int = 1, view_min_count: int = 2,
+    def from_table(cls, table, vocab_budget: int = VOCAB_BUDGET, min_count: int = MIN_COUNT,
+                   view_min_count: int = MIN_COUNT,
                    buckets: bool = True) -> "FeatureSpec":
         """Normalization statistics, quantile bucket boundaries (at
         :data:`BUCKET_LEVELS`; ``buckets=False`` for none) and vocabularies (most
