@@ -64,6 +64,14 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
 MEMBERSHIP_FEATURE = "c2al_cohorts"
 
 
+def is_target(name: str, label: str) -> bool:
+    """The label, an auxiliary label ``aux__*`` or the cohort membership: a training
+    target, never a model input."""
+    from c2al_tf.cohorts.spec import AUX_PREFIX
+
+    return name == label or name.startswith(AUX_PREFIX) or name == MEMBERSHIP_FEATURE
+
+
 class AuxSuffixes:
     """Serialized tf.Example fragments for a row's cohort memberships and label:
     ``aux__<C>`` (int64 ``y * 1[x in C]``) for every cohort and ``c2al_cohorts``

@@ -10,8 +10,7 @@ from __future__ import annotations
 from typing import List
 
 from c2al_tf.errors import C2ALInputError
-from c2al_tf.cohorts.spec import AUX_PREFIX
-from c2al_tf.labels import MEMBERSHIP_FEATURE
+from c2al_tf.labels import is_target
 
 
 def load_schema(path: str):
@@ -39,7 +38,7 @@ def categorical_features(path: str, label: str) -> List[str]:
         if not (feature.HasField("int_domain") and feature.int_domain.is_categorical):
             continue
         name = feature.name
-        if name == label or name.startswith(AUX_PREFIX) or name == MEMBERSHIP_FEATURE:
+        if is_target(name, label):
             what = "the label" if name == label else "a C2AL training target, written by CohortMiner"
             raise C2ALInputError(f"--schema {path}: feature '{name}' is {what} and cannot be a model input; remove "
                                  f"its int_domain.is_categorical")

@@ -43,6 +43,7 @@ from typing import Dict, List, Optional, Sequence
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from c2al_tf.data.column_types import CATEGORICAL, INTEGER, NUMERIC, looks_like_id_name
 from c2al_tf.errors import C2ALInputError
+from c2al_tf.labels import is_target
 from c2al_tf.models.features import (BUCKET_LEVELS, CATEGORICAL_VIEW, MIN_COUNT, VOCAB_BUDGET,
                                      CategoricalFeature, FeatureSpec, NumericFeature)
 
@@ -69,14 +70,6 @@ class TransformConfig:
             raise C2ALInputError("Transform custom_config: 'label' is required")
         return cls(d["label"], tuple(d.get("categorical", ())), tuple(d.get("numeric", ())),
                    int(d.get("vocab_budget", VOCAB_BUDGET)))
-
-
-def is_target(name: str, label: str) -> bool:
-    """The label, an auxiliary label or the cohort membership: never a model input."""
-    from c2al_tf.cohorts.spec import AUX_PREFIX
-    from c2al_tf.labels import MEMBERSHIP_FEATURE
-
-    return name == label or name.startswith(AUX_PREFIX) or name == MEMBERSHIP_FEATURE
 
 
 def plan(dtypes: Dict[str, str], config: TransformConfig) -> Dict[str, str]:
