@@ -37,7 +37,8 @@ def _analyze(rows, config, tmp_path):
     import tensorflow_transform.beam as tft_beam
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-    spec = {"click": tf.io.VarLenFeature(tf.int64), "aux__x_head": tf.io.VarLenFeature(tf.int64),
+    spec = {**({"ts": tf.io.VarLenFeature(tf.int64)} if "ts" in rows[0] else {}),
+            "click": tf.io.VarLenFeature(tf.int64), "aux__x_head": tf.io.VarLenFeature(tf.int64),
             "user_value": tf.io.VarLenFeature(tf.float32), "item_id": tf.io.VarLenFeature(tf.int64),
             "hour": tf.io.VarLenFeature(tf.int64), "surface": tf.io.VarLenFeature(tf.string),
             **({"empty": tf.io.VarLenFeature(tf.string)} if "empty" in rows[0] else {})}
@@ -131,3 +132,13 @@ def test_all_missing_column_is_refused_with_one_line(tmp_path):
     with pytest.raises(C2ALInputError, match="column 'empty' has an empty vocabulary") as e:
         model_spec(output, "click")
     assert "\n" not in str(e.value)
+
+
+def test_integer_column_with_no_repeated_value_keeps_only_its_numeric_view(tmp_path):
+    """A timestamp-like integer (every value unique) has an empty categorical view: the
+    model reads its numeric view and the run does not fail."""
+    rows = [{**r, "ts": [1_600_000_000 + i]} for i, r in enumerate(_rows()[:300])]
+    _, output = _analyze(rows, TransformConfig("click"), tmp_path)
+    spec = model_spec(output, "click")
+    assert "ts" in [f.name for f in spec.numeric]
+    assert "ts__cat" not in [f.name for f in spec.categorical]

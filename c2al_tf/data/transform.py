@@ -219,8 +219,9 @@ def model_spec(tft_output, label: str) -> FeatureSpec:
         else:
             size = int(tft_output.vocabulary_size_by_name(name))
             if size <= 1 and _empty_vocabulary(tft_output, name):
-                column = name[: -len(CATEGORICAL_VIEW)] if name.endswith(CATEGORICAL_VIEW) else name
-                raise C2ALInputError(f"Transform: column '{column}' has an empty vocabulary (missing in every "
+                if name.endswith(CATEGORICAL_VIEW):  # no integer value seen twice: its numeric view stays
+                    continue
+                raise C2ALInputError(f"Transform: column '{name}' has an empty vocabulary (missing in every "
                                      f"training row, or no value seen twice); drop it from the data or the schema")
             categorical.append(CategoricalFeature(name, [], "int64", indices=size))
     if not numeric and not categorical:
