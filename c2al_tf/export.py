@@ -82,20 +82,6 @@ def serving_functions(model: C2ALModel, all_heads: bool = True, parse=None):
     return functions
 
 
-def transform_parser(transform_output, spec: FeatureSpec):
-    """(parse, tft_layer): serialized raw tf.Examples -> the model's inputs through
-    the transform graph of ``transform_output`` (a ``tft.TFTransformOutput``)."""
-    from c2al_tf.data.transform import serving_parse_spec, to_model_inputs
-
-    tft_layer = transform_output.transform_features_layer()
-    raw_spec = serving_parse_spec(transform_output, spec.label)
-
-    def parse(examples):
-        return to_model_inputs(tft_layer(tf.io.parse_example(examples, raw_spec)), spec)
-
-    return parse, tft_layer
-
-
 def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True,
                        extra_metadata: Optional[Dict[str, Any]] = None, flag: str = "--export",
                        transform_output=None) -> str:
@@ -112,7 +98,7 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
     serving = model.serving_model
     parse, tft_layer, raw = None, None, None
     if transform_output is not None:
-        from c2al_tf.data.transform import raw_input_columns
+        from c2al_tf.data.transform import raw_input_columns, transform_parser
 
         parse, tft_layer = transform_parser(transform_output, model.spec)
         raw = raw_input_columns(transform_output, model.spec.label)

@@ -55,8 +55,8 @@ import tensorflow as tf  # noqa: E402
 
 from c2al_tf.cohorts import CohortSpec  # noqa: E402
 from c2al_tf.data.readers import read_tfrecord  # noqa: E402
-from c2al_tf.data.transform import model_spec as transform_spec  # noqa: E402
-from c2al_tf.export import export_saved_model, transform_parser  # noqa: E402
+from c2al_tf.data.transform import model_spec as transform_spec, transform_parser  # noqa: E402
+from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.labels import MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
@@ -102,7 +102,7 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     """``(features, {head: label})`` batches; ``part`` "fit" / "validation" keeps the
     rows outside / inside the hashed validation carve-out, "all" every row.
     ``parse``: serialized examples -> model inputs (default ``spec.parse_examples``;
-    with a transform graph, :func:`c2al_tf.export.transform_parser`'s); the labels
+    with a transform graph, :func:`c2al_tf.data.transform.transform_parser`'s); the labels
     are always read untransformed from the raw examples.
     Under a multi-worker strategy (``workers`` > 1) each worker reads its own
     files when there are at least as many files as workers, else its part of
@@ -116,14 +116,15 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     if shuffle:
         ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
 
-    label_spec = {name: tf.io.RaggedFeature(tf.int64) for name in label_features}
+    labels_only = FeatureSpec(spec.label, [], [])  # parses just the label features, untransformed
 
     def to_xy(serialized):
-        features = (parse or spec.parse_examples)(serialized)
-        features = {name: features[name] for name in spec.names}
-        raw = tf.io.parse_example(serialized, label_spec)
-        parsed = {name: tf.cast(raw[name].to_tensor(default_value=0, shape=[None, 1]), tf.float32)
-                  for name in label_features}
+        if parse is None:
+            parsed = spec.parse_examples(serialized, extra_int64=label_features)
+            features = {name: parsed[name] for name in spec.names}
+        else:
+            features = parse(serialized)
+            parsed = labels_only.parse_examples(serialized, extra_int64=label_features)
         labels = {PRIMARY: parsed[spec.label]}
         labels.update({h: parsed[h] for h in heads if h != PRIMARY})
         return features, labels

@@ -260,3 +260,16 @@ def to_model_inputs(transformed: Dict, spec: FeatureSpec) -> Dict:
         out[name] = tf.reshape(transformed[name], [-1, 1])
     return out
 
+
+def transform_parser(transform_output, spec: FeatureSpec):
+    """(parse, tft_layer): serialized raw tf.Examples -> the model's inputs through
+    the transform graph of ``transform_output`` (a ``tft.TFTransformOutput``)."""
+    import tensorflow as tf
+
+    tft_layer = transform_output.transform_features_layer()
+    raw_spec = serving_parse_spec(transform_output, spec.label)
+
+    def parse(examples):
+        return to_model_inputs(tft_layer(tf.io.parse_example(examples, raw_spec)), spec)
+
+    return parse, tft_layer
