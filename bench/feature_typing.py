@@ -10,15 +10,16 @@ Datasets: (a) the generator with its ids integer-coded (``user_id``, and ``ad``,
 as a plain CSV (ids as integers), (c) the clothing-reviews set (integer-coded
 ``clothing_id``).
 
-    .venv/bin/python bench/feature_typing.py [--seeds 3] [--rows 100000] [--epochs 20]
+    .venv/bin/python bench/feature_typing.py [--seeds 3] [--rows 100000] [--epochs 20] [--datasets a,b]
 
 Each model trains under the training protocol (validation carved from the training
 rows, early stopping on it, best epoch kept; ``--epochs`` is the maximum), so no
 typing wins by converging faster.
 
 Prints a table and writes bench/results/feature_typing.json. Also reports the baseline
-NE of the generator's planted extreme cohorts (bottom / top 10% of user_value)
-under each typing.
+NE of the planted extreme cohorts (the generator's bottom / top 10% of
+user_value, the ``extremes`` scenario's bottom 2% / top 3% of spend) under each
+typing, and the default rule with numeric buckets alone (no scaled value).
 """
 import argparse
 import os
@@ -34,7 +35,7 @@ from bench.common import print_table, write_json  # noqa: E402
 
 
 def synthetic_int_ids(rows: int, path: str) -> dict:
-    from c2al_tf.data import generate
+    from c2al_tf.data import generate, ground_truth
 
     frame = generate(rows, 7)
     frame["user_id"] = frame["user_id"].str[1:]
@@ -42,8 +43,9 @@ def synthetic_int_ids(rows: int, path: str) -> dict:
     frame["ad_category"] = frame["ad_category"].str[4:].astype(int).astype(str)
     frame["region"] = frame["region"].str[1:]
     frame.to_csv(path, index=False)
+    truth = ground_truth()
     return {"label": "click", "positive": None, "declared": ["user_id", "ad", "ad_category", "region"],
-            "cohorts": True}
+            "cohorts": ("user_value", truth.tail_max, truth.head_min)}
 
 
 def scenario_int_ids(rows: int, path: str) -> dict:
@@ -52,21 +54,53 @@ def scenario_int_ids(rows: int, path: str) -> dict:
     from c2al_tf.data.synthetic import generate
 
     generate(rows, 7, "int_ids").to_csv(path, index=False)
-    return {"label": "click", "positive": None, "declared": ["item_id", "item_category", "store"], "cohorts": False}
+    return {"label": "click", "positive": None, "declared": ["item_id", "item_category", "store"], "cohorts": None}
+
+
+def scenario_extremes(rows: int, path: str) -> dict:
+    """The ``extremes`` world: planted 2% / 3% extremes of ``spend`` (their tail/head NE is reported)."""
+    from c2al_tf.data.synthetic import generate, ground_truth
+
+    frame = generate(rows, 7, "extremes")
+    frame.to_csv(path, index=False)
+    truth = ground_truth("extremes")
+    return {"label": "click", "positive": None, "declared": ["item_id", "item_category", "store"],
+            "cohorts": (truth.axis, truth.tail_max, truth.head_min), "oracle": (frame, "extremes", 7)}
+
+
+def oracle_rows(name: str, info: dict, seeds: int):
+    """Reference rows on the test split: the generator's own probabilities (Bayes) and
+    the best predictor that ignores the planted axis (what a global model pays there)."""
+    from c2al_tf.data.synthetic import ground_truth, oracle_probabilities
+    from c2al_tf.experiment import split_indices
+    from c2al_tf.metrics import normalized_entropy
+
+    frame, scenario, seed = info["oracle"]
+    te = frame.iloc[split_indices(len(frame), 0.2, 12345)[1]]
+    axis, tail_max, head_min = info["cohorts"]
+    y, v = te[ground_truth(scenario).label].to_numpy(), te[axis].to_numpy()
+    out = []
+    for typing_name, blind in (("oracle (the generator's law)", False), ("oracle ignoring the axis", True)):
+        p = oracle_probabilities(te, scenario, seed, axis_blind=blind)
+        out.append({"dataset": name, "typing": typing_name, "test NE": normalized_entropy(y, p), "sd": 0.0,
+                    "vs declared": "", "tail NE": normalized_entropy(y[v < tail_max], p[v < tail_max]),
+                    "head NE": normalized_entropy(y[v >= head_min], p[v >= head_min]), "epochs": ""})
+    return out
+
 
 
 def movielens_csv(path: str) -> dict:
     from c2al_tf.data.readers import movielens_frame
 
     movielens_frame().to_csv(path, index=False)
-    return {"label": "rating", "positive": ">=4", "declared": ["user_id", "item_id"], "cohorts": False}
+    return {"label": "rating", "positive": ">=4", "declared": ["user_id", "item_id"], "cohorts": None}
 
 
 def clothing(_path: str) -> dict:
     from c2al_tf.data.readers import default_movielens_dir
 
     shared = os.path.dirname(default_movielens_dir())
-    return {"label": "recommended", "positive": None, "declared": ["clothing_id"], "cohorts": False,
+    return {"label": "recommended", "positive": None, "declared": ["clothing_id"], "cohorts": None,
             "path": os.path.join(shared, "clothing-reviews", "clothing_reviews.csv")}
 
 
@@ -79,10 +113,14 @@ def typings(table_reader, info):
         "old default (plain numeric)": ({"numeric": every_number}, {"numeric_buckets": False}),
         "new default rule": ({}, {}),
         "declared ids": ({"categorical": info["declared"]}, {}),
+        "default rule, buckets only": ({}, {"numeric_scaled": False}),
     }
 
 
-def run(seeds: int, rows: int, epochs: int):
+DATASETS = ("generator", "int_ids", "extremes", "movielens", "clothing")
+
+
+def run(seeds: int, rows: int, epochs: int, only=DATASETS, name: str = "feature_typing"):
     from c2al_tf.data import ground_truth, read_table
     from c2al_tf.experiment import split
     from c2al_tf.metrics import normalized_entropy
@@ -94,9 +132,11 @@ def run(seeds: int, rows: int, epochs: int):
 
     out_rows, doc = [], {"seeds": seeds, "rows": rows, "epochs": epochs, "datasets": {}}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, make in (("generator, integer ids", lambda p: synthetic_int_ids(rows, p)),
-                           ("scenario int_ids", lambda p: scenario_int_ids(rows, p)),
-                           ("MovieLens 100K as CSV", movielens_csv), ("clothing reviews", clothing)):
+        makers = {"generator": ("generator, integer ids", lambda p: synthetic_int_ids(rows, p)),
+                  "int_ids": ("scenario int_ids", lambda p: scenario_int_ids(rows, p)),
+                  "extremes": ("scenario extremes", lambda p: scenario_extremes(rows, p)),
+                  "movielens": ("MovieLens 100K as CSV", movielens_csv), "clothing": ("clothing reviews", clothing)}
+        for name, make in (makers[k] for k in only):
             path = os.path.join(tmp, "data.csv")
             info = make(path)
             path = info.get("path", path)
@@ -118,10 +158,10 @@ def run(seeds: int, rows: int, epochs: int):
                     p = predict(model, te)[PRIMARY]
                     nes.append(normalized_entropy(te.label, p))
                     if info["cohorts"]:
-                        truth = ground_truth()
-                        v = te.features["user_value"].to_numpy()
-                        tails.append(normalized_entropy(te.label[v < truth.tail_max], p[v < truth.tail_max]))
-                        heads.append(normalized_entropy(te.label[v >= truth.head_min], p[v >= truth.head_min]))
+                        axis, tail_max, head_min = info["cohorts"]
+                        v = te.features[axis].to_numpy()
+                        tails.append(normalized_entropy(te.label[v < tail_max], p[v < tail_max]))
+                        heads.append(normalized_entropy(te.label[v >= head_min], p[v >= head_min]))
                 results[typing_name] = {"ne": nes, "tail_ne": tails, "head_ne": heads, "epochs": epochs_kept,
                                         "kinds": {c: table.kind(c) for c in table.features.columns}}
             declared = float(np.mean(results["declared ids"]["ne"]))
@@ -133,13 +173,15 @@ def run(seeds: int, rows: int, epochs: int):
                                  "tail NE": float(np.mean(r["tail_ne"])) if r["tail_ne"] else None,
                                  "head NE": float(np.mean(r["head_ne"])) if r["head_ne"] else None,
                                  "epochs": ",".join(map(str, r["epochs"]))})
+            if info.get("oracle"):
+                out_rows.extend(oracle_rows(name, info, seeds))
             doc["datasets"][name] = results
             print_table([r for r in out_rows if r["dataset"] == name],
                         ["dataset", "typing", "test NE", "sd", "vs declared", "tail NE", "head NE", "epochs"])
     print()
     print_table(out_rows, ["dataset", "typing", "test NE", "sd", "vs declared", "tail NE", "head NE", "epochs"])
     doc["table"] = out_rows
-    write_json("feature_typing", doc)
+    write_json(name, doc)
 
 
 if __name__ == "__main__":
@@ -147,5 +189,10 @@ if __name__ == "__main__":
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--rows", type=int, default=100_000)
     p.add_argument("--epochs", type=int, default=20, help="maximum epochs (early stopping on validation)")
+    p.add_argument("--datasets", default=",".join(DATASETS), help=f"comma list of {', '.join(DATASETS)}")
+    p.add_argument("--name", default="feature_typing", help="results file name (bench/results/NAME.json)")
     a = p.parse_args()
-    run(a.seeds, a.rows, a.epochs)
+    chosen = [d.strip() for d in a.datasets.split(",") if d.strip()]
+    if not chosen or any(d not in DATASETS for d in chosen):
+        p.error(f"--datasets: choose from {', '.join(DATASETS)}")
+    run(a.seeds, a.rows, a.epochs, chosen, a.name)

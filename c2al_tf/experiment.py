@@ -52,12 +52,17 @@ class ExperimentConfig:
     variants: Sequence[str] = VARIANTS
 
 
+def split_indices(rows: int, test_fraction: float, seed: int):
+    """(train rows, test rows) of a fixed random split, each sorted."""
+    order = np.random.default_rng(seed).permutation(rows)
+    n_test = max(1, int(round(rows * test_fraction)))
+    return np.sort(order[n_test:]), np.sort(order[:n_test])
+
+
 def split(table, test_fraction: float, seed: int):
     """A fixed random train/test split (the same for every variant and seed)."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(table))
-    n_test = max(1, int(round(len(table) * test_fraction)))
-    return table.take(np.sort(order[n_test:])), table.take(np.sort(order[:n_test]))
+    train_rows, test_rows = split_indices(len(table), test_fraction, seed)
+    return table.take(train_rows), table.take(test_rows)
 
 
 def data_hash(path: str) -> str:

@@ -165,6 +165,21 @@ def test_numeric_embedding_quantile_buckets_against_float64_reference():
         NumericEmbedding(3, boundaries=[0.0, float("inf")])
 
 
+def test_numeric_embedding_buckets_alone():
+    """scaled=False: e = b + B[k] (no linear term), a piecewise-constant response."""
+    boundaries = [0.0, 1.0]
+    layer = NumericEmbedding(2, boundaries=boundaries, scaled=False)
+    x = np.array([[-5.0], [0.5], [0.7], [40.0]])
+    out = layer(tf.constant(x, tf.float32)).numpy()
+    b, missing, buckets = (v.numpy().astype(np.float64) for v in layer.weights)
+    for i, k in enumerate([0, 1, 1, 2]):
+        np.testing.assert_allclose(out[i], b[0] + buckets[k], rtol=1e-6)
+    clone = NumericEmbedding.from_config(layer.get_config())
+    assert clone.scaled is False and clone.boundaries == boundaries
+    with pytest.raises(ValueError, match="scaled=False needs boundaries"):
+        NumericEmbedding(2, scaled=False)
+
+
 @pytest.mark.parametrize("fmt", ["keras", "savedmodel"])
 def test_categorical_embedding_vocabulary_saved_once_with_the_weights(tmp_path, fmt):
     """The vocabulary is table state: a model saved as .keras or as a Keras SavedModel

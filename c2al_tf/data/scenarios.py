@@ -121,19 +121,55 @@ def columns(world: World):
              "hour", "bid", LABEL])
 
 
-def iter_chunks(world: World, rows: int, seed: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _effects(seed: int):
+    """The per-item / category / store biases (drawn once per seed) and the decoys' shifts."""
     tables = np.random.default_rng([seed, 11])
-    item_bias = tables.normal(0.0, 0.5, N_ITEMS)
-    category_bias = tables.normal(0.0, 0.5, N_CATEGORIES)
-    store_bias = tables.normal(0.0, 0.5, N_STORES)
-    age_shift = np.linspace(-0.5, 0.5, len(AGES))
-    country_shift = np.array([0.4, -0.4, 0.2, -0.2, 0.1, -0.1])
-    surface_shift = np.array([0.3, -0.1, 0.4, -0.6])
+    return {"item": tables.normal(0.0, 0.5, N_ITEMS), "category": tables.normal(0.0, 0.5, N_CATEGORIES),
+            "store": tables.normal(0.0, 0.5, N_STORES), "age": np.linspace(-0.5, 0.5, len(AGES)),
+            "country": np.array([0.4, -0.4, 0.2, -0.2, 0.1, -0.1]), "surface": np.array([0.3, -0.1, 0.4, -0.6])}
+
+
+def _cohort_index(world: World, axis: np.ndarray) -> np.ndarray:
+    """0 = majority, 1 = tail, 2 = head."""
+    if world.axis is None:
+        return np.zeros(len(axis), np.int64)
+    return np.where(axis < world.quantile(world.tail_quantile), 1,
+                    np.where(axis >= world.quantile(world.head_quantile), 2, 0))
+
+
+def _logit(world: World, effects, idx, age, country, surface, device, item, store, hour) -> np.ndarray:
+    """The label's logit (the equation in the module docstring) from integer codes."""
+    coef = world.coefficients()
+    w = {k: np.array([coef[c][k] for c in ("majority", "tail", "head")]) for k in ("b", "s", "t", "h")}
+    category = item % N_CATEGORIES
+    sc = (np.where((surface == 0) & (category < 10), 1.0, 0.0) - np.where((surface == 3) & (category < 10), 1.0, 0.0))
+    dc = (np.where((device == 0) & (category >= 10) & (category < 20), 1.0, 0.0)
+          - np.where((device == 1) & (category >= 10) & (category < 20), 1.0, 0.0))
+    return (w["b"][idx] + w["s"][idx] * sc + w["t"][idx] * dc + w["h"][idx] * np.sin(2 * np.pi * hour / 24)
+            + world.ids * (effects["item"][item] + effects["category"][category] + effects["store"][store])
+            + world.decoys * (effects["age"][age] + effects["country"][country] + effects["surface"][surface]))
+
+
+def probabilities(world: World, frame: pd.DataFrame, seed: int, axis_blind: bool = False) -> np.ndarray:
+    """P(label = 1) of each row of ``frame`` (drawn by :func:`iter_chunks` with ``seed``):
+    the Bayes-optimal predictor, the reference a model's NE is compared with.
+    ``axis_blind=True`` gives every row the majority's response: the best any model
+    that ignores the planted axis can do (its NE on a cohort is what a global model
+    pays there)."""
+    def codes(column, values):
+        return pd.Categorical(frame[column].astype(str), categories=values).codes.astype(np.int64)
+
+    axis = frame[world.axis or "user_value"].to_numpy(np.float64)
+    idx = np.zeros(len(frame), np.int64) if axis_blind else _cohort_index(world, axis)
+    return expit(_logit(world, _effects(seed), idx, codes("age", AGES), codes("country", COUNTRIES),
+                        codes("surface", SURFACES), codes("device", DEVICES), frame["item_id"].to_numpy(np.int64),
+                        frame["store"].to_numpy(np.int64), frame["hour"].to_numpy(np.int64)))
+
+
+def iter_chunks(world: World, rows: int, seed: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    effects = _effects(seed)
     p_item = 1.0 / (np.arange(N_ITEMS) + 10.0)
     item_cdf = np.cumsum(p_item / p_item.sum())
-    coef = world.coefficients()
-    tail_max = world.quantile(world.tail_quantile)
-    head_min = world.quantile(world.head_quantile)
     rng = np.random.default_rng([seed, 12])
     axis_name = world.axis or "user_value"
     done = 0
@@ -149,18 +185,7 @@ def iter_chunks(world: World, rows: int, seed: int, chunk_rows: int) -> Iterator
         store = rng.integers(0, N_STORES, n)
         hour = rng.integers(0, 24, n)
         bid = rng.lognormal(0.0, 0.5, n)
-        if world.axis is None:
-            cohort = np.full(n, "majority")
-        else:
-            cohort = np.where(axis < tail_max, "tail", np.where(axis >= head_min, "head", "majority"))
-        w = {k: np.array([coef[c][k] for c in ("majority", "tail", "head")]) for k in ("b", "s", "t", "h")}
-        idx = np.where(cohort == "tail", 1, np.where(cohort == "head", 2, 0))
-        sc = (np.where((surface == 0) & (category < 10), 1.0, 0.0) - np.where((surface == 3) & (category < 10), 1.0, 0.0))
-        dc = (np.where((device == 0) & (category >= 10) & (category < 20), 1.0, 0.0)
-              - np.where((device == 1) & (category >= 10) & (category < 20), 1.0, 0.0))
-        logit = (w["b"][idx] + w["s"][idx] * sc + w["t"][idx] * dc + w["h"][idx] * np.sin(2 * np.pi * hour / 24)
-                 + world.ids * (item_bias[item] + category_bias[category] + store_bias[store])
-                 + world.decoys * (age_shift[age] + country_shift[country] + surface_shift[surface]))
+        logit = _logit(world, effects, _cohort_index(world, axis), age, country, surface, device, item, store, hour)
         click = (rng.uniform(0, 1, n) < expit(logit)).astype(np.int64)
         yield pd.DataFrame({
             axis_name: np.round(axis, 4), "age": AGES[age], "country": COUNTRIES[country],

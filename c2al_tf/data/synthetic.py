@@ -230,6 +230,19 @@ def iter_chunks(rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS, scenario
         done += n
 
 
+def oracle_probabilities(frame: pd.DataFrame, scenario: str, seed: int, axis_blind: bool = False) -> np.ndarray:
+    """P(label = 1) of rows that :func:`generate` drew for a named scenario with
+    ``seed``: the Bayes-optimal reference, or (``axis_blind``) the best predictor that
+    ignores the planted axis (see :func:`c2al_tf.data.scenarios.probabilities`)."""
+    from c2al_tf.data.scenarios import probabilities
+    from c2al_tf.errors import C2ALInputError
+
+    world = _world(scenario)
+    if world is None:
+        raise C2ALInputError("oracle probabilities exist for the named scenarios, not for 'planted'")
+    return probabilities(world, frame, seed, axis_blind)
+
+
 def generate(rows: int, seed: int = 0, scenario: str = "planted") -> pd.DataFrame:
     """All rows in memory (for tests and small experiments)."""
     return pd.concat(list(iter_chunks(rows, seed, scenario=scenario)), ignore_index=True)

@@ -15,35 +15,40 @@ class NumericEmbedding(tf.keras.layers.Layer):
 
         z = (x - mean) / std, clipped to [-clip, clip]
         k = #{j : boundaries_j <= x}                 (bucket index, 0..K)
-        e = z * w + b + B[k]   if x is present
+        e = z * w + b + B[k]   if x is present       (e = b + B[k] with scaled=False)
         e = e_missing          if x is NaN
 
     with learned ``w, b, e_missing`` in R^d and ``B`` in R^{(K+1) x d}, K =
     ``len(boundaries)`` (quantile edges of the training data, sorted). The bucket
     term lets the model give a feature's extremes (e.g. its bottom 5%) and any
     non-linear response their own vectors; with no boundaries (K = 0) it is a
-    constant absorbed by ``b``. Input ``[batch, 1]`` float (NaN = missing);
+    constant absorbed by ``b``. ``scaled=False`` drops the linear term (the
+    bucket alone, a piecewise-constant response; it needs boundaries). Input ``[batch, 1]`` float (NaN = missing);
     output ``[batch, d]``.
     """
 
     def __init__(self, dim: int, mean: float = 0.0, std: float = 1.0, clip: float = 10.0,
-                 boundaries: Sequence[float] = (), **kwargs):
+                 boundaries: Sequence[float] = (), scaled: bool = True, **kwargs):
         super().__init__(**kwargs)
         if int(dim) < 1:
             raise ValueError(f"NumericEmbedding: dim must be >= 1, got {dim}")
+        if not scaled and not len(boundaries):
+            raise ValueError("NumericEmbedding: scaled=False needs boundaries (with neither, the feature is a "
+                             "constant); give quantile boundaries or keep scaled=True")
         if not std > 0:
             raise ValueError(f"NumericEmbedding: std must be > 0, got {std}")
         boundaries = [float(b) for b in boundaries]
         if any(not np.isfinite(b) for b in boundaries) or boundaries != sorted(set(boundaries)):
             raise ValueError(f"NumericEmbedding: boundaries must be finite, strictly increasing; got {boundaries[:5]}")
         self.dim, self.mean, self.std, self.clip = int(dim), float(mean), float(std), float(clip)
-        self.boundaries = boundaries
+        self.boundaries, self.scaled = boundaries, bool(scaled)
 
     def build(self, input_shape):
         def init():
             return tf.keras.initializers.RandomNormal(stddev=0.05)
 
-        self.w = self.add_weight(name="w", shape=(1, self.dim), initializer=init())
+        if self.scaled:
+            self.w = self.add_weight(name="w", shape=(1, self.dim), initializer=init())
         self.b = self.add_weight(name="b", shape=(1, self.dim), initializer="zeros")
         self.missing = self.add_weight(name="missing", shape=(1, self.dim), initializer=init())
         if self.boundaries:
@@ -56,7 +61,7 @@ class NumericEmbedding(tf.keras.layers.Layer):
         is_missing = tf.math.is_nan(x)
         filled = tf.where(is_missing, self.mean, x)
         z = tf.clip_by_value((filled - self.mean) / self.std, -self.clip, self.clip)
-        e = z * self.w + self.b
+        e = z * self.w + self.b if self.scaled else tf.zeros_like(z) + self.b
         if self.boundaries:
             k = tf.raw_ops.Bucketize(input=filled, boundaries=self.boundaries)  # [batch, 1]
             e = e + tf.gather(self.buckets, k[:, 0])
@@ -65,7 +70,7 @@ class NumericEmbedding(tf.keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"dim": self.dim, "mean": self.mean, "std": self.std, "clip": self.clip,
-                       "boundaries": list(self.boundaries)})
+                       "boundaries": list(self.boundaries), "scaled": self.scaled})
         return config
 
 

@@ -101,7 +101,7 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
     d = config.embedding_dim
     inputs = spec.keras_inputs()
     embedded = [NumericEmbedding(d, f.mean, f.std, boundaries=f.boundaries if config.numeric_buckets else (),
-                                 name=f"emb_{_safe(f.name)}")(inputs[f.name]) for f in spec.numeric]
+                                 scaled=config.numeric_scaled or not f.boundaries, name=f"emb_{_safe(f.name)}")(inputs[f.name]) for f in spec.numeric]
     embedded += [CategoricalEmbedding(f.vocabulary if not f.hash_buckets else None, d, hash_buckets=f.hash_buckets,
                                       indices=f.indices, name=f"emb_{_safe(f.name)}")(inputs[f.column]) for f in spec.categorical]
     rows = [tf.keras.layers.Reshape((1, d), name=f"row_{i}")(e) for i, e in enumerate(embedded)]

@@ -26,12 +26,15 @@ class ModelConfig:
     aux_weight: float = DEFAULT_AUX_WEIGHT
     aux_weights: Optional[Dict[str, float]] = None
     numeric_buckets: bool = True  # quantile-bucket embedding beside each numeric feature's scaled value
+    numeric_scaled: bool = True   # the scaled value's linear term (False: buckets alone; bench/feature_typing.py)
 
     def __post_init__(self):
         if self.model not in ENCODERS:
             raise ValueError(f"unknown model '{self.model}'; choose one of {', '.join(ENCODERS)}")
         if self.aux_weight < 0:
             raise ValueError(f"aux_weight must be >= 0, got {self.aux_weight}")
+        if not self.numeric_scaled and not self.numeric_buckets:
+            raise ValueError("numeric_scaled=False needs numeric_buckets=True (a numeric feature needs one of them)")
         if self.embedding_dim < 1 or self.num_attention < 1:
             raise ValueError("embedding_dim and num_attention must be >= 1")
 
