@@ -120,7 +120,7 @@ def typings(table_reader, info):
 DATASETS = ("generator", "int_ids", "extremes", "movielens", "clothing")
 
 
-def run(seeds: int, rows: int, epochs: int, only=DATASETS, name: str = "feature_typing"):
+def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feature_typing"):
     from c2al_tf.data import ground_truth, read_table
     from c2al_tf.experiment import split
     from c2al_tf.metrics import normalized_entropy
@@ -181,7 +181,7 @@ def run(seeds: int, rows: int, epochs: int, only=DATASETS, name: str = "feature_
     print()
     print_table(out_rows, ["dataset", "typing", "test NE", "sd", "vs declared", "tail NE", "head NE", "epochs"])
     doc["table"] = out_rows
-    write_json(name, doc)
+    write_json(out_name, doc)
 
 
 if __name__ == "__main__":

@@ -107,6 +107,25 @@ def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:
                        help=f"quantile bins for numeric features (default {d.bins})")
 
 
+def add_selection_args(p: argparse.ArgumentParser) -> None:
+    """Validated selection flags (defaults: :class:`c2al_tf.selection.SelectionConfig`)."""
+    from c2al_tf.selection import SelectionConfig
+
+    d = SelectionConfig()
+    p.add_argument("--validate", type=int, default=d.candidates, metavar="K",
+                   help="confirm the miner's top K pairs with short auxiliary-head trainings on rows held out from "
+                        "the training data, against a baseline and a random-cohort control; keep only pairs that "
+                        f"lower held-out logloss against both (paired 95%% interval). 0 = off (default {d.candidates})")
+    p.add_argument("--validate-weight", type=float, default=d.weight, metavar="W",
+                   help=f"lambda of the confirming trainings (default {d.weight:g})")
+
+
+def selection_config(args, **extra):
+    from c2al_tf.selection import SelectionConfig
+
+    return SelectionConfig(candidates=args.validate, weight=args.validate_weight, **extra)
+
+
 def mining_config(args, **extra):
     """A :class:`~c2al_tf.cohorts.config.MiningConfig` from :func:`add_mining_args`'s flags."""
     from c2al_tf.cohorts.config import MiningConfig

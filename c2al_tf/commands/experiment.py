@@ -6,8 +6,8 @@ import shlex
 import sys
 import time
 
-from c2al_tf.commands.common import (add_data_args, add_mining_args, add_training_args, mining_config, read_data,
-                                     split_list, train_config)
+from c2al_tf.commands.common import (add_data_args, add_mining_args, add_selection_args, add_training_args,
+                                     mining_config, read_data, selection_config, split_list, train_config)
 
 
 def register(sub) -> None:
@@ -24,14 +24,15 @@ def register(sub) -> None:
     p.add_argument("--cohorts", metavar="cohorts.json", help="use these cohorts instead of mining")
     add_training_args(p, distribute=False)
     add_mining_args(p)  # without --cohorts; --by residuals|predictions first trains a baseline on the training rows
+    add_selection_args(p)  # without --cohorts: confirm the top pairs on rows held out from the training split
     p.add_argument("--variants", default=",".join(VARIANTS), metavar="a,b", help=f"subset of {', '.join(VARIANTS)}")
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from c2al_tf.cohorts.miner import mine_table
     from c2al_tf.cohorts.mining import format_table
+    from c2al_tf.selection import format_rows, mine_and_validate
     from c2al_tf.io_utils import atomic_directory, write_json
     from c2al_tf.commands.train import load_cohorts
     from c2al_tf.errors import C2ALInputError
@@ -47,6 +48,7 @@ def run(args) -> int:
                              f"(got '{args.variants}')")
     training = train_config(args)  # bad protocol and mining flags fail before any work
     mining = mining_config(args)
+    selection = selection_config(args)
     if not 0 < args.test_fraction < 1:
         raise C2ALInputError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     from c2al_tf.io_utils import check_output_dir
@@ -57,6 +59,7 @@ def run(args) -> int:
     print(f"[experiment] {table.source}: {table.summary()}")
     config = ExperimentConfig(seeds=args.seeds, model=args.model, train=training,
                               test_fraction=args.test_fraction, variants=variants)
+    validation = []
     if cohorts is None:
         train, _ = split(table, config.test_fraction, config.split_seed)
         predictions = None
@@ -66,10 +69,13 @@ def run(args) -> int:
             print(f"[experiment] --by {mining.by}: training a baseline on the training rows to mine with")
             predictions = baseline_predictions(train, config)
         t0 = time.time()
-        cohorts, results = mine_table(train, mining, predictions=predictions)  # once, on the training rows only
+        # once, on the training rows only (validation carves its held-out rows from them)
+        cohorts, results, validation = mine_and_validate(train, mining, selection, predictions, experiment=config)
         print(format_table(results))
-        print(f"[experiment] mined {len(cohorts.pairs)} pair(s) on the training rows by {mining.by} "
-              f"in {time.time() - t0:.0f} s")
+        if validation:
+            print(format_rows(validation))
+        how = f"by {mining.by}" + (f", top {selection.candidates} validated" if selection.candidates else "")
+        print(f"[experiment] mined {len(cohorts.pairs)} pair(s) on the training rows {how} in {time.time() - t0:.0f} s")
     out = os.path.abspath(args.out)
     if cohorts is not None:
         from c2al_tf.commands.train import check_cohorts_select
@@ -77,6 +83,8 @@ def run(args) -> int:
         check_cohorts_select(cohorts, table)
     with atomic_directory(out, "--out") as tmp:
         doc = run_experiment(table, cohorts, config)
+        if validation:  # how the cohorts were confirmed (held-out rows of the training split)
+            doc["cohort_validation"] = validation
         meta = {"command": " ".join(shlex.quote(a) for a in ["c2al"] + list(getattr(args, "argv", sys.argv[1:]))),
                 "data": args.data, "data_hash": data_hash(args.data), "label": args.label, "versions": versions()}
         diagnostics = doc.pop("diagnostics")

@@ -1,7 +1,8 @@
 """``c2al mine``: find contrasting cohort pairs and write cohorts.json."""
 from __future__ import annotations
 
-from c2al_tf.commands.common import add_data_args, add_mining_args, mining_config, read_data
+from c2al_tf.commands.common import (add_data_args, add_mining_args, add_selection_args, mining_config, read_data,
+                                     selection_config)
 
 
 def register(sub) -> None:
@@ -14,6 +15,7 @@ def register(sub) -> None:
     add_data_args(p)
     p.add_argument("--out", required=True, metavar="cohorts.json")
     add_mining_args(p)
+    add_selection_args(p)
     p.add_argument("--baseline-model", metavar="DIR", help="baseline SavedModel for --by predictions|residuals")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise simulation")
     p.add_argument("--beam-arg", action="append", default=[], metavar="X",
@@ -22,11 +24,12 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from c2al_tf.cohorts.miner import mine_table
     from c2al_tf.cohorts.mining import format_table
     from c2al_tf.errors import C2ALInputError
+    from c2al_tf.selection import format_rows, mine_and_validate
 
     config = mining_config(args, seed=args.seed)  # bad flags fail before any work
+    selection = selection_config(args, seed=args.seed)
     if args.by != "stats" and not args.baseline_model:
         raise C2ALInputError(f"--by {args.by} needs --baseline-model DIR (e.g. a c2al train export without --cohorts)")
     from c2al_tf.io_utils import check_output_file
@@ -39,11 +42,14 @@ def run(args) -> int:
         from c2al_tf.predictor import SavedModelPredictor
 
         predictions = SavedModelPredictor(args.baseline_model).predict(table)["probabilities"]
-    spec, results = mine_table(table, config, beam_args=args.beam_arg, predictions=predictions)
+    spec, results, validation = mine_and_validate(table, config, selection, predictions, args.beam_arg)
     print(format_table(results))
+    if validation:
+        print(format_rows(validation))
     spec.save(args.out)
     if spec.pairs:
         print(f"wrote {args.out}: {len(spec.pairs)} pair(s), top axis '{spec.pairs[0]['axis'][0]}'")
     else:
-        print(f"wrote {args.out}: no pair above the noise threshold (C2AL would add no auxiliary head)")
+        why = "confirmed on held-out rows" if selection.candidates else "above the noise threshold"
+        print(f"wrote {args.out}: no pair {why} (C2AL would add no auxiliary head)")
     return 0
