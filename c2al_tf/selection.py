@@ -9,10 +9,15 @@ Here each of the top ``K`` candidate pairs trains the model with its two heads
 that any pair of heads would give (extra gradient, not cohort signal) is not credited
 to a pair. Every model trains under the protocol (early stopping on the held-out
 rows, best epoch kept). A pair is **confirmed** when its held-out logloss is below
-both the baseline's and the control's by a paired 95% interval over the held-out
-rows that excludes zero:
+both the baseline's and the control's, which is how the protocol chooses lambda
+(lowest validation logloss, the baseline always a candidate). Each comparison is
+reported with its paired 95% interval over the held-out rows,
 
-    d_i = logloss_i(pair) - logloss_i(reference),   mean(d) + 1.96 * sd(d) / sqrt(n) < 0
+    d_i = logloss_i(pair) - logloss_i(reference),   mean(d) -+ 1.96 * sd(d) / sqrt(n),
+
+and ``significant`` says whether both intervals exclude zero. With
+``require_significance`` only significant pairs are confirmed (a stricter rule;
+with a few thousand held-out rows it rejects real but small gains).
 
 The confirmed pairs, best (lowest held-out logloss) first, make the spec; when none
 is confirmed the spec has no pair, so C2AL adds no head (the null world's answer).
@@ -34,11 +39,13 @@ DEFAULT_WEIGHT = 0.3  # lambda of the confirming trainings: the middle of the pr
 @dataclasses.dataclass
 class SelectionConfig:
     """``candidates``: how many of the miner's top pairs to confirm (0 = off, the
-    miner's ranking alone). ``weight``: lambda of each confirming training. ``seed``:
-    the models' seed."""
+    miner's ranking alone). ``weight``: lambda of each confirming training.
+    ``require_significance``: confirm only pairs whose intervals exclude zero.
+    ``seed``: the models' seed."""
 
     candidates: int = 0
     weight: float = DEFAULT_WEIGHT
+    require_significance: bool = False
     seed: int = 0
 
     def __post_init__(self):
@@ -116,10 +123,12 @@ def validate_pairs(table, candidates, selection: SelectionConfig, experiment=Non
     for pair in pairs:
         losses, info = train_one("c2al", _single(candidates, pair))
         vs_base, vs_control = paired_interval(losses, base), paired_interval(losses, control)
-        ok = vs_base[2] < 0 and vs_control[2] < 0
+        significant = vs_base[2] < 0 and vs_control[2] < 0
+        ok = significant if selection.require_significance else (vs_base[0] < 0 and vs_control[0] < 0)
         rows.append({"model": f"pair on {' x '.join(pair['axis'])}", "axis": list(pair["axis"]),
                      "score": pair["divergence"], "logloss": float(losses.mean()), **info,
-                     "vs_baseline": vs_base, "vs_control": vs_control, "confirmed": bool(ok)})
+                     "vs_baseline": vs_base, "vs_control": vs_control, "significant": bool(significant),
+                     "confirmed": bool(ok)})
         if ok:
             confirmed.append((float(losses.mean()), pair))
     if bar is not None:
@@ -149,8 +158,12 @@ def format_rows(rows: List[Dict[str, Any]]) -> str:
     def interval(t: Optional[Tuple[float, float, float]]) -> str:
         return "" if t is None else f"{t[0]:+.5f} [{t[1]:+.5f}, {t[2]:+.5f}]"
 
-    lines = [f"{'model':34s} {'logloss':>9s} {'epochs':>6s}  {'vs baseline':30s} {'vs control':30s} confirmed"]
+    def flag(r, key):
+        return "" if key not in r else ("yes" if r[key] else "no")
+
+    lines = [f"{'model':34s} {'logloss':>9s} {'epochs':>6s}  {'vs baseline':30s} {'vs control':30s} "
+             f"{'significant':11s} confirmed"]
     for r in rows:
         lines.append(f"{r['model'][:34]:34s} {r['logloss']:9.5f} {r['epochs']:6d}  {interval(r.get('vs_baseline')):30s} "
-                     f"{interval(r.get('vs_control')):30s} {'' if 'confirmed' not in r else ('yes' if r['confirmed'] else 'no')}")
+                     f"{interval(r.get('vs_control')):30s} {flag(r, 'significant'):11s} {flag(r, 'confirmed')}")
     return "\n".join(lines)

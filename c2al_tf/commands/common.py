@@ -114,16 +114,19 @@ def add_selection_args(p: argparse.ArgumentParser) -> None:
     d = SelectionConfig()
     p.add_argument("--validate", type=int, default=d.candidates, metavar="K",
                    help="confirm the miner's top K pairs with short auxiliary-head trainings on rows held out from "
-                        "the training data, against a baseline and a random-cohort control; keep only pairs that "
-                        f"lower held-out logloss against both (paired 95%% interval). 0 = off (default {d.candidates})")
+                        "the training data, against a baseline and a random-cohort control; keep only pairs whose "
+                        f"held-out logloss is below both. 0 = off (default {d.candidates})")
     p.add_argument("--validate-weight", type=float, default=d.weight, metavar="W",
                    help=f"lambda of the confirming trainings (default {d.weight:g})")
+    p.add_argument("--validate-significant", action="store_true",
+                   help="confirm only pairs whose paired 95%% intervals against both references exclude zero")
 
 
 def selection_config(args, **extra):
     from c2al_tf.selection import SelectionConfig
 
-    return SelectionConfig(candidates=args.validate, weight=args.validate_weight, **extra)
+    return SelectionConfig(candidates=args.validate, weight=args.validate_weight,
+                           require_significance=args.validate_significant, **extra)
 
 
 def mining_config(args, **extra):
