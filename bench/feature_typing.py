@@ -57,15 +57,17 @@ def scenario_int_ids(rows: int, path: str) -> dict:
     return {"label": "click", "positive": None, "declared": ["item_id", "item_category", "store"], "cohorts": None}
 
 
-def scenario_extremes(rows: int, path: str) -> dict:
-    """The ``extremes`` world: planted 2% / 3% extremes of ``spend`` (their tail/head NE is reported)."""
+def scenario_extremes(rows: int, path: str, scenario: str = "extremes") -> dict:
+    """A world with planted numeric extremes (``extremes``: bottom 2% / top 3% of
+    ``spend``; ``rate_shift``: bottom / top 5% of ``user_value``); their tail/head NE is
+    reported beside the oracles'."""
     from c2al_tf.data.synthetic import generate, ground_truth
 
-    frame = generate(rows, 7, "extremes")
+    frame = generate(rows, 7, scenario)
     frame.to_csv(path, index=False)
-    truth = ground_truth("extremes")
+    truth = ground_truth(scenario)
     return {"label": "click", "positive": None, "declared": ["item_id", "item_category", "store"],
-            "cohorts": (truth.axis, truth.tail_max, truth.head_min), "oracle": (frame, "extremes", 7)}
+            "cohorts": (truth.axis, truth.tail_max, truth.head_min), "oracle": (frame, scenario, 7)}
 
 
 def oracle_rows(name: str, info: dict, seeds: int):
@@ -117,7 +119,7 @@ def typings(table_reader, info):
     }
 
 
-DATASETS = ("generator", "int_ids", "extremes", "movielens", "clothing")
+DATASETS = ("generator", "int_ids", "extremes", "rate_shift", "movielens", "clothing")
 
 
 def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feature_typing"):
@@ -135,6 +137,7 @@ def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feat
         makers = {"generator": ("generator, integer ids", lambda p: synthetic_int_ids(rows, p)),
                   "int_ids": ("scenario int_ids", lambda p: scenario_int_ids(rows, p)),
                   "extremes": ("scenario extremes", lambda p: scenario_extremes(rows, p)),
+                  "rate_shift": ("scenario rate_shift", lambda p: scenario_extremes(rows, p, "rate_shift")),
                   "movielens": ("MovieLens 100K as CSV", movielens_csv), "clothing": ("clothing reviews", clothing)}
         for name, make in (makers[k] for k in only):
             path = os.path.join(tmp, "data.csv")
