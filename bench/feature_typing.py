@@ -57,7 +57,7 @@ def scenario_int_ids(rows: int, path: str) -> dict:
     return {"label": "click", "positive": None, "declared": ["item_id", "item_category", "store"], "cohorts": None}
 
 
-def scenario_extremes(rows: int, path: str, scenario: str = "extremes") -> dict:
+def scenario_world(rows: int, path: str, scenario: str) -> dict:
     """A world with planted numeric extremes (``extremes``: bottom 2% / top 3% of
     ``spend``; ``rate_shift``: bottom / top 5% of ``user_value``); their tail/head NE is
     reported beside the oracles'."""
@@ -136,8 +136,8 @@ def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feat
     with tempfile.TemporaryDirectory() as tmp:
         makers = {"generator": ("generator, integer ids", lambda p: synthetic_int_ids(rows, p)),
                   "int_ids": ("scenario int_ids", lambda p: scenario_int_ids(rows, p)),
-                  "extremes": ("scenario extremes", lambda p: scenario_extremes(rows, p)),
-                  "rate_shift": ("scenario rate_shift", lambda p: scenario_extremes(rows, p, "rate_shift")),
+                  "extremes": ("scenario extremes", lambda p: scenario_world(rows, p, "extremes")),
+                  "rate_shift": ("scenario rate_shift", lambda p: scenario_world(rows, p, "rate_shift")),
                   "movielens": ("MovieLens 100K as CSV", movielens_csv), "clothing": ("clothing reviews", clothing)}
         for name, make in (makers[k] for k in only):
             path = os.path.join(tmp, "data.csv")

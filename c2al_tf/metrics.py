@@ -22,12 +22,16 @@ EPS = 1e-7
 METRIC_KEYS = ("ne", "logloss", "auc", "calibration", "count", "positive_rate")
 
 
-def logloss(y, p) -> float:
+def row_logloss(y, p) -> np.ndarray:
+    """Per-row logloss ``-(y log p + (1 - y) log(1 - p))``, ``p`` clipped to [EPS, 1 - EPS]."""
     y = np.asarray(y, np.float64).reshape(-1)
     p = np.clip(np.asarray(p, np.float64).reshape(-1), EPS, 1 - EPS)
-    if len(y) == 0:
-        return float("nan")
-    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def logloss(y, p) -> float:
+    losses = row_logloss(y, p)
+    return float(losses.mean()) if len(losses) else float("nan")
 
 
 def entropy(rate: float) -> float:

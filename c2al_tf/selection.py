@@ -30,7 +30,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from c2al_tf.cohorts.spec import CohortSpec
 from c2al_tf.errors import C2ALInputError
+from c2al_tf.metrics import row_logloss
 
 Z95 = 1.959963984540054
 DEFAULT_WEIGHT = 0.3  # lambda of the confirming trainings: the middle of the protocol's grid (0.1, 0.3, 1)
@@ -55,12 +57,6 @@ class SelectionConfig:
             raise C2ALInputError(f"--validate-weight must be > 0, got {self.weight}")
 
 
-def row_logloss(y: np.ndarray, p: np.ndarray, eps: float = 1e-7) -> np.ndarray:
-    p = np.clip(np.asarray(p, np.float64).reshape(-1), eps, 1 - eps)
-    y = np.asarray(y, np.float64).reshape(-1)
-    return -(y * np.log(p) + (1 - y) * np.log(1 - p))
-
-
 def paired_interval(a: np.ndarray, b: np.ndarray) -> Tuple[float, float, float]:
     """Mean of ``a - b`` and its 95% interval (rows as independent pairs)."""
     d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
@@ -68,11 +64,9 @@ def paired_interval(a: np.ndarray, b: np.ndarray) -> Tuple[float, float, float]:
     return float(d.mean()), float(d.mean() - half), float(d.mean() + half)
 
 
-def _single(spec, pair) -> Any:
-    from c2al_tf.cohorts.spec import CohortSpec
-
-    return CohortSpec.from_pairs(spec.label, [pair], method=spec.doc.get("method", "stats"),
-                                 divergence=spec.doc.get("divergence", "js"))
+def _with_pairs(spec: CohortSpec, pairs: List[Dict[str, Any]]) -> CohortSpec:
+    """``spec``'s document (label, method, divergence) with these pairs, in this order."""
+    return CohortSpec(dict(spec.doc, pairs=list(pairs)), source="<validated>")
 
 
 def validate_pairs(table, candidates, selection: SelectionConfig, experiment=None,
@@ -87,15 +81,12 @@ def validate_pairs(table, candidates, selection: SelectionConfig, experiment=Non
     experiment = experiment or ExperimentConfig()
     train = dataclasses.replace(experiment.train, aux_weights=(float(selection.weight),), select_aux_weight=False)
     config = dataclasses.replace(experiment, train=train)
-    from c2al_tf.cohorts.spec import CohortSpec
-
     pairs = list(candidates.pairs)[:int(selection.candidates)]
     if not pairs:
-        return CohortSpec(dict(candidates.doc, pairs=[]), source="<validated>"), []
+        return _with_pairs(candidates, []), []
+    # refuses held-out rows without positives or negatives, as for any validation split
     fit_rows, held_out = carve_validation(table, train.validation_fraction, train.validation_seed)
     y = np.asarray(held_out.label, np.float64)
-    if y.sum() == 0:
-        raise C2ALInputError(f"{table.source}: the held-out rows for --validate have no positive label")
     spec = FeatureSpec.from_table(fit_rows, vocab_budget=train.vocab_budget)
     bar = None
     if progress:
@@ -113,15 +104,14 @@ def validate_pairs(table, candidates, selection: SelectionConfig, experiment=Non
         return losses, {"epochs": out["result"].best_epoch}
 
     base, base_info = train_one("baseline", None)
-    first = _single(candidates, pairs[0])
-    control, control_info = train_one("random", first)
+    control, control_info = train_one("random", _with_pairs(candidates, pairs[:1]))
     rows: List[Dict[str, Any]] = [
         {"model": "baseline (no head)", "logloss": float(base.mean()), **base_info},
         {"model": "control (random cohorts)", "logloss": float(control.mean()), **control_info,
          "vs_baseline": paired_interval(control, base)}]
     confirmed = []
     for pair in pairs:
-        losses, info = train_one("c2al", _single(candidates, pair))
+        losses, info = train_one("c2al", _with_pairs(candidates, [pair]))
         vs_base, vs_control = paired_interval(losses, base), paired_interval(losses, control)
         significant = vs_base[2] < 0 and vs_control[2] < 0
         ok = significant if selection.require_significance else (vs_base[0] < 0 and vs_control[0] < 0)
@@ -134,7 +124,7 @@ def validate_pairs(table, candidates, selection: SelectionConfig, experiment=Non
     if bar is not None:
         bar.close()
     confirmed.sort(key=lambda t: t[0])  # best held-out logloss first, not the miner's score order
-    return CohortSpec(dict(candidates.doc, pairs=[p for _, p in confirmed]), source="<validated>"), rows
+    return _with_pairs(candidates, [p for _, p in confirmed]), rows
 
 
 def mine_and_validate(table, mining, selection: SelectionConfig, predictions=None, beam_args=None,
@@ -149,8 +139,7 @@ def mine_and_validate(table, mining, selection: SelectionConfig, predictions=Non
     rows: List[Dict[str, Any]] = []
     if selection.candidates:
         spec, rows = validate_pairs(table, spec, selection, experiment, progress)
-    spec.doc["pairs"] = spec.pairs[:int(mining.max_pairs)]
-    return spec, results, rows
+    return _with_pairs(spec, spec.pairs[:int(mining.max_pairs)]), results, rows
 
 
 def format_rows(rows: List[Dict[str, Any]]) -> str:

@@ -45,3 +45,11 @@ def test_paired_comparison_t_and_bootstrap():
     assert noisy["verdict"] == "no significant difference" and not noisy["excludes_zero"]
     with pytest.raises(ValueError):
         metrics.paired_comparison([1.0], [1.0, 2.0])
+
+
+def test_row_logloss_against_float64_reference():
+    from c2al_tf.metrics import row_logloss
+
+    y, p = np.array([1, 0, 1, 0]), np.array([0.9, 0.2, 1.0, 0.0])
+    expected = -np.array([np.log(0.9), np.log(0.8), np.log(1 - 1e-7), np.log(1 - 1e-7)])
+    np.testing.assert_allclose(row_logloss(y, p), expected, rtol=1e-9)

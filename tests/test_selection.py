@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 from c2al_tf.errors import C2ALInputError
-from c2al_tf.selection import SelectionConfig, format_rows, paired_interval, row_logloss
+from c2al_tf.selection import SelectionConfig, format_rows, paired_interval
 
 
 def test_paired_interval_against_scipy():
@@ -16,12 +16,6 @@ def test_paired_interval_against_scipy():
     d = a - b
     ref = stats.norm.interval(0.95, loc=d.mean(), scale=stats.sem(d))
     np.testing.assert_allclose([mean, lo, hi], [d.mean(), *ref], rtol=1e-9)
-
-
-def test_row_logloss_against_float64_reference():
-    y, p = np.array([1, 0, 1, 0]), np.array([0.9, 0.2, 1.0, 0.0])
-    expected = -np.array([np.log(0.9), np.log(0.8), np.log(1 - 1e-7), np.log(1 - 1e-7)])
-    np.testing.assert_allclose(row_logloss(y, p), expected, rtol=1e-9)
 
 
 def test_selection_config_refuses_bad_values():
