@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence
 import numpy as np
 
 from c2al_tf.cohorts.spec import AUX_PREFIX
+from c2al_tf.models.config import EMBEDDING_L2
 from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, fit_protocol
 from c2al_tf.metrics import evaluate_predictions, paired_comparison
 
@@ -50,6 +51,7 @@ class ExperimentConfig:
     test_fraction: float = 0.2
     split_seed: int = 12345
     variants: Sequence[str] = VARIANTS
+    embedding_l2: float = EMBEDDING_L2  # ModelConfig.embedding_l2 of every variant
 
 
 def split_indices(rows: int, test_fraction: float, seed: int):
@@ -151,8 +153,8 @@ def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_w
 
     priors = head_priors([], fit_table)
     priors.update({k: float(v.mean()) for k, v in aux_override.items()})
-    return build_model(spec, heads if aux_weight > 0 else [], ModelConfig(model=model, aux_weight=aux_weight),
-                       priors=priors)
+    return build_model(spec, heads if aux_weight > 0 else [],
+                       ModelConfig(model=model, aux_weight=aux_weight, embedding_l2=config.embedding_l2), priors=priors)
 
 
 def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, masks_fit,

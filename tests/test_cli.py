@@ -50,6 +50,10 @@ def test_train_bad_inputs(data, run_cli, tmp_path):
     code, _, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
                            "--epochs", 0)
     assert code == 2 and "--epochs" in err
+    for bad in ("-0.001", "nan"):
+        code, _, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export",
+                               tmp_path / "m", "--embedding-l2", bad)
+        assert code == 2 and "--embedding-l2 must be a finite number >= 0" in err and len(err.strip().splitlines()) == 1
     assert not os.path.exists(tmp_path / "m")  # nothing half-written
 
 

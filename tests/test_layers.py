@@ -102,6 +102,26 @@ def test_categorical_embedding_oov_never_fails():
     np.testing.assert_allclose(ints(tf.constant([[3], [17]], tf.int64)).numpy(), want[:2])
 
 
+@pytest.mark.parametrize("mode", [{"vocabulary": ["a", "b", "c"]}, {"vocabulary": None, "hash_buckets": 7},
+                                  {"vocabulary": None, "indices": 5}])
+def test_categorical_embedding_l2_penalizes_the_whole_table_against_float64(mode):
+    """penalty = l2 * ||E||_F^2 over every row (not only the rows looked up), in
+    every mode; l2 round-trips through the config; l2 = 0 adds no loss."""
+    layer = CategoricalEmbedding(dim=4, l2=0.003, **mode)
+    x = tf.constant([[1]], tf.int64) if mode.get("indices") else tf.constant([["a"]])
+    layer(x)  # builds the table; one row looked up
+    table = layer.table.embeddings.numpy().astype(np.float64)
+    assert len(layer.losses) == 1
+    np.testing.assert_allclose(float(layer.losses[0]), 0.003 * np.sum(table ** 2), rtol=1e-6)
+    assert CategoricalEmbedding.from_config(layer.get_config()).l2 == 0.003
+    plain = CategoricalEmbedding(dim=4, **mode)
+    plain(x)
+    assert plain.losses == [] and plain.get_config()["l2"] == 0.0
+    for bad in (-1e-3, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="l2 must be a finite number >= 0"):
+            CategoricalEmbedding(dim=4, l2=bad, **mode)
+
+
 def test_categorical_embedding_hashed_mode():
     """e = E[1 + FarmHash64(x) mod N] for present values, E[0] for missing; no
     vocabulary stored; config round trip; memory (N + 1) * d whatever the ids."""

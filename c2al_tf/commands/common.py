@@ -71,6 +71,26 @@ def add_training_args(p: argparse.ArgumentParser, distribute: bool = True) -> No
                         f"of a vocabulary table (default {d.vocab_budget:,})")
 
 
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    """Model flags shared by ``c2al train`` and ``c2al experiment``; defaults are ModelConfig's."""
+    from c2al_tf.models.config import ModelConfig
+
+    d = ModelConfig()
+    p.add_argument("--embedding-l2", type=float, default=d.embedding_l2, metavar="L",
+                   help="L2 on every categorical embedding table, per step (keeps rare ids from memorizing "
+                        f"their rows; 0 = none; default {d.embedding_l2:g})")
+
+
+def model_config_args(args) -> dict:
+    """ModelConfig keyword arguments from :func:`add_model_args`'s flags (checked here, before any work)."""
+    from c2al_tf.errors import C2ALInputError
+    import math
+
+    if not (math.isfinite(args.embedding_l2) and args.embedding_l2 >= 0):
+        raise C2ALInputError(f"--embedding-l2 must be a finite number >= 0, got {args.embedding_l2}")
+    return {"embedding_l2": float(args.embedding_l2)}
+
+
 def train_config(args):
     """A :class:`~c2al_tf.models.protocol.TrainConfig` from :func:`add_training_args`'s flags."""
     from c2al_tf.models.protocol import TrainConfig, parse_aux_weights

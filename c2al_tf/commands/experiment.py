@@ -6,8 +6,9 @@ import shlex
 import sys
 import time
 
-from c2al_tf.commands.common import (add_data_args, add_mining_args, add_selection_args, add_training_args,
-                                     mining_config, read_data, selection_config, split_list, train_config)
+from c2al_tf.commands.common import (add_data_args, add_mining_args, add_model_args, add_selection_args,
+                                     add_training_args, mining_config, model_config_args, read_data,
+                                     selection_config, split_list, train_config)
 
 
 def register(sub) -> None:
@@ -23,6 +24,7 @@ def register(sub) -> None:
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
     p.add_argument("--cohorts", metavar="cohorts.json", help="use these cohorts instead of mining")
     add_training_args(p, distribute=False)
+    add_model_args(p)
     add_mining_args(p)  # without --cohorts; --by residuals|predictions first trains a baseline on the training rows
     add_selection_args(p)  # without --cohorts: confirm the top pairs on rows held out from the training split
     p.add_argument("--variants", default=",".join(VARIANTS), metavar="a,b", help=f"subset of {', '.join(VARIANTS)}")
@@ -46,7 +48,8 @@ def run(args) -> int:
     if unknown or "baseline" not in variants:
         raise C2ALInputError(f"--variants must include baseline and only name {', '.join(VARIANTS)} "
                              f"(got '{args.variants}')")
-    training = train_config(args)  # bad protocol and mining flags fail before any work
+    training = train_config(args)  # bad protocol, model and mining flags fail before any work
+    model_kwargs = model_config_args(args)
     mining = mining_config(args)
     selection = selection_config(args)
     if not 0 < args.test_fraction < 1:
@@ -58,7 +61,7 @@ def run(args) -> int:
     table = read_data(args)
     print(f"[experiment] {table.source}: {table.summary()}")
     config = ExperimentConfig(seeds=args.seeds, model=args.model, train=training,
-                              test_fraction=args.test_fraction, variants=variants)
+                              test_fraction=args.test_fraction, variants=variants, **model_kwargs)
     validation = []
     if cohorts is None:
         train, _ = split(table, config.test_fraction, config.split_seed)

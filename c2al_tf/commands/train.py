@@ -1,11 +1,14 @@
 """``c2al train``: train a C2AL (or baseline) model and export a SavedModel."""
 from __future__ import annotations
 
-from c2al_tf.commands.common import add_data_args, add_training_args, read_data, train_config
+from c2al_tf.commands.common import add_data_args, add_model_args, add_training_args, model_config_args, read_data, train_config
 
 
 def register(sub) -> None:
     from c2al_tf.models.builder import ENCODERS
+    from c2al_tf.models.config import ModelConfig
+
+    d = ModelConfig()
 
     p = sub.add_parser("train", help="train a model (auxiliary heads from --cohorts) and export it",
                        description="Train the shared encoder with a primary head and, given --cohorts, one "
@@ -16,8 +19,9 @@ def register(sub) -> None:
     p.add_argument("--cohorts", metavar="cohorts.json", help="CohortSpec; without it, a baseline model")
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
     add_training_args(p)
-    p.add_argument("--embedding-dim", type=int, default=16)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
+    add_model_args(p)
+    p.add_argument("--embedding-dim", type=int, default=d.embedding_dim)
+    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--verbose-epochs", action="store_true", help="print one line per epoch")
     p.add_argument("--save-training-model", metavar="PATH.keras",
@@ -62,7 +66,8 @@ def run(args) -> int:
     from c2al_tf.models.protocol import carve_validation, fit, fit_protocol
     from c2al_tf.models.training import head_priors
 
-    training = train_config(args)  # bad protocol flags fail before any work
+    training = train_config(args)  # bad protocol and model flags fail before any work
+    model_kwargs = model_config_args(args)
     from c2al_tf.io_utils import check_output_dir
 
     check_output_dir(args.export, "--export")  # before any work
@@ -97,7 +102,7 @@ def run(args) -> int:
     def build(lam):
         set_seed(args.seed)
         config = ModelConfig(model=args.model, aux_weight=lam, embedding_dim=args.embedding_dim,
-                             learning_rate=args.learning_rate)
+                             learning_rate=args.learning_rate, **model_kwargs)
         with strategy.scope():
             model = build_model(spec, heads if lam > 0 else [], config,
                                 priors=head_priors(heads if lam > 0 else [], fit_table))

@@ -80,11 +80,19 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
 
         i = 1 + position of x in vocabulary, or 0 (the OOV row) for unseen/missing values
         e = E[i],  E in R^{(|vocabulary| + 1) x d}
+        penalty = l2 * ||E||_F^2   (added to the model's loss once per step; l2 = 0: none)
 
     Input ``[batch, 1]`` tf.string, or a number (the categorical view of an
     integer column: integral values are looked up as their decimal text, NaN is
     missing); output ``[batch, d]``. Unknown categories at training or serving
     time share the OOV row; they never fail.
+
+    ``l2`` penalizes the *whole table* every step, not only the rows a batch looks
+    up: a row seen once per epoch is pulled back to 0 on every step while its data
+    gradient arrives once, so rare ids cannot memorize their few labels (the
+    reason a click model's validation loss rises after its first epochs), while a
+    frequent id's data gradient outweighs the pull. It is a Gaussian prior on
+    every row, in the units of the mean per-example loss.
 
     The vocabulary is layer *state*, not configuration: it lives in a lookup table
     that is saved with the weights (the SavedModel checkpoint, or
@@ -108,10 +116,13 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
     """
 
     def __init__(self, vocabulary: Optional[Sequence[str]], dim: int, vocabulary_size: Optional[int] = None,
-                 hash_buckets: int = 0, indices: int = 0, **kwargs):
+                 hash_buckets: int = 0, indices: int = 0, l2: float = 0.0, **kwargs):
         super().__init__(**kwargs)
         if int(dim) < 1:
             raise ValueError(f"CategoricalEmbedding: dim must be >= 1, got {dim}")
+        if not (np.isfinite(float(l2)) and float(l2) >= 0):
+            raise ValueError(f"CategoricalEmbedding: l2 must be a finite number >= 0, got {l2}")
+        self.l2 = float(l2)
         if int(hash_buckets) < 0:
             raise ValueError(f"CategoricalEmbedding: hash_buckets must be >= 0, got {hash_buckets}")
         if int(indices) < 0:
@@ -122,17 +133,13 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
                 raise ValueError("CategoricalEmbedding: indices (pre-looked-up input) excludes vocabulary and "
                                  "hash_buckets; give one of them")
             self.dim, self.vocabulary_size, self.lookup_table = int(dim), 0, None
-            self.table = tf.keras.layers.Embedding(
-                self.indices + 1, self.dim, name="table",
-                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05))
+            self.table = self._table(self.indices + 1)
             return
         if self.hash_buckets:
             if vocabulary:
                 raise ValueError("CategoricalEmbedding: give a vocabulary or hash_buckets, not both")
             self.dim, self.vocabulary_size, self.lookup_table = int(dim), 0, None
-            self.table = tf.keras.layers.Embedding(
-                self.hash_buckets + 1, self.dim, name="table",
-                embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05))
+            self.table = self._table(self.hash_buckets + 1)
             return
         if vocabulary is None and vocabulary_size is None:
             raise ValueError("CategoricalEmbedding: give vocabulary (a list of strings) or vocabulary_size")
@@ -150,8 +157,12 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
                 key_dtype=tf.string, value_dtype=tf.int64, default_value=0, name="vocabulary")
             if keys:
                 self._set_keys(keys)
-        self.table = tf.keras.layers.Embedding(self.vocabulary_size + 1, self.dim, name="table",
-                                               embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05))
+        self.table = self._table(self.vocabulary_size + 1)
+
+    def _table(self, rows: int):
+        return tf.keras.layers.Embedding(rows, self.dim, name="table",
+                                         embeddings_initializer=tf.keras.initializers.RandomNormal(stddev=0.05),
+                                         embeddings_regularizer=tf.keras.regularizers.L2(self.l2) if self.l2 else None)
 
     def _set_keys(self, keys):
         self.lookup_table.insert(tf.constant(keys, tf.string), tf.range(1, len(keys) + 1, dtype=tf.int64))
@@ -190,7 +201,7 @@ class CategoricalEmbedding(tf.keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update({"vocabulary": None, "vocabulary_size": self.vocabulary_size, "dim": self.dim,
-                       "hash_buckets": self.hash_buckets, "indices": self.indices})
+                       "hash_buckets": self.hash_buckets, "indices": self.indices, "l2": self.l2})
         return config
 
     # .keras format: the table is not a Keras weight, so it travels as an asset file.

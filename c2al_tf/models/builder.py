@@ -103,7 +103,7 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
     embedded = [NumericEmbedding(d, f.mean, f.std, boundaries=f.boundaries if config.numeric_buckets else (),
                                  scaled=config.numeric_scaled or not f.boundaries, name=f"emb_{_safe(f.name)}")(inputs[f.name]) for f in spec.numeric]
     embedded += [CategoricalEmbedding(f.vocabulary if not f.hash_buckets else None, d, hash_buckets=f.hash_buckets,
-                                      indices=f.indices, name=f"emb_{_safe(f.name)}")(inputs[f.column]) for f in spec.categorical]
+                                      indices=f.indices, l2=config.embedding_l2, name=f"emb_{_safe(f.name)}")(inputs[f.column]) for f in spec.categorical]
     rows = [tf.keras.layers.Reshape((1, d), name=f"row_{i}")(e) for i, e in enumerate(embedded)]
     x = tf.keras.layers.Concatenate(axis=1, name="embeddings")(rows) if len(rows) > 1 else rows[0]
     flat = tf.keras.layers.Flatten(name="flat_embeddings")(x)
