@@ -5,7 +5,9 @@ a candidate), summarised in one table.
     .venv/bin/python bench/protocol_evidence.py [--seeds 5] [--datasets synthetic,movielens,clothing]
         [--variants baseline,c2al,random,tail_only,dcn] [--out bench/results/protocol_evidence.json]
 
-Datasets: ``synthetic`` (the generator, 100k rows, planted cohorts given),
+Datasets: ``synthetic`` (the generator, 100k rows, planted cohorts given), any
+scenario of ``c2al generate --scenario`` by name (``rate_shift``, ``interaction``,
+... ; ``--scenario-rows`` rows, seed 11, its planted tail / head given as cohorts),
 ``synthetic_int_ids`` (the generator with integer-coded ids, cohorts mined),
 ``movielens`` (../shared/data/movielens-100k, label rating >= 4, cohorts mined) and
 ``clothing`` (../shared/data/clothing-reviews, label recommended, cohorts mined).
@@ -35,23 +37,33 @@ def _shared():
     return os.path.dirname(default_movielens_dir())
 
 
-def prepare(name: str, work: str):
-    """(data path, extra experiment args) for one dataset."""
+def planted(scenario: str, rows: int, work: str):
+    """(data path, experiment args): ``rows`` of a generator world (seed 11) with its
+    planted tail / head given as the cohorts."""
     from c2al_tf.cohorts import CohortSpec
     from c2al_tf.data import ground_truth, write_csv
 
+    path = os.path.join(work, f"{scenario}.csv")
+    write_csv(path, rows, seed=11, scenario=scenario)
+    t = ground_truth(scenario)
+    spec = CohortSpec.from_pairs("click", [{
+        "axis": [t.axis], "divergence": 0.0,
+        "head": {"name": f"{t.axis}_head", "aux_label": f"aux__{t.axis}_head",
+                 "predicate": {"feature": t.axis, "min": t.head_min, "max": None}},
+        "tail": {"name": f"{t.axis}_tail", "aux_label": f"aux__{t.axis}_tail",
+                 "predicate": {"feature": t.axis, "min": None, "max": t.tail_max}}}], method="manual")
+    spec.save(os.path.join(work, f"{scenario}-planted.json"))
+    return path, ["--label", "click", "--cohorts", os.path.join(work, f"{scenario}-planted.json")]
+
+
+def prepare(name: str, work: str, scenario_rows: int = 200_000):
+    """(data path, extra experiment args) for one dataset."""
+    from c2al_tf.data.synthetic import scenario_names
+
     if name == "synthetic":
-        path = os.path.join(work, "synthetic.csv")
-        write_csv(path, 100_000, seed=11)
-        t = ground_truth()
-        spec = CohortSpec.from_pairs("click", [{
-            "axis": [t.axis], "divergence": 0.0,
-            "head": {"name": "user_value_head", "aux_label": "aux__user_value_head",
-                     "predicate": {"feature": t.axis, "min": t.head_min, "max": None}},
-            "tail": {"name": "user_value_tail", "aux_label": "aux__user_value_tail",
-                     "predicate": {"feature": t.axis, "min": None, "max": t.tail_max}}}], method="manual")
-        spec.save(os.path.join(work, "planted.json"))
-        return path, ["--label", "click", "--cohorts", os.path.join(work, "planted.json")]
+        return planted("planted", 100_000, work)
+    if name in scenario_names() and name not in ("planted", "null"):
+        return planted(name, scenario_rows, work)
     if name == "synthetic_int_ids":
         from feature_typing import synthetic_int_ids
 
@@ -102,6 +114,7 @@ def main():
     ap.add_argument("--variants", default="baseline,c2al,random,tail_only,dcn")
     ap.add_argument("--experiment-arg", action="append", default=[], metavar="X",
                     help="extra flag for every 'c2al experiment' (repeatable)")
+    ap.add_argument("--scenario-rows", type=int, default=200_000, help="rows of a named scenario")
     ap.add_argument("--work", help="directory for data and reports (default: a temporary one)")
     ap.add_argument("--out")
     args = ap.parse_args()
@@ -109,7 +122,7 @@ def main():
     os.makedirs(work, exist_ok=True)
     rows, commands = [], {}
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
-        data, extra = prepare(name, work)
+        data, extra = prepare(name, work, args.scenario_rows)
         out = os.path.join(work, f"exp-{name}")
         cmd = [sys.executable, "-m", "c2al_tf.cli", "experiment", "--data", data, "--out", out, "--seeds",
                str(args.seeds), "--variants", args.variants, *extra, *args.experiment_arg]
