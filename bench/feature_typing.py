@@ -122,7 +122,7 @@ def typings(table_reader, info):
 DATASETS = ("generator", "int_ids", "extremes", "rate_shift", "movielens", "clothing")
 
 
-def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feature_typing"):
+def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feature_typing", kinds=None):
     from c2al_tf.data import ground_truth, read_table
     from c2al_tf.experiment import split
     from c2al_tf.metrics import normalized_entropy
@@ -149,6 +149,8 @@ def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feat
 
             results = {}
             for typing_name, (read_kw, model_kw) in typings(reader, info).items():
+                if kinds and typing_name not in kinds and typing_name != "declared ids":
+                    continue
                 table = reader(**read_kw)
                 tr, te = split(table, 0.2, 12345)
                 fit_rows, val_rows = carve_validation(tr, protocol.validation_fraction, protocol.validation_seed)
@@ -194,8 +196,10 @@ if __name__ == "__main__":
     p.add_argument("--epochs", type=int, default=20, help="maximum epochs (early stopping on validation)")
     p.add_argument("--datasets", default=",".join(DATASETS), help=f"comma list of {', '.join(DATASETS)}")
     p.add_argument("--name", default="feature_typing", help="results file name (bench/results/NAME.json)")
+    p.add_argument("--typings", default="", help="comma list of typing rows to run (default: all; 'declared ids', "
+                                                  "the reference, always runs), e.g. 'new default rule'")
     a = p.parse_args()
     chosen = [d.strip() for d in a.datasets.split(",") if d.strip()]
     if not chosen or any(d not in DATASETS for d in chosen):
         p.error(f"--datasets: choose from {', '.join(DATASETS)}")
-    run(a.seeds, a.rows, a.epochs, chosen, a.name)
+    run(a.seeds, a.rows, a.epochs, chosen, a.name, [t.strip() for t in a.typings.split(",") if t.strip()])
