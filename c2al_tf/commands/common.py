@@ -135,7 +135,8 @@ def add_selection_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validate", type=int, default=d.candidates, metavar="K",
                    help="confirm the miner's top K pairs with short auxiliary-head trainings on rows held out from "
                         "the training data, against a baseline and a random-cohort control; keep only pairs whose "
-                        f"held-out logloss is below both. 0 = off (default {d.candidates})")
+                        "held-out logloss is below the baseline's by more than its paired 95%% interval and below "
+                        f"the control's. 0 = off (default {d.candidates})")
     p.add_argument("--validate-weight", type=float, default=d.weight, metavar="W",
                    help=f"lambda of the confirming trainings (default {d.weight:g})")
     p.add_argument("--validate-significant", action="store_true",
