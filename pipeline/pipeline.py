@@ -27,6 +27,7 @@ from tfx import v1 as tfx
 from c2al_tf.cohorts.binning import QUANTILE_BUCKETS
 from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.data.transform import TransformConfig
+from c2al_tf.models.config import EMBEDDING_L2
 from c2al_tf.models.protocol import NE_TOLERANCE, TrainConfig
 from components.cohort_miner import CohortMiner
 
@@ -140,7 +141,7 @@ def transform_config(label: str, categorical: Optional[List[str]], schema_file: 
 
 def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c2al",
                     schema_file: Optional[str] = None, model: str = "attention_fm",
-                    training: Optional[TrainConfig] = None, seed: int = 0,
+                    training: Optional[TrainConfig] = None, seed: int = 0, embedding_l2: float = EMBEDDING_L2,
                     mining: Optional[MiningConfig] = None, categorical: Optional[List[str]] = None,
                     ne_tolerance: float = NE_TOLERANCE, beam_args: Optional[List[str]] = None,
                     metadata_path: Optional[str] = None, enable_cache: bool = True,
@@ -163,6 +164,7 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
     training = training if training is not None else TrainConfig()
     trainer_cls, remote = trainer_class(cluster)
     config: Dict = {"label": label, "model": model, "seed": seed, "categorical": list(categorical or []),
+                    "embedding_l2": float(embedding_l2),
                     **training.to_dict(), **remote}
 
     transform = tfx.components.Transform(

@@ -3,7 +3,8 @@
 CohortMiner's Examples and exports the serving SavedModel.
 
 custom_config keys: label (required), baseline (bool), model (attention_fm | dhen |
-dcn | fm | mlp), seed, categorical (list), vocab_rows (without a Transform: rows
+dcn | fm | mlp), embedding_l2 (:class:`c2al_tf.models.config.ModelConfig`'s default
+when absent), seed, categorical (list), vocab_rows (without a Transform: rows
 read to build vocabularies and normalization, default 200000), and the training protocol's
 fields (:class:`c2al_tf.models.protocol.TrainConfig`: epochs, batch_size,
 early_stopping, patience, validation_fraction, validation_seed, aux_weights,
@@ -202,8 +203,9 @@ def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, 
         set_seed(seed)
         heads = cohorts if lam > 0 else []
         with strategy.scope():
-            model = build_model(spec, heads, ModelConfig(model=cfg.get("model", "attention_fm"), aux_weight=lam),
-                                priors=head_priors(heads, sample))
+            config = ModelConfig(model=cfg.get("model", "attention_fm"), aux_weight=lam,
+                                 **({"embedding_l2": float(cfg["embedding_l2"])} if "embedding_l2" in cfg else {}))
+            model = build_model(spec, heads, config, priors=head_priors(heads, sample))
             model.compile()
         return model
 

@@ -78,6 +78,17 @@ def test_kubeflow_compile_with_worker_replicas(tmp_path, run_cli):
         assert {p["container_spec"]["image_uri"] for p in pools} == {"gcr.io/my-project/c2al-tf:1"}
         assert config["ai_platform_training_args"]["project"] == "my-project"
         assert config["strategy"] == "auto" and config["ai_platform_enable_vertex"] is True
+    code, _, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", tmp_path / "p1.json",
+                           "--embedding-l2", "0.004")
+    assert code == 0, err
+    tasks = json.loads((tmp_path / "p1.json").read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+    for name in ("Trainer", "BaselineTrainer"):  # one model setting for both trainers
+        params = tasks[name]["inputs"]["parameters"]
+        assert json.loads(params["custom_config"]["runtimeValue"]["constantValue"]["stringValue"])[
+            "embedding_l2"] == 0.004
+    code, _, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", tmp_path / "p4.json",
+                           "--embedding-l2", "-1")
+    assert code == 2 and "--embedding-l2 must be a finite number >= 0" in err and not (tmp_path / "p4.json").exists()
     code, _, err = run_cli("pipeline", "compile", "--target", "kubeflow", "--out", tmp_path / "p2.json",
                            "--workers", 2)
     assert code == 2 and "need --vertex-project" in err and not (tmp_path / "p2.json").exists()

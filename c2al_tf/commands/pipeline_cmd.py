@@ -34,7 +34,7 @@ def register(sub) -> None:
 
 
 def _pipeline_args(p, for_compile: bool = False) -> None:
-    from c2al_tf.commands.common import add_mining_args, add_training_args
+    from c2al_tf.commands.common import add_mining_args, add_model_args, add_training_args
     from c2al_tf.models.builder import ENCODERS
     from c2al_tf.models.protocol import NE_TOLERANCE
 
@@ -46,6 +46,7 @@ def _pipeline_args(p, for_compile: bool = False) -> None:
     p.add_argument("--schema", metavar="schema.pbtxt", help="use ImportSchemaGen with this schema")
     p.add_argument("--model", default="attention_fm", choices=ENCODERS)
     add_training_args(p)
+    add_model_args(p)
     p.add_argument("--seed", type=int, default=0)
     add_mining_args(p, bins=False)
     p.add_argument("--categorical", default="", metavar="a,b", help="integer columns to treat as categorical")
@@ -127,13 +128,14 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
 
 
 def build(args, root: str, cluster=None):
-    from c2al_tf.commands.common import mining_config, split_list, train_config
+    from c2al_tf.commands.common import mining_config, model_config_args, split_list, train_config
     from pipeline.pipeline import create_pipeline
     from pipeline.runner import beam_args
 
     return create_pipeline(
         os.path.abspath(args.data) if args.data and "://" not in args.data else args.data, args.label, root,
-        schema_file=args.schema, model=args.model, training=train_config(args), seed=args.seed, mining=mining_config(args, seed=args.seed),
+        schema_file=args.schema, model=args.model, training=train_config(args), seed=args.seed,
+        mining=mining_config(args, seed=args.seed), **model_config_args(args),
         categorical=split_list(args.categorical), ne_tolerance=args.ne_tolerance, beam_args=beam_args(args.beam_arg),
         metadata_path=os.path.join(root, "metadata.sqlite") if "://" not in root else None,
         enable_cache=not getattr(args, "no_cache", False), cluster=cluster)
@@ -146,7 +148,8 @@ def run(args) -> int:
     from c2al_tf.commands.common import mining_config, train_config
     from c2al_tf.io_utils import check_writable_dir
 
-    train_config(args)  # bad protocol and mining flags fail before any work
+    train_config(args)  # bad protocol, model and mining flags fail before any work
+    model_config_args(args)
     mining_config(args)
     if args.schema:
         from c2al_tf.data.schema import categorical_features
