@@ -145,7 +145,7 @@ def run(args) -> int:
     from pipeline.report import format_report, summarize, write_summary
     from pipeline.runner import run as run_pipeline
 
-    from c2al_tf.commands.common import mining_config, train_config
+    from c2al_tf.commands.common import mining_config, model_config_args, train_config
     from c2al_tf.io_utils import check_writable_dir
 
     train_config(args)  # bad protocol, model and mining flags fail before any work
