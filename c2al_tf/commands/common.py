@@ -84,10 +84,12 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 def model_config_args(args) -> dict:
     """ModelConfig keyword arguments from :func:`add_model_args`'s flags (checked here, before any work)."""
     from c2al_tf.errors import C2ALInputError
-    import math
+    from c2al_tf.models.config import ModelConfig
 
-    if not (math.isfinite(args.embedding_l2) and args.embedding_l2 >= 0):
-        raise C2ALInputError(f"--embedding-l2 must be a finite number >= 0, got {args.embedding_l2}")
+    try:  # ModelConfig's own check, reported under the flag's name
+        ModelConfig(embedding_l2=args.embedding_l2)
+    except ValueError:
+        raise C2ALInputError(f"--embedding-l2 must be a finite number >= 0, got {args.embedding_l2}") from None
     return {"embedding_l2": float(args.embedding_l2)}
 
 
