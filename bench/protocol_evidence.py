@@ -5,6 +5,10 @@ a candidate), summarised in one table.
     .venv/bin/python bench/protocol_evidence.py [--seeds 5] [--datasets synthetic,movielens,clothing]
         [--variants baseline,c2al,random,tail_only,dcn] [--out bench/results/protocol_evidence.json]
 
+Recipe ablations (``--variants baseline,c2al,towers,warmup,projection``) add, per
+recipe, its overall / tail NE_diff vs the baseline and its overall NE vs C2AL's
+(paired by seed; the recipe uses C2AL's lambda, or its best non-zero candidate).
+
 Datasets: ``synthetic`` (the generator, 100k rows, planted cohorts given), any
 scenario of ``c2al generate --scenario`` by name (``rate_shift``, ``interaction``,
 ... ; ``--scenario-rows`` rows, seed 11, its planted tail / head given as cohorts),
@@ -29,6 +33,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
 from common import print_table, write_json  # noqa: E402
+
+from c2al_tf.experiment import RECIPES  # noqa: E402
 
 
 def _shared():
@@ -77,6 +83,17 @@ def prepare(name: str, work: str, scenario_rows: int = 200_000):
     raise SystemExit(f"unknown dataset '{name}'")
 
 
+def vs_c2al(runs, variant: str) -> str:
+    """A recipe variant's overall test NE against C2AL's, paired by seed (95% CI)."""
+    from c2al_tf.metrics import paired_comparison
+
+    def ne(v):
+        return [r["overall"]["ne"] for r in sorted((r for r in runs if r["variant"] == v), key=lambda r: r["seed"])]
+
+    c = paired_comparison(ne("c2al"), ne(variant))
+    return f"{100 * c['mean']:+.2f}% [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]"
+
+
 def summarise(name: str, doc: dict, seconds: float) -> dict:
     import numpy as np
 
@@ -96,7 +113,12 @@ def summarise(name: str, doc: dict, seconds: float) -> dict:
     head, tail = (cohorts + [None, None])[:2]
     c2al = sorted((r for r in runs if r["variant"] == "c2al"), key=lambda r: r["seed"])
     base = sorted((r for r in runs if r["variant"] == "baseline"), key=lambda r: r["seed"])
-    return {"dataset": name, "cohorts": f"{head} / {tail}" if head else "none mined",
+    recipes = {}
+    for v in sorted({r["variant"] for r in runs} & set(RECIPES)):
+        recipes[f"{v}_overall"] = ci(v, "overall")
+        recipes[f"{v}_tail"] = ci(v, tail) if tail else ""
+        recipes[f"{v}_vs_c2al"] = vs_c2al(runs, v)
+    return {**recipes, "dataset": name, "cohorts": f"{head} / {tail}" if head else "none mined",
             "baseline_ne": mean("baseline", "ne"), "baseline_auc": mean("baseline", "auc"),
             "dcn_ne": mean("dcn", "ne"), "dcn_auc": mean("dcn", "auc"),
             "c2al_overall": ci("c2al", "overall"), "c2al_head": ci("c2al", head) if head else "",
@@ -136,7 +158,8 @@ def main():
     print()
     print_table(rows, ["dataset", "cohorts", "baseline_ne", "baseline_auc", "dcn_ne", "dcn_auc", "c2al_overall",
                        "c2al_head", "c2al_tail", "random_overall", "random_tail", "tail_only_tail",
-                       "lambda_per_seed", "epochs_baseline", "epochs_c2al", "minutes"])
+                       "lambda_per_seed", "epochs_baseline", "epochs_c2al", "minutes"]
+                + sorted({k for r in rows for k in r if k.split("_")[0] in RECIPES}))
     write_json("protocol_evidence", {"seeds": args.seeds, "variants": args.variants, "rows": rows,
                                      "commands": commands, "work": work}, args.out)
 

@@ -38,7 +38,15 @@ from c2al_tf.models.config import EMBEDDING_L2
 from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, fit_protocol
 from c2al_tf.metrics import evaluate_predictions, paired_comparison
 
-VARIANTS = ("baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked", "dcn")
+DEFAULT_VARIANTS = ("baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked", "dcn")
+# Recipe ablations (opt-in with --variants): C2AL with the cohorts and lambda of the c2al
+# variant and one change to the recipe (ModelConfig fields; see c2al_tf.models.multihead).
+RECIPES = {
+    "towers": {"aux_tower": (32,)},            # a 32-unit ReLU layer per auxiliary head
+    "warmup": {"aux_warmup_steps": "epoch"},   # lambda ramps from 0 over the first epoch's steps
+    "projection": {"gradient_projection": True},  # the aux gradient's part opposing the primary's is dropped
+}
+VARIANTS = DEFAULT_VARIANTS + tuple(RECIPES)
 FEW_POSITIVES = 100      # a cohort with fewer training positives gets a "few positives" warning
 CONFLICT_COSINE = -0.05  # aux vs primary gradient cosine below this is "large gradient conflict"
 
@@ -50,7 +58,7 @@ class ExperimentConfig:
     train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     test_fraction: float = 0.2
     split_seed: int = 12345
-    variants: Sequence[str] = VARIANTS
+    variants: Sequence[str] = DEFAULT_VARIANTS
     embedding_l2: float = EMBEDDING_L2  # ModelConfig.embedding_l2 of every variant
 
 
@@ -110,7 +118,7 @@ def _variant_setup(variant: str, seed: int, fit_table, cohorts, masks_fit, aux_w
     heads: List[Dict[str, Any]] = []
     aux_override = None
     sample_weights = None
-    if variant in ("c2al", "masked"):
+    if variant in ("c2al", "masked") or variant in RECIPES:
         heads = list(cohorts)
     elif variant == "head_only":
         heads = [cohorts[0]]
@@ -147,14 +155,22 @@ def baseline_predictions(train_table, config: ExperimentConfig, seed: int = 0):
     return predict(model, train_table)[model.head_names[0]].reshape(-1)
 
 
-def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_weight: float, model: str):
+def recipe_options(variant: str, config: ExperimentConfig, fit_rows: int) -> Dict[str, Any]:
+    """The ModelConfig fields a recipe variant changes ("epoch" = one epoch's steps)."""
+    steps = max(1, -(-fit_rows // int(config.train.batch_size)))
+    return {k: (steps if v == "epoch" else v) for k, v in RECIPES.get(variant, {}).items()}
+
+
+def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_weight: float, model: str,
+           recipe: Optional[Dict[str, Any]] = None):
     from c2al_tf.models import ModelConfig, build_model
     from c2al_tf.models.training import head_priors
 
     priors = head_priors([], fit_table)
     priors.update({k: float(v.mean()) for k, v in aux_override.items()})
     return build_model(spec, heads if aux_weight > 0 else [],
-                       ModelConfig(model=model, aux_weight=aux_weight, embedding_l2=config.embedding_l2), priors=priors)
+                       ModelConfig(model=model, aux_weight=aux_weight, embedding_l2=config.embedding_l2,
+                                   **(recipe or {})), priors=priors)
 
 
 def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, masks_fit,
@@ -169,9 +185,11 @@ def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, ma
     model_name = "dcn" if variant == "dcn" else config.model
     kwargs = {"sample_weights": sample_weights, "aux_override": aux_override}
 
+    recipe = recipe_options(variant, config, len(fit_table))
+
     def build(lam):
         set_seed(seed)
-        return _build(spec, config, fit_table, heads, aux_override, lam, model_name)
+        return _build(spec, config, fit_table, heads, aux_override, lam, model_name, recipe)
 
     if variant == "c2al":
         model, lam, result, table = fit_protocol(

@@ -86,6 +86,28 @@ def test_rerun_reproduces_every_ne(smoke, data, run_cli):
             assert abs(a["cohorts"][c]["ne"] - b["cohorts"][c]["ne"]) <= 1e-6
 
 
+def test_recipe_ablations_train_heads_with_c2al_lambda(smoke, data, run_cli):
+    """--variants towers,warmup,projection: C2AL's cohorts and lambda (its best non-zero
+    candidate when it chose 0) with one change to the recipe each; opt-in, not default."""
+    _, first = smoke
+    assert not {"towers", "warmup", "projection"} & {r["variant"] for r in first["runs"]}
+    code, _, err = run_cli("experiment", "--data", data / "d.csv", "--label", "click", "--out", data / "recipes",
+                           "--cohorts", data / "cohorts.json", *ARGS,
+                           "--variants", "baseline,c2al,towers,warmup,projection")
+    assert code == 0, err
+    doc = json.loads((data / "recipes" / "metrics.json").read_text())
+    runs = {(r["variant"], r["seed"]): r for r in doc["runs"]}
+    assert len(runs) == 10
+    for seed in (0, 1):
+        lam = runs[("c2al", seed)]["aux_weight"] or 1.0  # the only non-zero candidate is 1
+        for v in ("towers", "warmup", "projection"):
+            assert runs[(v, seed)]["aux_weight"] == lam
+            assert np.isfinite(runs[(v, seed)]["overall"]["ne"])
+    assert set(doc["comparisons"]) == {"c2al", "towers", "warmup", "projection"}
+    report = (data / "recipes" / "report.md").read_text()
+    assert "| towers |" in report and "| projection |" in report
+
+
 def test_verdict_says_plainly_when_c2al_hurts():
     doc = {"cohort_info": {"tail": {"train_positives": 12, "train_support": 0.02, "test_count": 40,
                                     "test_positives": 3}},

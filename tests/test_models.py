@@ -130,3 +130,76 @@ def test_columns_past_the_vocab_budget_are_hashed_and_the_model_serves(tmp_path)
     assert p.shape == (1, 1) and np.isfinite(p).all()
     with pytest.raises(C2ALInputError, match="--vocab-budget must be >= 1"):
         FeatureSpec.from_table(table, vocab_budget=0)
+
+
+# -- recipe options: per-head towers, lambda warm-up, gradient projection ------------------------------
+
+def test_aux_towers_stay_out_of_the_serving_model(spec):
+    set_seed(0)
+    base = build_model(spec, None, ModelConfig(mlp_units=(8,)))
+    set_seed(0)
+    model = build_model(spec, planted_spec(), ModelConfig(mlp_units=(8,), aux_tower=(4,)))
+    towers = [layer.name for layer in model.training_model.layers if "_tower_" in layer.name]
+    assert towers == ["aux__user_value_head_tower_0", "aux__user_value_tail_tower_0"]
+    assert model.training_model.get_layer("aux__user_value_head_logit").kernel.shape == (4, 1)
+    assert sorted(v.name for v in model.serving_model.variables) == sorted(v.name for v in base.serving_model.variables)
+
+
+def test_warmup_ramps_the_auxiliary_weights(table, spec):
+    model = build_model(spec, planted_spec(), ModelConfig(mlp_units=(8,), aux_weight=0.5, aux_warmup_steps=10))
+    model.compile()
+    m = model.training_model
+    np.testing.assert_allclose(m._head_scale(True).numpy(), [1.0, 0.1, 0.1])  # step 0: (0 + 1) / 10
+    np.testing.assert_allclose(m._head_scale(False).numpy(), [1.0, 1.0, 1.0])  # evaluation: full weights
+    m.optimizer.iterations.assign(25)
+    np.testing.assert_allclose(m._head_scale(True).numpy(), [1.0, 1.0, 1.0])
+    config = m.get_config()
+    assert config["aux_warmup_steps"] == 10 and config["gradient_projection"] is False
+    assert type(m).from_config(config).c2al_aux_warmup_steps == 10
+
+
+def _grads(model, inputs, labels, heads):
+    m = model.training_model
+    with tf.GradientTape() as tape:
+        out = m(inputs, training=True)
+        bce = tf.keras.losses.BinaryCrossentropy()
+        loss = sum(model.loss_weights()[h] * bce(labels[h], out[h]) for h in heads)
+        if PRIMARY in heads and m.losses:
+            loss += tf.add_n(m.losses)
+    return [np.asarray(tf.convert_to_tensor(g), np.float64) if g is not None else np.zeros(v.shape)
+            for g, v in zip(tape.gradient(loss, m.trainable_variables), m.trainable_variables)]
+
+
+@pytest.mark.parametrize("conflict,l2", [(True, 0.0), (False, 1e-3)])
+def test_gradient_projection_step_equals_float64_pcgrad(table, spec, conflict, l2):
+    """One SGD(lr=1) step moves the weights by -(g_p + g_a - min(0, <g_a, g_p>) / |g_p|^2 g_p),
+    with g_p (primary + L2) and g_a (weighted auxiliaries) projected in float64; auxiliary
+    labels 1 - y make the gradients conflict (projection applies), labels y make them agree."""
+    set_seed(3)
+    model = build_model(spec, planted_spec(), ModelConfig(mlp_units=(8,), aux_weight=2.0, gradient_projection=True,
+                                                          embedding_l2=l2))
+    m = model.training_model
+    m.compile(optimizer=tf.keras.optimizers.SGD(1.0))
+    sub = table.take(np.arange(256))
+    inputs, labels = model.spec.table_to_inputs(sub), head_labels(model, sub)
+    y = np.asarray(labels[PRIMARY], np.float32).reshape(-1, 1)
+    labels = {h: (labels[h] if h == PRIMARY else (1.0 - y if conflict else y)) for h in labels}
+    g_p = _grads(model, inputs, labels, [PRIMARY])
+    g_a = _grads(model, inputs, labels, [h for h in model.head_names if h != PRIMARY])
+    dot = sum(float(np.sum(a * p)) for a, p in zip(g_a, g_p))
+    norm = sum(float(np.sum(p * p)) for p in g_p)
+    assert (dot < 0) == conflict, dot
+    expected = [p + a - min(dot, 0.0) / norm * p for p, a in zip(g_p, g_a)]
+    before = [v.numpy().astype(np.float64) for v in m.trainable_variables]
+    m.train_on_batch(inputs, labels)
+    moved = [b - v.numpy() for b, v in zip(before, m.trainable_variables)]
+    scale = max(float(np.max(np.abs(e))) for e in expected)
+    for got, want in zip(moved, expected):
+        np.testing.assert_allclose(got, want, atol=1e-4 * scale)
+
+
+def test_bad_recipe_options():
+    with pytest.raises(ValueError, match="aux_tower units must be >= 1"):
+        ModelConfig(aux_tower=(0,))
+    with pytest.raises(ValueError, match="aux_warmup_steps must be >= 0"):
+        ModelConfig(aux_warmup_steps=-1)

@@ -12,7 +12,7 @@ from c2al_tf.commands.common import (add_data_args, add_mining_args, add_model_a
 
 
 def register(sub) -> None:
-    from c2al_tf.experiment import VARIANTS
+    from c2al_tf.experiment import DEFAULT_VARIANTS, RECIPES, VARIANTS
     from c2al_tf.models.builder import ENCODERS
 
     p = sub.add_parser("experiment", help="baseline vs C2AL and ablations over seeds: report.md, metrics.json, plots",
@@ -27,7 +27,9 @@ def register(sub) -> None:
     add_model_args(p)
     add_mining_args(p)  # without --cohorts; --by residuals|predictions first trains a baseline on the training rows
     add_selection_args(p)  # without --cohorts: confirm the top pairs on rows held out from the training split
-    p.add_argument("--variants", default=",".join(VARIANTS), metavar="a,b", help=f"subset of {', '.join(VARIANTS)}")
+    p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), metavar="a,b",
+                   help=f"subset of {', '.join(VARIANTS)} (default: all but the recipe ablations "
+                        f"{', '.join(RECIPES)})")
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.set_defaults(func=run)
 

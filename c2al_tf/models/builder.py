@@ -6,6 +6,12 @@
     p_C = sigmoid(w_C h + b_C)   auxiliary head per cohort C, output "aux__<C>"
     L = BCE(y, p) + sum_C lambda_C * BCE(y * 1[x in C], p_C)
 
+Recipe options (``ModelConfig``, off by default): ``aux_tower`` puts a small MLP
+between h and each auxiliary head (``p_C = sigmoid(w_C MLP_C(h) + b_C)``);
+``aux_warmup_steps`` and ``gradient_projection`` change the training step
+(:class:`~c2al_tf.models.multihead.MultiHeadModel`). None of them touches the
+serving model.
+
 Encoders (``ModelConfig.model``): the registry in :mod:`c2al_tf.models.encoders`.
 Configuration: :mod:`c2al_tf.models.config`; the fused multi-head loss:
 :mod:`c2al_tf.models.multihead`. ``build_model`` builds; it does not compile
@@ -115,8 +121,13 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
     encoder = tf.keras.Model(inputs, representation, name="encoder")
     logits, outputs = {}, {}
     for name in [PRIMARY] + names:
-        logits[name], outputs[name] = _head(name, priors.get(name), representation)
+        # --aux-tower: each auxiliary head reads its own small MLP on h (the primary reads h itself)
+        tower = representation if name == PRIMARY or not config.aux_tower else encoders.mlp(
+            representation, config.aux_tower, config.dropout, f"{_safe(name)}_tower")
+        logits[name], outputs[name] = _head(name, priors.get(name), tower)
     training = MultiHeadModel(inputs, outputs, name="c2al_training", heads=[PRIMARY] + names,
-                              head_weights=[1.0] + [config.weight_for(c) for c in cohorts])
+                              head_weights=[1.0] + [config.weight_for(c) for c in cohorts],
+                              aux_warmup_steps=int(config.aux_warmup_steps),
+                              gradient_projection=bool(config.gradient_projection))
     serving = tf.keras.Model(inputs, outputs[PRIMARY], name="c2al_serving")
     return C2ALModel(spec, config, cohorts, training, serving, encoder, attention)

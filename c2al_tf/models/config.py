@@ -35,6 +35,10 @@ class ModelConfig:
     embedding_l2: float = EMBEDDING_L2  # L2 on every categorical embedding table (0: none)
     numeric_buckets: bool = True  # quantile-bucket embedding beside each numeric feature's scaled value
     numeric_scaled: bool = True   # the scaled value's linear term (False: buckets alone; bench/feature_typing.py)
+    # Recipe options (ablations in `c2al experiment --variants`; all off by default, measured in the README):
+    aux_tower: Sequence[int] = ()     # a small MLP per auxiliary head on the shared representation (() = none)
+    aux_warmup_steps: int = 0         # lambda ramps linearly from 0 to its value over this many steps (0 = none)
+    gradient_projection: bool = False  # drop the part of the auxiliary gradient that opposes the primary one
 
     def __post_init__(self):
         if self.model not in ENCODERS:
@@ -45,6 +49,10 @@ class ModelConfig:
             raise ValueError("numeric_scaled=False needs numeric_buckets=True (a numeric feature needs one of them)")
         if not (math.isfinite(float(self.embedding_l2)) and float(self.embedding_l2) >= 0):
             raise ValueError(f"embedding_l2 must be a finite number >= 0, got {self.embedding_l2}")
+        if any(int(u) < 1 for u in self.aux_tower):
+            raise ValueError(f"aux_tower units must be >= 1, got {list(self.aux_tower)}")
+        if int(self.aux_warmup_steps) < 0:
+            raise ValueError(f"aux_warmup_steps must be >= 0, got {self.aux_warmup_steps}")
         if self.embedding_dim < 1 or self.num_attention < 1:
             raise ValueError("embedding_dim and num_attention must be >= 1")
 
@@ -58,4 +66,5 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["attention_hidden"], d["mlp_units"] = list(self.attention_hidden), list(self.mlp_units)
+        d["aux_tower"] = [int(u) for u in self.aux_tower]
         return d

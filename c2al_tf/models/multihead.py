@@ -28,11 +28,29 @@ class MultiHeadModel(tf.keras.Model):
     are part of the config, so the model saves and loads as ``.keras`` (with its
     optimizer) and continues training where it stopped. Each head ``h`` must have
     a logit layer named ``<h>_logit`` (see :func:`build_model`).
+
+    Two optional changes to the training step (test steps are unchanged):
+
+    - ``aux_warmup_steps = T > 0``: the auxiliary lambdas are scaled by
+      ``min(1, (t + 1) / T)`` at optimizer step ``t``, so the heads start with no
+      weight and reach theirs after T steps.
+    - ``gradient_projection``: with ``g_p`` the gradient of the primary loss (plus
+      regularization) and ``g_a`` that of the weighted auxiliary losses, both over all
+      trainable variables flattened, the step applies ``g_p + g_a'`` where
+      ``g_a' = g_a - min(0, <g_a, g_p>) / ||g_p||^2 * g_p``: the component of the
+      auxiliary gradient that opposes the primary one (G_parallel < 0) is dropped,
+      the orthogonal part G_perp is kept (PCGrad toward the primary task; two
+      backward passes per step).
     """
 
     def __init__(self, *args, heads: Optional[Sequence[str]] = None,
-                 head_weights: Optional[Sequence[float]] = None, **kwargs):
+                 head_weights: Optional[Sequence[float]] = None, aux_warmup_steps: int = 0,
+                 gradient_projection: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if int(aux_warmup_steps) < 0:
+            raise ValueError(f"MultiHeadModel: aux_warmup_steps must be >= 0, got {aux_warmup_steps}")
+        self.c2al_aux_warmup_steps = int(aux_warmup_steps)
+        self.c2al_gradient_projection = bool(gradient_projection)
         heads = list(heads) if heads is not None else list(self.output_names)
         weights = [float(w) for w in head_weights] if head_weights is not None else [1.0] * len(heads)
         if len(weights) != len(heads):
@@ -67,7 +85,9 @@ class MultiHeadModel(tf.keras.Model):
         # class returns only the constructor's extra arguments for a custom __init__
         config = copy.deepcopy(functional.get_network_config(self, config={"name": self.name,
                                                                            "trainable": self.trainable}))
-        config.update({"heads": list(self.c2al_heads), "head_weights": list(self.c2al_head_weights)})
+        config.update({"heads": list(self.c2al_heads), "head_weights": list(self.c2al_head_weights),
+                       "aux_warmup_steps": self.c2al_aux_warmup_steps,
+                       "gradient_projection": self.c2al_gradient_projection})
         return config
 
     @classmethod
@@ -76,15 +96,29 @@ class MultiHeadModel(tf.keras.Model):
 
         config = dict(config)
         heads, weights = config.pop("heads", None), config.pop("head_weights", None)
+        warmup, projection = config.pop("aux_warmup_steps", 0), config.pop("gradient_projection", False)
         inputs, outputs, _ = functional.reconstruct_from_config(config, custom_objects)
-        return cls(inputs=inputs, outputs=outputs, name=config.get("name"), heads=heads, head_weights=weights)
+        return cls(inputs=inputs, outputs=outputs, name=config.get("name"), heads=heads, head_weights=weights,
+                   aux_warmup_steps=warmup, gradient_projection=projection)
 
     @property
     def metrics(self):
         trackers = [getattr(self, "loss_tracker", None), getattr(self, "head_loss_tracker", None)]
         return [t for t in trackers if t is not None]
 
-    def _loss(self, data, training: bool):
+    def _head_scale(self, training: bool):
+        """Per-head multiplier of lambda: 1 for the primary; the warm-up ramp for the
+        auxiliary heads while training."""
+        n = len(self._c2al_heads)
+        if not training or not self.c2al_aux_warmup_steps or n == 1:
+            return tf.ones([n], tf.float32)
+        step = tf.cast(self.optimizer.iterations, tf.float32) + 1.0
+        ramp = tf.minimum(1.0, step / float(self.c2al_aux_warmup_steps))
+        return tf.concat([[1.0], tf.fill([n - 1], ramp)], axis=0)
+
+    def _loss(self, data, training: bool, parts: bool = False):
+        """(loss, per-head mean BCE); with ``parts``, (primary + regularization,
+        weighted auxiliary sum, per-head) instead."""
         x, y, w = tf.keras.utils.unpack_x_y_sample_weight(data)
         logits = self._c2al_logits(x, training=training)
         z = tf.concat([tf.cast(logits[h], tf.float32) for h in self._c2al_heads], axis=1)
@@ -93,10 +127,12 @@ class MultiHeadModel(tf.keras.Model):
         if w is not None:
             bce = bce * tf.concat([tf.reshape(tf.cast(w[h], tf.float32), [-1, 1]) for h in self._c2al_heads], 1)
         per_head = tf.reduce_sum(bce, axis=0) / tf.cast(tf.shape(bce)[0], tf.float32)
-        loss = tf.reduce_sum(per_head * self._c2al_weights)
-        if self.losses:
-            loss += tf.add_n(self.losses)
-        return loss, per_head
+        weighted = per_head * self._c2al_weights * self._head_scale(training)
+        primary = weighted[0] + (tf.add_n(self.losses) if self.losses else 0.0)
+        aux = tf.reduce_sum(weighted[1:])
+        if parts:
+            return primary, aux, per_head
+        return primary + aux, per_head
 
     def _report(self, loss, per_head):
         self.loss_tracker.update_state(loss)
@@ -115,16 +151,39 @@ class MultiHeadModel(tf.keras.Model):
         return result
 
     def train_step(self, data):
+        # Under a tf.distribute strategy each replica holds 1/R of the global
+        # batch and the replicas' gradients are summed: scale so that the sum is
+        # the gradient of the global batch's mean loss (as Keras's compiled
+        # losses do). R = 1 without a strategy.
+        replicas = tf.distribute.get_replica_context().num_replicas_in_sync
+        if self.c2al_gradient_projection and len(self._c2al_heads) > 1:
+            return self._projected_step(data, replicas)
         with tf.GradientTape() as tape:
             loss, per_head = self._loss(data, training=True)
-            # Under a tf.distribute strategy each replica holds 1/R of the global
-            # batch and the replicas' gradients are summed: scale so that the sum is
-            # the gradient of the global batch's mean loss (as Keras's compiled
-            # losses do). R = 1 without a strategy.
-            replicas = tf.distribute.get_replica_context().num_replicas_in_sync
             scaled = loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
         self.optimizer.minimize(scaled, self.trainable_variables, tape=tape)
         return self._report(loss, per_head)
+
+    def _projected_step(self, data, replicas: int):
+        """One step with the auxiliary gradient's conflicting part removed (see the
+        class docstring). Under a strategy the projection uses each replica's own
+        gradients (the per-replica form of PCGrad)."""
+        variables = self.trainable_variables
+        with tf.GradientTape(persistent=True) as tape:
+            primary, aux, per_head = self._loss(data, training=True, parts=True)
+            scale = 1.0 / float(replicas)
+            primary_s, aux_s = primary * scale, aux * scale
+        g_p = tape.gradient(primary_s, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        g_a = tape.gradient(aux_s, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        del tape
+        g_p = [tf.convert_to_tensor(g) for g in g_p]
+        g_a = [tf.convert_to_tensor(g) for g in g_a]
+        dot = tf.add_n([tf.reduce_sum(a * p) for a, p in zip(g_a, g_p)])
+        norm = tf.add_n([tf.reduce_sum(p * p) for p in g_p])
+        coef = tf.minimum(dot, 0.0) / tf.maximum(norm, 1e-12)
+        grads = [p + a - coef * p for p, a in zip(g_p, g_a)]
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self._report(primary + aux, per_head)
 
     def test_step(self, data):
         loss, per_head = self._loss(data, training=False)
