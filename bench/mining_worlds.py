@@ -90,7 +90,7 @@ def main(argv=None):
                    "planted_head": None if truth.head_quantile is None else round(1 - truth.head_quantile, 4),
                    **judge(truth, spec, train), "kept": " ".join(kept[:6]),
                    "mining_s": round(time.perf_counter() - t0, 1),
-                   "baseline_s": None if mode == "stats" else round(baseline_seconds, 1)}
+                   "baseline_s": None if baseline_seconds is None else round(baseline_seconds, 1)}
             rows.append(row)
             print_table([row], list(row))
             sys.stdout.flush()

@@ -181,8 +181,8 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
             custom_config={**config, "baseline": True}).with_id("BaselineTrainer")
 
     # mining by a model's predictions or residuals needs the baseline first, trained on the
-    # raw examples (it reads no auxiliary label); mining by statistics needs no model
-    baseline = baseline_on(gen.outputs["examples"]) if mining.by != "stats" else None
+    # raw examples (it reads no auxiliary label); mining by statistics or pairwise needs no model
+    baseline = baseline_on(gen.outputs["examples"]) if mining.needs_model else None
     miner = CohortMiner(examples=gen.outputs["examples"], statistics=stats.outputs["statistics"],
                         anomalies=validator.outputs["anomalies"], label=label,
                         categorical=",".join(categorical or []) or None,

@@ -8,7 +8,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from c2al_tf.errors import C2ALInputError
 
 DIVERGENCES = ("js", "kl", "wasserstein", "cosine")
-MODES = ("stats", "predictions", "residuals")
+MODES = ("stats", "predictions", "residuals", "pairwise")
+NEEDS_MODEL = ("predictions", "residuals")  # modes that score a baseline model's predictions
 
 
 @dataclasses.dataclass
@@ -45,6 +46,11 @@ class MiningConfig:
             raise C2ALInputError(f"--divergence must be one of {', '.join(DIVERGENCES)}, got '{self.divergence}'")
         if self.by not in MODES:
             raise C2ALInputError(f"--by must be one of {', '.join(MODES)}, got '{self.by}'")
+
+    @property
+    def needs_model(self) -> bool:
+        """Whether this mode needs a baseline model's predictions (stats and pairwise do not)."""
+        return self.by in NEEDS_MODEL
 
     @classmethod
     def from_properties(cls, props: Mapping[str, Any]) -> "MiningConfig":

@@ -103,6 +103,12 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
     if not chosen:
         raise C2ALInputError(f"{table.source}: no feature can be an axis (need numeric features with quantiles "
                              f"or categorical values with support >= {min_support})")
+    if by == "pairwise":
+        from c2al_tf.cohorts.pairwise import mine_pairwise
+
+        results = mine_pairwise(batches, table.label, chosen, binnings, min_support=min_support,
+                                min_positives=min_positives, seed=seed)
+        return spec_from_results(results, table.label_name, divergence, max_pairs, method=by), results
     if by in ("predictions", "residuals"):
         if predictions is None:
             raise C2ALInputError(f"--by {by} needs --baseline-model DIR (an exported baseline SavedModel)")

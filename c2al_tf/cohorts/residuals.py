@@ -36,7 +36,7 @@ test conservative (fewer cohorts pass) but costs power.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -48,8 +48,13 @@ from c2al_tf.cohorts.predictions import axis_codes, row_cohorts
 _EPS = 0.5  # pseudo-count inside the logs (a bin with y = 0 or y = n stays finite)
 
 
-def conditioning_codes(batches: Sequence[pa.RecordBatch], binnings: Sequence[Binning]) -> Dict[str, np.ndarray]:
-    """Per conditioning feature: its conditioning bin per row (missing = one more bin)."""
+CROSS = "|"  # key of a pair of conditioning features: "a|b"
+
+
+def conditioning_codes(batches: Sequence[pa.RecordBatch], binnings: Sequence[Binning],
+                       pairs: bool = False) -> Dict[str, np.ndarray]:
+    """Per conditioning feature: its conditioning bin per row (missing = one more bin);
+    with ``pairs``, also per pair of features ``a|b``: the cell of their two bins."""
     out = {}
     for b in binnings:
         if b.kind == "cross":
@@ -58,6 +63,11 @@ def conditioning_codes(batches: Sequence[pa.RecordBatch], binnings: Sequence[Bin
         cmap = b.conditioning_map()
         size = int(cmap.max()) + 1
         out[b.feature] = np.where(codes >= 0, cmap[np.clip(codes, 0, len(cmap) - 1)], size).astype(np.int64)
+    if pairs:
+        single = sorted(out)
+        for i, a in enumerate(single):
+            for b in single[i + 1:]:
+                out[f"{a}{CROSS}{b}"] = out[a] * (int(out[b].max()) + 1) + out[b]
     return out
 
 
@@ -94,7 +104,7 @@ def cohort_residuals(mask: np.ndarray, label: np.ndarray, predictions: np.ndarra
     out = {}
     y = label[mask]
     for feature, c in codes.items():
-        if feature == exclude:
+        if exclude in feature.split(CROSS):
             continue
         p = (predictions[feature] if isinstance(predictions, dict) else predictions)[mask]
         idx = c[mask]
@@ -124,7 +134,8 @@ def cohort_score(payload: Dict[str, Tuple[np.ndarray, ...]], rng, draws: int = 1
 def mine_residuals(batches: Sequence[pa.RecordBatch], label: np.ndarray, predictions: np.ndarray,
                    axes: Sequence[Binning], binnings: Sequence[Binning], min_support: float = 0.02,
                    min_positives: int = 30, alpha: float = 0.05, draws: int = 100, seed: int = 0,
-                   recalibrate: bool = True) -> List[AxisResult]:
+                   recalibrate: bool = True, pairs: bool = False,
+                   codes: Optional[Dict[str, np.ndarray]] = None) -> List[AxisResult]:
     """Residuals mode through the shared ranking routine: a cohort's payload is its
     per-feature (rows, positives, expected positives) and a pair's score is the sum
     of its two cohorts' structured deviance (module docstring)."""
@@ -133,7 +144,13 @@ def mine_residuals(batches: Sequence[pa.RecordBatch], label: np.ndarray, predict
     p = np.asarray(predictions, np.float64).reshape(-1)
     if len(y) != len(p):
         raise ValueError(f"mine_residuals: {len(p)} predictions for {len(y)} labels")
-    codes = conditioning_codes(batches, binnings)
+    codes = conditioning_codes(batches, binnings, pairs=pairs) if codes is None else dict(codes)
+    if pairs and codes and not any(CROSS in k for k in codes):
+        single = sorted(codes)
+        codes.update({f"{a}{CROSS}{b}": codes[a] * (int(codes[b].max()) + 1) + codes[b]
+                      for i, a in enumerate(single) for b in single[i + 1:]})
+    if pairs:  # only the pairs: a cohort's structure beyond what pairwise terms explain
+        codes = {k: v for k, v in codes.items() if CROSS in k}
     n_total = len(p)
     if recalibrate:
         p = recalibrated(y, p, codes)

@@ -122,7 +122,8 @@ def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:
                         f"default {d.cross_top} = none)")
     p.add_argument("--by", default=d.by, choices=MODES,
                    help="stats: sliced label statistics (no model); predictions: a baseline's prediction "
-                        "distributions; residuals: where a baseline is wrong, per cohort (default "
+                        "distributions; residuals: where a baseline is wrong, per cohort; pairwise: where a "
+                        "model of every pairwise interaction is wrong, per cohort (no model needed) (default "
                         f"{d.by})")
     if bins:  # the pipeline's CohortMiner bins with StatisticsGen's quantiles
         p.add_argument("--bins", type=int, default=d.bins,

@@ -68,7 +68,7 @@ def run(args) -> int:
     if cohorts is None:
         train, _ = split(table, config.test_fraction, config.split_seed)
         predictions = None
-        if mining.by != "stats":
+        if mining.needs_model:
             from c2al_tf.experiment import baseline_predictions
 
             print(f"[experiment] --by {mining.by}: training a baseline on the training rows to mine with")

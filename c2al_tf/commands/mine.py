@@ -30,7 +30,7 @@ def run(args) -> int:
 
     config = mining_config(args, seed=args.seed)  # bad flags fail before any work
     selection = selection_config(args, seed=args.seed)
-    if args.by != "stats" and not args.baseline_model:
+    if config.needs_model and not args.baseline_model:
         raise C2ALInputError(f"--by {args.by} needs --baseline-model DIR (e.g. a c2al train export without --cohorts)")
     from c2al_tf.io_utils import check_output_file
 
@@ -38,7 +38,7 @@ def run(args) -> int:
     table = read_data(args)
     print(f"[mine] {table.source}: {table.summary()}")
     predictions = None
-    if args.by != "stats":  # the model is loaded here; the cohorts package takes plain predictions
+    if config.needs_model:  # the model is loaded here; the cohorts package takes plain predictions
         from c2al_tf.predictor import SavedModelPredictor
 
         predictions = SavedModelPredictor(args.baseline_model).predict(table)["probabilities"]

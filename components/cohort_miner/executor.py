@@ -101,8 +101,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            exec_properties: Dict[str, Any]) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         job = self._plan(input_dict, output_dict, exec_properties)
-        if job.config.by in ("predictions", "residuals"):
-            spec, results = self._mine_predictions(input_dict, job)
+        if job.config.by != "stats":  # in memory: a baseline's predictions, or the pairwise reference
+            spec, results = self._mine_in_memory(input_dict, job)
             for path in job.spec_paths:
                 spec.save(path)
             with self._make_beam_pipeline() as p:
@@ -196,10 +196,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         return mine_from_statistics(tfdv.load_stats_binary(job.sliced_path), job.binnings, axes_now, job.label,
                                     previous=ranked_with, **job.options)
 
-    def _mine_predictions(self, input_dict, job: "_Job"):
-        """Mining with a baseline model scored through its serving_default on the mining
-        split (held in memory): the distributions of its predictions (``by='predictions'``,
-        the paper's recipe) or where it is wrong (``by='residuals'``)."""
+    def _mine_in_memory(self, input_dict, job: "_Job"):
+        """Mining on the mining split held in memory: with a baseline model scored through
+        its serving_default, the distributions of its predictions (``by='predictions'``,
+        the paper's recipe) or where it is wrong (``by='residuals'``); without one, where
+        the miner's pairwise reference is wrong (``by='pairwise'``)."""
         import numpy as np
         import tensorflow as tf
         from tfx.utils import path_utils
@@ -212,10 +213,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
         by, options = job.config.by, job.options
         models = input_dict.get("baseline_model") or []
-        if not models:
+        if job.config.needs_model and not models:
             raise C2ALInputError(f"CohortMiner: by='{by}' needs a baseline_model input")
         serve = tf.saved_model.load(path_utils.serving_model_path(artifact_utils.get_single_uri(models))
-                                    ).signatures["serving_default"]
+                                    ).signatures["serving_default"] if job.config.needs_model else None
         io = tfxio_utils.get_split_tfxio([job.examples], job.split, _TELEMETRY, schema=job.schema,
                                          raw_record_column_name=RAW)
         batches, labels, preds = [], [], []
@@ -223,11 +224,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                                                            num_epochs=1)):
             batches.append(batch)
             labels.append(batch_labels(batch, job.label))
-            records = [r[0] if isinstance(r, list) else r for r in batch.column(batch.schema.names.index(RAW)).to_pylist()]
-            preds.append(serve(examples=tf.constant(records))["probabilities"].numpy().reshape(-1))
+            if serve is not None:
+                records = [r[0] if isinstance(r, list) else r
+                           for r in batch.column(batch.schema.names.index(RAW)).to_pylist()]
+                preds.append(serve(examples=tf.constant(records))["probabilities"].numpy().reshape(-1))
         common = dict(min_support=options["min_support"], min_positives=options["min_positives"],
                       seed=options["seed"])
-        if by == "residuals":
+        if by == "pairwise":
+            from c2al_tf.cohorts.pairwise import mine_pairwise
+
+            results = mine_pairwise(batches, np.concatenate(labels), job.axes, job.binnings, **common)
+        elif by == "residuals":
             results = mine_residuals(batches, np.concatenate(labels), np.concatenate(preds), job.axes, job.binnings,
                                      **common)
         else:
