@@ -27,11 +27,11 @@ def _world(flip: bool, n: int = 60_000, seed: int = 4):
     logit = -1.6 + main + (np.where(tail, -1.5, 1.0) * sc if flip else sc + 0.4 * np.log(user_value))
     frame = pd.DataFrame({"user_value": user_value, "surface": surface, "category": category, "country": country,
                           "bid": bid, "click": (rng.uniform(size=n) < expit(logit)).astype(int)})
-    return table_from_frame(frame, "click", source="world"), user_value
+    return table_from_frame(frame, "click", source="world"), user_value, frame
 
 
 def test_a_flipped_interaction_is_found_with_its_tail():
-    table, user_value = _world(flip=True)
+    table, user_value, _ = _world(flip=True)
     spec, results = mine_table(table, by="pairwise")
     assert spec.doc["method"] == "pairwise"
     pair = spec.pairs[0]
@@ -45,7 +45,7 @@ def test_a_flipped_interaction_is_found_with_its_tail():
 
 
 def test_a_global_interaction_and_main_effects_give_no_pair():
-    table, _ = _world(flip=False)
+    table, _, _ = _world(flip=False)
     spec, results = mine_table(table, by="pairwise")
     assert spec.pairs == [], [(r.axis, r.z) for r in results]
 

@@ -148,6 +148,23 @@ def test_executor_rejects_bad_inputs(tmp_path, case, props, match):
     assert not os.path.exists(os.path.join(outputs["cohorts"][0].uri, "cohorts.json"))
 
 
+def test_executor_mines_pairwise_without_a_baseline_model(tmp_path):
+    """by='pairwise' needs no model: the executor mines the mining split in memory and
+    finds the flipped-interaction tail that `c2al mine --by pairwise` finds."""
+    from c2al_tf.cohorts import CohortSpec
+    from components.cohort_miner.executor import Executor
+    from test_cohorts_pairwise import _world
+
+    table, user_value, frame = _world(flip=True, n=40_000)
+    inputs, outputs = _artifacts(tmp_path, frame)
+    Executor().Do(inputs, outputs, {"label": "click", "by": "pairwise"})
+    spec = CohortSpec.load(os.path.join(outputs["cohorts"][0].uri, "cohorts.json"))
+    assert spec.doc["method"] == "pairwise" and spec.pairs[0]["axis"] == ["user_value"]
+    bottom = [c["predicate"] for c in (spec.pairs[0]["head"], spec.pairs[0]["tail"])
+              if c["predicate"]["min"] is None][0]
+    assert abs(float(np.mean(user_value < bottom["max"])) - 0.10) <= 0.025
+
+
 def _anomalies_artifact(uri, problems, blessed=None):
     import tensorflow as tf
     from tensorflow_metadata.proto.v0 import anomalies_pb2

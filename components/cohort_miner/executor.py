@@ -204,7 +204,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         import numpy as np
         import tensorflow as tf
         from tfx.utils import path_utils
-        from tfx_bsl.public.tfxio import dataset_options
+        from tfx_bsl.tfxio import dataset_options
 
         from c2al_tf.cohorts.mining import spec_from_results
         from c2al_tf.cohorts.predictions import mine_predictions
