@@ -11,7 +11,8 @@ def register(sub) -> None:
                                    "cohorts' positive rates respond to the other features (from sliced, "
                                    "label-weighted TFDV statistics), or by a baseline model's prediction "
                                    "distributions (--by predictions), or by where that model is wrong "
-                                   "(--by residuals), and write the top pairs.")
+                                   "(--by residuals), or by where a model of every pairwise interaction is "
+                                   "wrong (--by pairwise, no model needed), and write the top pairs.")
     add_data_args(p)
     p.add_argument("--out", required=True, metavar="cohorts.json")
     add_mining_args(p)
