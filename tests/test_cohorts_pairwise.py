@@ -3,7 +3,6 @@ its planted tail; a global interaction, main effects and an axis that only shift
 rate give no pair; the reference is cross-fitted (out of fold)."""
 import numpy as np
 import pandas as pd
-import pytest
 from scipy.special import expit
 
 from c2al_tf.cohorts.miner import mine_table
