@@ -1,52 +1,83 @@
-"""``pairwise`` mode: rank cohorts by the structure a model of every *pairwise*
-feature interaction cannot explain inside them, with no trained network needed.
+"""``pairwise`` mode: rank cohorts by the structure that a model of every
+*pairwise* feature interaction leaves inside them, with no trained network needed.
 
-A global interaction (surface x category for everybody) or an axis' own rate
-shift and slopes are pairwise effects: any factorization-machine-like ranker
-(attention FM included) can learn them from a single objective, and label
-statistics (``stats``) cannot tell them from a cohort's. What a single objective
-averages away is a cohort that changes *how two other features interact*: the
-bottom users flip surface x category, the top users respond to device x
-category instead. That is a three-way effect, and it is what this mode scores.
+A global interaction (surface x category for everybody), a feature's main effect
+or an axis' own slope are pairwise effects: any factorization-machine-like ranker
+(attention FM included) learns them from a single objective, and label statistics
+(``stats``) cannot tell them from a cohort's. What a single objective averages
+away is a cohort that responds in its own way: that flips how two other features
+interact (the bottom users reverse surface x category), responds to a feature the
+others ignore, or sits at a rate the bins around it do not resolve.
 
-1. **The pairwise reference** ``q``: a logistic regression on one-hot features
-   ``[bin(f)] + [bin(f) x bin(g)] + [u(f) * bin(g)]`` for every feature f and
-   pair f < g (``bin`` = the conditioning bins of the other modes: equal-mass
-   quantile bins of a numeric feature, frequent values of a categorical one,
-   missing a bin of its own; an integer feature with at most 64 values, a code
-   such as a category id or the hour, is binned by value, so a cell boundary never
-   falls inside a category; ``u`` = a numeric feature's rank score, so a slope
-   that changes with g is pairwise too). L2-penalized (``C``), fitted by
-   scikit-learn's lbfgs and **cross-fitted** (each row predicted by the fold that
-   did not see it), so the residuals are out of sample and the null below holds.
-   At most ``max_fit_rows`` rows fit each fold; every row is predicted.
-2. **The score**: the residuals mode's binomial deviance
-   (:mod:`c2al_tf.cohorts.residuals`) of ``q`` inside cohort C, over the cells
-   of every *pair* of other features (F1 x F2; never the axis itself), averaged
-   over pairs; the null (a calibrated ``q``) gives the bias correction and the
-   noise threshold of the shared ranking routine. A cohort that only shifts the
-   rate, or only changes one feature's response, leaves these cells fitted.
+Everything is fitted by one procedure, **forward-stagewise block boosting**
+(:func:`fit_stagewise`). The blocks are the intercept, each feature's bins and
+each pair of features' cells (``bin`` = the conditioning bins of the other modes:
+equal-mass quantile bins of a numeric feature, frequent values of a categorical
+one, missing a bin of its own; an integer feature with at most 64 values, a code
+or the hour, by value). Each round, with residuals ``r = y - p`` and weights
+``w = p (1 - p)`` per cell c of block k::
 
-What it cannot see: a cohort that differs only by a rate shift or a single
-feature's response (use ``stats``, or ``residuals`` against your baseline), and
-interactions of order four or more.
+    S_c = sum r,   I_c = sum w,   T_k = sum_c S_c^2 / I_c     (score test, chi^2 with df_k = cells seen)
+    k*  = the block with the smallest p-value P(chi^2_df > T)
+    eta += (1 - (df - 2) / T)_+ * S_c / (I_c + 1)              (a Newton step, James-Stein shrunk)
+
+It stops when the best block is not significant at ``alpha`` over the blocks tested
+(Bonferroni), so structure is added block by block where the data demand it, and
+noise is neither fitted nor tuned for (no penalty to choose).
+
+1. **The reference** ``q``: the stagewise model of every single and pairwise block
+   over all rows, **cross-fitted** (each row predicted by the fold that did not see
+   it; at most ``max_fit_rows`` rows fit each fold).
+2. **The score of a cohort C: held-out gain.** On half of C's rows, a *correction*
+   of ``logit q`` by the same procedure over every block but the axis'; scored on the
+   other half, and swapped::
+
+       gain_i = logloss(y_i, q_i) - logloss(y_i, sigmoid(logit q_i + correction_i))
+       g(C)   = share(C) * mean_i gain_i,   se(C) = share(C) * sd(gain) / sqrt(rows scored)
+
+   ``g(C)`` is the log loss per row *of the whole data* that a model of C's own
+   structure saves on rows it did not see: the signal an auxiliary head for C can
+   give the shared tower, in the units of NE's numerator. Where C has no structure
+   of its own, no block passes and ``g`` is 0 (or, when noise passes, slightly
+   negative), so the test needs no simulated null. A pair's score is ``g(A) + g(B)``
+   with the evidence (``z``) of its weaker cohort; the shared ranking routine
+   (:func:`c2al_tf.cohorts.mining.rank_axes`) keeps it when that ``z`` passes the
+   Bonferroni-corrected threshold over all pairs tested, and a numeric axis' tails
+   are each chosen by ``g - 2 se`` (cutting where a regime ends saves the most).
+
+What counts: three-way structure (a cohort that changes how two other features
+interact), a private response to one feature, and a rate shift finer than the
+reference's bins (a 5% extreme inside the bottom decile). What does not: global
+interactions and main effects, which the reference models, and effects carried
+only by features that are not binned finely (rare ids are pooled).
+
+Cost: per fold of the reference, a few dozen rounds of one bincount per block;
+per candidate cohort, a few rounds on at most :data:`MAX_GAIN_ROWS` rows per half.
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
-from scipy import sparse
+from scipy import stats as sps
+from scipy.special import expit, logit
 
 from c2al_tf.cohorts.binning import Binning
 from c2al_tf.cohorts.mining import AxisResult
-from c2al_tf.cohorts.residuals import conditioning_codes, mine_residuals
+from c2al_tf.cohorts.residuals import conditioning_codes
+from c2al_tf.metrics import row_logloss
 
-C_PENALTY = 0.1        # sklearn's C (inverse L2 strength, sum-of-loss units)
-MAX_FIT_ROWS = 200_000  # rows that fit each fold (a random subset beyond that)
+ALPHA = 0.05             # a block is added when significant at ALPHA over the blocks tested (Bonferroni)
+REFERENCE_ROUNDS = 200   # at most this many steps fit the reference
+COHORT_ROUNDS = 8        # at most this many steps fit a cohort's correction
+MAX_FIT_ROWS = 200_000   # rows that fit each fold of the reference (a random subset beyond that)
 FOLDS = 2
-MAX_CODE_LEVELS = 64    # an integer feature with at most this many values is binned by value (a code)
+MAX_GAIN_ROWS = 50_000   # rows that fit (and rows that score) each half of a cohort's correction
+MAX_CODE_LEVELS = 64     # an integer feature with at most this many values is binned by value (a code)
+
+Blocks = Dict[str, Tuple[np.ndarray, int]]
+Steps = List[Tuple[str, np.ndarray]]
 
 
 def numeric_values(batches: Sequence[pa.RecordBatch], feature: str) -> np.ndarray:
@@ -63,87 +94,154 @@ def numeric_values(batches: Sequence[pa.RecordBatch], feature: str) -> np.ndarra
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def rank_score(x: np.ndarray) -> np.ndarray:
-    """A numeric feature's mid-rank mapped to [-1, 1] (0 where missing): robust to scale and outliers."""
-    out = np.zeros(len(x))
-    ok = np.isfinite(x)
-    if ok.sum() > 1:
-        from scipy.stats import rankdata
-
-        out[ok] = 2.0 * (rankdata(x[ok]) - 0.5) / ok.sum() - 1.0
+def blocks(codes: Dict[str, np.ndarray], exclude: str = "") -> Blocks:
+    """The blocks (module docstring): the intercept, each feature's bins and each pair
+    of features' cells, never the feature ``exclude``; name -> (cell per row, cells)."""
+    names = sorted(f for f in codes if f != exclude)
+    sizes = {f: int(codes[f].max()) + 1 for f in names}
+    n = len(next(iter(codes.values()))) if codes else 0
+    out: Blocks = {"(intercept)": (np.zeros(n, np.int64), 1)}
+    out.update({f: (codes[f], sizes[f]) for f in names})
+    for i, f in enumerate(names):
+        for g in names[i + 1:]:
+            out[f"{f} x {g}"] = (codes[f] * sizes[g] + codes[g], sizes[f] * sizes[g])
     return out
 
 
-def design(codes: Dict[str, np.ndarray], scores: Dict[str, np.ndarray], rows: np.ndarray) -> sparse.csr_matrix:
-    """The pairwise reference's one-hot design for ``rows`` (module docstring)."""
-    names = sorted(codes)
-    sizes = {f: int(codes[f].max()) + 1 for f in names}
-    cols, vals, offset = [], [], 0
-    n = len(rows)
-    for f in names:
-        cols.append(codes[f][rows] + offset)
-        vals.append(np.ones(n))
-        offset += sizes[f]
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            cols.append(codes[a][rows] * sizes[b] + codes[b][rows] + offset)
-            vals.append(np.ones(n))
-            offset += sizes[a] * sizes[b]
-    for a in sorted(scores):
-        for b in names:
-            if b == a:
+def fit_stagewise(cells: Blocks, rows: np.ndarray, label: np.ndarray, eta: np.ndarray, rounds: int,
+                  alpha: float = ALPHA) -> Steps:
+    """Forward-stagewise block boosting of the logits ``eta[rows]`` (module docstring):
+    the (block, step per cell) list, at most ``rounds`` long."""
+    y, e = label[rows], np.array(eta[rows], np.float64)
+    local = {name: cell[rows] for name, (cell, _) in cells.items()}
+    log_alpha = np.log(alpha / max(len(cells), 1))
+    steps: Steps = []
+    for _ in range(rounds):
+        p = expit(e)
+        r, w = y - p, p * (1.0 - p)
+        best = None
+        for name, (_, size) in cells.items():
+            s_c = np.bincount(local[name], weights=r, minlength=size)
+            i_c = np.bincount(local[name], weights=w, minlength=size)
+            seen = i_c > 1e-9
+            df = int(seen.sum())
+            if df == 0:
                 continue
-            cols.append(codes[b][rows] + offset)
-            vals.append(scores[a][rows])
-            offset += sizes[b]
-    c = np.stack(cols, 1)
-    r = np.repeat(np.arange(n), c.shape[1])
-    return sparse.csr_matrix((np.stack(vals, 1).ravel(), (r, c.ravel())), shape=(n, offset))
+            t = float(np.sum(s_c[seen] ** 2 / i_c[seen]))
+            log_p = float(sps.chi2.logsf(t, df))
+            if best is None or log_p < best[0]:
+                best = (log_p, name, s_c, i_c, t, df)
+        if best is None or best[0] > log_alpha:
+            break
+        _, name, s_c, i_c, t, df = best
+        delta = max(0.0, 1.0 - max(df - 2, 0) / t) * s_c / (i_c + 1.0)
+        steps.append((name, delta))
+        e += delta[local[name]]
+    return steps
 
 
-def crossfit_predictions(label: np.ndarray, codes: Dict[str, np.ndarray], scores: Dict[str, np.ndarray],
-                         seed: int = 0, folds: int = FOLDS, max_fit_rows: int = MAX_FIT_ROWS,
-                         c_penalty: float = C_PENALTY) -> np.ndarray:
-    """Out-of-fold probabilities of the pairwise reference, one per row."""
-    from sklearn.linear_model import LogisticRegression
+def apply_steps(steps: Steps, cells: Blocks, rows: np.ndarray, eta: np.ndarray) -> np.ndarray:
+    """``eta[rows]`` plus every step's value at each row's cell."""
+    out = np.array(eta[rows], np.float64)
+    for name, delta in steps:
+        out += delta[cells[name][0][rows]]
+    return out
 
+
+def crossfit_predictions(label: np.ndarray, codes: Dict[str, np.ndarray], seed: int = 0, folds: int = FOLDS,
+                         max_fit_rows: int = MAX_FIT_ROWS, rounds: int = REFERENCE_ROUNDS) -> np.ndarray:
+    """Out-of-fold logits of the pairwise reference (the stagewise model over every
+    block, starting from the fold's base rate), one per row."""
     y = np.asarray(label, np.float64).reshape(-1)
+    cells = blocks(codes)
     rng = np.random.default_rng(seed)
     fold = rng.integers(0, folds, len(y))
-    q = np.empty(len(y))
+    out = np.empty(len(y))
     for k in range(folds):
         fit_rows = np.flatnonzero(fold != k)
         if len(fit_rows) > max_fit_rows:
             fit_rows = np.sort(rng.choice(fit_rows, max_fit_rows, replace=False))
-        if np.unique(y[fit_rows]).size < 2:
-            q[fold == k] = float(np.clip(y.mean(), 1e-6, 1 - 1e-6))
-            continue
-        model = LogisticRegression(C=c_penalty, max_iter=300)
-        model.fit(design(codes, scores, fit_rows), y[fit_rows])
+        rate = float(np.clip(y[fit_rows].mean() if len(fit_rows) else y.mean(), 1e-6, 1 - 1e-6))
+        start = np.full(len(y), logit(rate))
+        steps = fit_stagewise(cells, fit_rows, y, start, rounds) if len(fit_rows) else []
         rows = np.flatnonzero(fold == k)
-        for start in range(0, len(rows), 100_000):
-            part = rows[start:start + 100_000]
-            q[part] = model.predict_proba(design(codes, scores, part))[:, 1]
-    return q
+        out[rows] = apply_steps(steps, cells, rows, start)
+    return out
+
+
+def cohort_gain(rows: np.ndarray, label: np.ndarray, logit_q: np.ndarray, codes: Dict[str, np.ndarray],
+                exclude: str, rng, max_rows: int = MAX_GAIN_ROWS, rounds: int = COHORT_ROUNDS
+                ) -> Tuple[float, float, int]:
+    """(mean held-out gain per row, its standard error, rows scored) of a cohort
+    (``rows``): the log loss per row that a stagewise correction of ``logit_q``
+    *fitted on half of the cohort's rows* saves on the other half (module docstring).
+    Two folds, each fitted on at most ``max_rows`` rows and scored on at most
+    ``max_rows`` rows of the other."""
+    cells = blocks(codes, exclude)
+    rows = rng.permutation(rows)
+    halves = [rows[: len(rows) // 2], rows[len(rows) // 2:]]
+    gains = []
+    for k in range(2):
+        fit, held = halves[k][:max_rows], halves[1 - k][:max_rows]
+        if len(fit) == 0 or len(held) == 0:
+            continue
+        corrected = apply_steps(fit_stagewise(cells, fit, label, logit_q, rounds), cells, held, logit_q)
+        gains.append(row_logloss(label[held], expit(logit_q[held])) - row_logloss(label[held], expit(corrected)))
+    if not gains:
+        return float("nan"), float("nan"), 0
+    g = np.concatenate(gains)
+    return float(g.mean()), float(g.std(ddof=1) / np.sqrt(len(g))) if len(g) > 1 else 0.0, len(g)
 
 
 def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Sequence[Binning],
                   binnings: Sequence[Binning], min_support: float = 0.02, min_positives: int = 30,
-                  seed: int = 0) -> List[AxisResult]:
-    """Pairwise mode through the shared ranking routine (module docstring)."""
+                  seed: int = 0, alpha: float = 0.05) -> List[AxisResult]:
+    """Pairwise mode through the shared ranking routine (module docstring): a cohort's
+    payload is its rows; its score, the held-out log loss that a correction of the
+    cross-fitted pairwise reference, fitted on those rows, saves (a share of all rows)."""
+    from c2al_tf.cohorts.mining import rank_axes
+    from c2al_tf.cohorts.predictions import row_cohorts
+
     singles = [b for b in binnings if b.kind != "cross"]
     codes = conditioning_codes(batches, singles)
-    scores = {}
     for b in singles:
         if b.kind == "numeric":
-            x = numeric_values(batches, b.feature)
-            scores[b.feature] = rank_score(x)
-            levels = integer_levels(x)
+            levels = integer_levels(numeric_values(batches, b.feature))
             if levels is not None:  # a code (category, hour): its own values, not quantile bins across them
                 codes[b.feature] = levels
-    q = crossfit_predictions(label, codes, scores, seed=seed)
-    return mine_residuals(batches, label, q, axes, singles, min_support=min_support, min_positives=min_positives,
-                          seed=seed, recalibrate=False, pairs=True, codes=codes)
+    y = np.asarray(label, np.float64).reshape(-1)
+    logit_q = crossfit_predictions(y, codes, seed=seed)
+    n_total = float(len(y))
+    cache: Dict[tuple, Tuple[float, float, float]] = {}
+
+    def one(payload):
+        feature, rows = payload
+        key = (feature, hash(rows.tobytes()))
+        if key not in cache:
+            rng = np.random.default_rng([seed, len(rows)])
+            mean, se, scored = cohort_gain(rows, y, logit_q, codes, feature, rng)
+            share = len(rows) / n_total
+            cache[key] = (mean * share, 0.0, se * share) if scored else (float("nan"), 0.0, float("nan"))
+        return cache[key]
+
+    def pair(a, b):
+        """g(A) + g(B), with the evidence of the weaker cohort: the sd returned makes
+        the routine's z equal min(z_A, z_B), so a pair is kept only when each of its
+        cohorts has structure of its own (an empty head only adds a label to fit)."""
+        (ra, _, sa), (rb, _, sb) = one(a), one(b)
+        raw = ra + rb
+        if not np.isfinite(raw):
+            return float("nan"), 0.0, float("nan")
+        z = min(_z(ra, sa), _z(rb, sb))
+        return raw, 0.0, (raw / z if raw > 0 and z > 0 else float("inf"))
+
+    return rank_axes(axes, row_cohorts(batches, y, lambda mask, axis: (axis.feature, np.flatnonzero(mask))), pair,
+                     min_support, min_positives, alpha, tail_score=lambda a, middle: one(a))
+
+
+def _z(gain: float, se: float) -> float:
+    """gain / se, with no evidence (0) where nothing was fitted (se 0)."""
+    return gain / se if se > 0 else 0.0
 
 
 def integer_levels(x: np.ndarray, max_levels: int = MAX_CODE_LEVELS):
