@@ -188,7 +188,7 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
                         categorical=",".join(categorical or []) or None,
                         baseline_model=baseline.outputs["model"] if baseline is not None else None,
                         **{k: props[k] for k in ("axes", "max_pairs", "divergence", "min_support", "min_positives",
-                                                 "by", "seed", "cross_top")})
+                                                 "by", "seed", "cross_top", "max_rows")})
     if baseline is None:
         baseline = baseline_on(miner.outputs["output_examples"])
     # the baseline is C2AL's lambda = 0 candidate: the C2AL trainer reads it instead of training it again

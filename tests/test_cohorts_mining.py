@@ -21,7 +21,7 @@ def table():
 
 @pytest.fixture(scope="module")
 def mined(table):
-    return mine_table(table, max_pairs=3, cross_top=2)
+    return mine_table(table, max_pairs=3, cross_top=2, by="stats")
 
 
 def test_planted_axis_is_top_pair(mined):
@@ -59,7 +59,7 @@ def test_crosses_of_top_axes_are_mined(mined):
 def test_shuffled_labels_give_no_pair_above_noise(table):
     shuffled = table.take(np.arange(len(table)))
     shuffled.label = np.random.default_rng(0).permutation(table.label)
-    spec, results = mine_table(shuffled, max_pairs=3)
+    spec, results = mine_table(shuffled, max_pairs=3, by="stats")
     assert spec.pairs == []
     assert all(not r.significant for r in results)
 
@@ -67,7 +67,7 @@ def test_shuffled_labels_give_no_pair_above_noise(table):
 def test_spec_is_valid_and_deterministic(table, mined):
     spec, _ = mined
     CohortSpec(spec.doc)  # validates against the JSON schema
-    again, _ = mine_table(table, max_pairs=3, cross_top=2)
+    again, _ = mine_table(table, max_pairs=3, cross_top=2, by="stats")
     assert again.doc == spec.doc
 
 
@@ -106,19 +106,19 @@ def test_divergences_equal_scipy():
 
 @pytest.mark.parametrize("name", ["kl", "wasserstein", "cosine"])
 def test_other_divergences_also_find_planted_axis(table, name):
-    spec, _ = mine_table(table, axes=["user_value", "region", "account_age_days", "bid"], divergence=name)
+    spec, _ = mine_table(table, axes=["user_value", "region", "account_age_days", "bid"], divergence=name, by="stats")
     assert spec.pairs and spec.pairs[0]["axis"] == ["user_value"] and spec.doc["divergence"] == name
 
 
 def test_min_support_and_positives_refuse_thin_cohorts(table):
     # surface: feed .5, story .2, search .2, video .1 -> one value above 25%, no pair
-    spec, results = mine_table(table, axes=["surface"], min_support=0.25)
+    spec, results = mine_table(table, axes=["surface"], min_support=0.25, by="stats")
     assert spec.pairs == [] and "support" in results[0].reason
     # a numeric axis' cohorts are its tails, each at least min_support
-    spec, _ = mine_table(table, axes=["user_value"], min_support=0.2)
+    spec, _ = mine_table(table, axes=["user_value"], min_support=0.2, by="stats")
     for role in ("head", "tail"):
         assert spec.pairs[0][role]["support"] >= 0.19
-    spec, _ = mine_table(table, axes=["user_value"], min_positives=10**6)
+    spec, _ = mine_table(table, axes=["user_value"], min_positives=10**6, by="stats")
     assert spec.pairs == []
 
 
@@ -127,7 +127,7 @@ def test_mine_cli(tmp_path, run_cli, table):
     data = tmp_path / "d.csv"
     write_csv(str(data), 40_000, seed=2)
     code, out, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "c.json",
-                             "--axes", "user_value,region")
+                             "--axes", "user_value,region", "--by", "stats")
     assert code == 0, err
     assert "user_value" in out.splitlines()[2] and CohortSpec.load(str(tmp_path / "c.json")).pairs
     code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
@@ -142,6 +142,9 @@ def test_mine_cli(tmp_path, run_cli, table):
     code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
                            "--cross-top", "1")
     assert code == 2 and "--cross-top must be 0 (no crosses) or >= 2" in err
+    code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
+                           "--max-mining-rows", "10")
+    assert code == 2 and "--max-mining-rows must be >= 1000" in err and not (tmp_path / "x.json").exists()
 
 
 @pytest.mark.slow
@@ -178,7 +181,7 @@ def test_category_with_zero_positives_and_a_label_copy_do_not_crash_tfdv():
     frame.loc[negatives, "shop"] = "z"  # 'z': 100 rows, 0 positives
     frame["outcome"] = frame["click"].map({0: "no", 1: "yes"})
     table = table_from_frame(frame, "click")
-    spec, results = mine_table(table, cross_top=0)
+    spec, results = mine_table(table, cross_top=0, by="stats")
     by_axis = {r.axis[0]: r for r in results}
     assert "shop" in by_axis and "outcome" in by_axis
     # the zero-positive cohort is never chosen (min positives)
@@ -234,8 +237,9 @@ def test_one_mining_config_for_the_command_the_component_and_the_pipeline():
     mine = build_parser().parse_args(["mine", "--data", "x", "--label", "y", "--out", "o.json"])
     run = build_parser().parse_args(["pipeline", "run", "--data", "x", "--label", "y", "--root", "r"])
     component = inspect.signature(CohortMiner.__init__).parameters
-    for field in ("max_pairs", "divergence", "min_support", "min_positives", "cross_top"):
+    for field in ("max_pairs", "divergence", "min_support", "min_positives", "cross_top", "by"):
         assert getattr(mine, field) == getattr(run, field) == component[field].default == getattr(d, field), field
+    assert mine.max_mining_rows == run.max_mining_rows == component["max_rows"].default == d.max_rows
     assert MiningConfig.from_properties({"min_positives": 0, "cross_top": None, "axes": "a,b"}) == MiningConfig(
         min_positives=0, axes=("a", "b"))
 

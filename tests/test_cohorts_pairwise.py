@@ -1,19 +1,21 @@
 """Pairwise mode: a cohort that flips how two other features interact is found with
-its planted tail; a global interaction, main effects and an axis that only shifts the
-rate give no pair; the reference is cross-fitted (out of fold)."""
+its planted tails; a global interaction and main effects give no pair; the reference
+is cross-fitted (out of fold); the stagewise fit reaches the saturated MLE and leaves
+noise alone."""
 import numpy as np
 import pandas as pd
-from scipy.special import expit
+from scipy.special import expit, logit
 
 from c2al_tf.cohorts.miner import mine_table
-from c2al_tf.cohorts.pairwise import crossfit_predictions, rank_score
+from c2al_tf.cohorts.pairwise import apply_steps, blocks, cohort_gain, crossfit_predictions, fit_stagewise
 from c2al_tf.data.readers import table_from_frame
 
 
 def _world(flip: bool, n: int = 60_000, seed: int = 4):
     """surface x category for everybody (+-1), a country main effect, bid without effect;
-    with ``flip`` the bottom 10% of user_value reverse surface x category (a three-way
-    effect), otherwise user_value only shifts the rate (a main effect)."""
+    with ``flip`` the bottom 10% of user_value reverse surface x category and the top
+    10% respond to country x category, which nobody else does (two three-way effects,
+    one per end), otherwise user_value only shifts the rate (a main effect)."""
     rng = np.random.default_rng(seed)
     user_value = rng.lognormal(1.0, 1.0, n)
     surface = rng.choice(["feed", "story", "video"], n, p=[0.5, 0.2, 0.3])
@@ -21,26 +23,30 @@ def _world(flip: bool, n: int = 60_000, seed: int = 4):
     country = rng.choice(["us", "in", "br"], n)
     bid = rng.lognormal(0.0, 0.5, n)
     sc = np.where(category == "c0", 1.0, 0.0) * np.where(surface == "feed", 1.0, np.where(surface == "video", -1.0, 0))
+    cc = np.where(category == "c1", 1.0, 0.0) * np.where(country == "us", 1.0, np.where(country == "in", -1.0, 0))
     tail = user_value < np.quantile(user_value, 0.10)
+    head = user_value >= np.quantile(user_value, 0.90)
     main = pd.Series(country).map({"us": 0.5, "in": -0.5, "br": 0.0}).to_numpy()
-    logit = -1.6 + main + (np.where(tail, -1.5, 1.0) * sc if flip else sc + 0.4 * np.log(user_value))
+    logit = -1.6 + main + (np.where(tail, -1.5, 1.0) * sc + np.where(head, 1.5, 0.0) * cc if flip
+                           else sc + 0.4 * np.log(user_value))
     frame = pd.DataFrame({"user_value": user_value, "surface": surface, "category": category, "country": country,
                           "bid": bid, "click": (rng.uniform(size=n) < expit(logit)).astype(int)})
     return table_from_frame(frame, "click", source="world"), user_value, frame
 
 
-def test_a_flipped_interaction_is_found_with_its_tail():
+def test_a_flipped_interaction_is_found_with_its_tails():
     table, user_value, _ = _world(flip=True)
     spec, results = mine_table(table, by="pairwise")
     assert spec.doc["method"] == "pairwise"
     pair = spec.pairs[0]
     assert pair["axis"] == ["user_value"], [(r.axis, r.z) for r in results]
     bottom = [c["predicate"] for c in (pair["head"], pair["tail"]) if c["predicate"]["min"] is None][0]
-    share = float(np.mean(user_value < bottom["max"]))
-    assert abs(share - 0.10) <= 0.025, share
-    # a three-way effect also shows on its two other features, ranked below the axis that holds it
+    top = [c["predicate"] for c in (pair["head"], pair["tail"]) if c["predicate"]["max"] is None][0]
+    assert abs(float(np.mean(user_value < bottom["max"])) - 0.10) <= 0.025, bottom
+    assert abs(float(np.mean(user_value >= top["min"])) - 0.10) <= 0.025, top
+    # the three-way effect also shows on the two features it involves, never above the axis that holds it
     kept = [r.axis[0] for r in results if r.significant]
-    assert kept[0] == "user_value" and set(kept) <= {"user_value", "surface", "category"}, kept
+    assert kept[0] == "user_value" and set(kept) <= {"user_value", "surface", "category", "country"}, kept
 
 
 def test_a_global_interaction_and_main_effects_give_no_pair():
@@ -49,14 +55,33 @@ def test_a_global_interaction_and_main_effects_give_no_pair():
     assert spec.pairs == [], [(r.axis, r.z) for r in results]
 
 
-def test_reference_is_out_of_fold_and_rank_score_is_robust():
-    rng = np.random.default_rng(0)
+def test_reference_is_out_of_fold():
+    rng = np.random.default_rng(7)  # not the folds' seed: the labels must not be the fold assignment
     y = rng.integers(0, 2, 4000).astype(float)
     codes = {"noise": rng.integers(0, 5, 4000), "id": np.arange(4000) % 1000}  # 1000 ids of 4 rows
-    q = crossfit_predictions(y, codes, {}, seed=0)
+    q = expit(crossfit_predictions(y, codes, seed=0))
     # an in-sample fit would memorize the ids; out of fold the labels are unpredictable
-    auc_like = np.mean(q[y == 1]) - np.mean(q[y == 0])
-    assert abs(auc_like) < 0.02 and q.min() > 0 and q.max() < 1
-    x = np.array([1.0, 1e9, np.nan, -5.0, 2.0])
-    r = rank_score(x)
-    assert r[2] == 0 and np.all(np.abs(r) <= 1) and r[1] == r.max() and r[3] == r.min()
+    assert abs(np.mean(q[y == 1]) - np.mean(q[y == 0])) < 0.02 and q.min() > 0 and q.max() < 1
+
+
+def test_stagewise_fit_reaches_the_cell_log_odds_and_leaves_noise_alone():
+    """One strong block: repeated Newton steps converge to the saturated model's
+    maximum-likelihood logits, logit(cell mean) (float64 reference); a block of pure
+    noise is never added (no step passes the Bonferroni test)."""
+    rng = np.random.default_rng(1)
+    n = 60_000
+    codes = {"a": rng.integers(0, 3, n), "noise": rng.integers(0, 8, n)}
+    truth = np.array([-2.0, 0.0, 1.5])[codes["a"]]
+    y = (rng.uniform(size=n) < expit(truth)).astype(float)
+    cells = blocks(codes)
+    rows = np.arange(n)
+    start = np.full(n, logit(y.mean()))
+    steps = fit_stagewise(cells, rows, y, start, rounds=50)
+    assert {name for name, _ in steps} <= {"a", "(intercept)"}, [s[0] for s in steps]
+    fitted = apply_steps(steps, cells, rows, start)
+    for k in range(3):
+        m = codes["a"] == k
+        np.testing.assert_allclose(fitted[m][0], logit(y[m].mean()), atol=0.01)
+    # a cohort's correction over pure noise adds nothing: gain exactly 0
+    mean, se, scored = cohort_gain(np.arange(20_000), y, fitted, codes, "", np.random.default_rng(0))
+    assert scored == 20_000 and mean == 0.0 and se == 0.0

@@ -14,10 +14,15 @@ NEEDS_MODEL = ("predictions", "residuals")  # modes that score a baseline model'
 
 @dataclasses.dataclass
 class MiningConfig:
-    """``axes``: candidate axes (None = every feature). ``cross_top``: also mine the
-    crosses of the best N single axes (one more statistics pass; 0 = none, the
-    default, so mining costs one pass). ``bins``: equal-mass bins of a numeric feature when it conditions an axis (axes
-    themselves are cut at 1/2/5/10..90/95/98/99% quantiles)."""
+    """``axes``: candidate axes (None = every feature). ``by``: how cohorts are scored
+    (``pairwise``, the default: held-out gain over a pairwise reference, no model;
+    ``stats``: sliced TFDV statistics; ``predictions``/``residuals``: a baseline's
+    predictions). ``cross_top`` (stats): also mine the crosses of the best N single
+    axes (one more statistics pass; 0 = none). ``bins``: equal-mass bins of a numeric
+    feature when it conditions an axis (axes themselves are cut at
+    1/2/5/10..90/95/98/99% quantiles). ``max_rows``: the in-memory modes (all but
+    ``stats``) mine a uniform sample of at most this many rows of the mining data
+    (deterministic: by row index for a table, by record hash in the CohortMiner)."""
 
     axes: Optional[Tuple[str, ...]] = None
     max_pairs: int = 1
@@ -26,8 +31,9 @@ class MiningConfig:
     min_positives: int = 30
     cross_top: int = 0
     bins: int = 10
-    by: str = "stats"
+    by: str = "pairwise"
     seed: int = 0
+    max_rows: int = 400_000
 
     def __post_init__(self):
         if self.axes is not None:
@@ -44,6 +50,8 @@ class MiningConfig:
             raise C2ALInputError(f"--bins must be >= 2, got {self.bins}")
         if self.divergence not in DIVERGENCES:
             raise C2ALInputError(f"--divergence must be one of {', '.join(DIVERGENCES)}, got '{self.divergence}'")
+        if int(self.max_rows) < 1000:
+            raise C2ALInputError(f"--max-mining-rows must be >= 1000, got {self.max_rows}")
         if self.by not in MODES:
             raise C2ALInputError(f"--by must be one of {', '.join(MODES)}, got '{self.by}'")
 

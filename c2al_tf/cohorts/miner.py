@@ -94,6 +94,12 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
     from c2al_tf.cohorts.statistics import cohort_statistics, global_statistics, run_statistics
 
     divergences.get(divergence)  # validate early
+    if predictions is not None and len(predictions) != len(table):
+        raise ValueError(f"mine_table: {len(predictions)} predictions for {len(table)} rows")
+    if by != "stats" and len(table) > config.max_rows:  # in memory: a uniform sample (MiningConfig.max_rows)
+        keep = np.sort(np.random.default_rng(seed).choice(len(table), config.max_rows, replace=False))
+        table = table.take(keep)
+        predictions = None if predictions is None else np.asarray(predictions).reshape(-1)[keep]
     batches = table_to_record_batches(table)
     global_stats = run_statistics(batches, lambda p: global_statistics(p, QUANTILE_BUCKETS), beam_args)
     binnings, chosen = binnings_and_axes(global_stats, table.label_name, axes, min_support,
@@ -112,8 +118,6 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
     if by in ("predictions", "residuals"):
         if predictions is None:
             raise C2ALInputError(f"--by {by} needs --baseline-model DIR (an exported baseline SavedModel)")
-        if len(predictions) != len(table):
-            raise ValueError(f"mine_table: {len(predictions)} predictions for {len(table)} rows")
         if by == "predictions":
             from c2al_tf.cohorts.predictions import mine_predictions
 

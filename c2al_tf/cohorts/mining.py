@@ -39,6 +39,7 @@ from c2al_tf.cohorts import divergence as divergences
 from c2al_tf.cohorts.binning import Binning, Candidate, feature_stats
 from c2al_tf.cohorts.spec import CohortSpec, aux_label_name
 
+SUPPORT_SLACK = 0.05  # a cohort cut at the min_support quantile may hold 5% fewer rows (quantile sketch error)
 LCB_SDS = 2.0  # a numeric axis' tail maximizes divergence - null mean - LCB_SDS * null sd against the middle
 _SLICE = re.compile(r"^(c2albin\d{3})_b(\d+)$")
 
@@ -198,7 +199,9 @@ def rank_axes(axes: Sequence[Binning], cohorts_of: Callable[[Binning, List[Candi
 
     For each axis, ``cohorts_of(axis, axis.candidates())`` returns one
     :class:`Scored` per candidate (None if unseen) and the number of rows the
-    support is a share of. Candidates with support >= ``min_support`` and >=
+    support is a share of. Candidates with support >= ``min_support`` (less
+    :data:`SUPPORT_SLACK`: a tail cut at the 2% quantile of the statistics' sketch
+    may hold 1.99% of the rows) and >=
     ``min_positives`` positives form the pairs that
     :meth:`Binning.candidate_pairs` allows; ``score(a, b)`` gives (raw divergence,
     null mean, null sd) of a pair's payloads. The best pair per axis is the one
@@ -217,7 +220,8 @@ def rank_axes(axes: Sequence[Binning], cohorts_of: Callable[[Binning, List[Candi
     for axis in axes:
         candidates = axis.candidates()
         cohorts, n_total = cohorts_of(axis, candidates)
-        ok = [c is not None and c.n >= min_support * n_total and c.positives >= min_positives for c in cohorts]
+        ok = [c is not None and c.n >= (1 - SUPPORT_SLACK) * min_support * n_total and c.positives >= min_positives
+              for c in cohorts]
         pairs = [(i, j) for i, j in axis.candidate_pairs(candidates) if ok[i] and ok[j]]
         plans[axis.feature] = (candidates, cohorts, pairs, n_total)
         tested += len(pairs)

@@ -40,10 +40,14 @@ noise is neither fitted nor tuned for (no penalty to choose).
    give the shared tower, in the units of NE's numerator. Where C has no structure
    of its own, no block passes and ``g`` is 0 (or, when noise passes, slightly
    negative), so the test needs no simulated null. A pair's score is ``g(A) + g(B)``
-   with the evidence (``z``) of its weaker cohort; the shared ranking routine
-   (:func:`c2al_tf.cohorts.mining.rank_axes`) keeps it when that ``z`` passes the
-   Bonferroni-corrected threshold over all pairs tested, and a numeric axis' tails
-   are each chosen by ``g - 2 se`` (cutting where a regime ends saves the most).
+   with ``se = sqrt(se(A)^2 + se(B)^2)``; the shared ranking routine
+   (:func:`c2al_tf.cohorts.mining.rank_axes`) keeps it when ``z = g / se`` passes the
+   Bonferroni-corrected threshold over all pairs tested **and each cohort's own lower
+   bound** ``g - 2 se`` **is above zero**, and ranks kept pairs by ``g - 2 se``. A
+   contrasting pair is two cohorts that each respond in their own way: an axis one of
+   whose values happens to hold a single effect (a block of category codes that
+   carries the tail's flipped interaction) is not one. A numeric axis' tails are each
+   chosen by ``g - 2 se`` (cutting where a regime ends saves the most).
 
 What counts: three-way structure (a cohort that changes how two other features
 interact), a private response to one feature, and a rate shift finer than the
@@ -64,7 +68,7 @@ from scipy import stats as sps
 from scipy.special import expit, logit
 
 from c2al_tf.cohorts.binning import Binning
-from c2al_tf.cohorts.mining import AxisResult
+from c2al_tf.cohorts.mining import LCB_SDS, AxisResult
 from c2al_tf.cohorts.residuals import conditioning_codes
 from c2al_tf.metrics import row_logloss
 
@@ -225,23 +229,16 @@ def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Se
         return cache[key]
 
     def pair(a, b):
-        """g(A) + g(B), with the evidence of the weaker cohort: the sd returned makes
-        the routine's z equal min(z_A, z_B), so a pair is kept only when each of its
-        cohorts has structure of its own (an empty head only adds a label to fit)."""
+        """g(A) + g(B) with its standard error, or no evidence at all (an infinite sd)
+        unless *each* cohort's own lower bound ``g - 2 se`` is above zero: a contrasting
+        pair is two cohorts that each respond in their own way."""
         (ra, _, sa), (rb, _, sb) = one(a), one(b)
-        raw = ra + rb
-        if not np.isfinite(raw):
-            return float("nan"), 0.0, float("nan")
-        z = min(_z(ra, sa), _z(rb, sb))
-        return raw, 0.0, (raw / z if raw > 0 and z > 0 else float("inf"))
+        if not min(ra - LCB_SDS * sa, rb - LCB_SDS * sb) > 0:
+            return ra + rb, 0.0, float("inf")
+        return ra + rb, 0.0, float(np.hypot(sa, sb))
 
     return rank_axes(axes, row_cohorts(batches, y, lambda mask, axis: (axis.feature, np.flatnonzero(mask))), pair,
                      min_support, min_positives, alpha, tail_score=lambda a, middle: one(a))
-
-
-def _z(gain: float, se: float) -> float:
-    """gain / se, with no evidence (0) where nothing was fitted (se 0)."""
-    return gain / se if se > 0 else 0.0
 
 
 def integer_levels(x: np.ndarray, max_levels: int = MAX_CODE_LEVELS):

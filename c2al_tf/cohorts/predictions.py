@@ -29,15 +29,19 @@ def axis_codes(batches: Sequence[pa.RecordBatch], axis: Binning) -> np.ndarray:
             out.append(np.full(batch.num_rows, -1))
             continue
         codes = axis.codes(batch.column(names.index(axis.feature))).to_numpy(zero_copy_only=False)
-        out.append(np.array([int(c[1:]) if c is not None else -1 for c in codes]))
+        out.append(np.array([int(c[1:]) if c is not None else -1 for c in codes], dtype=np.int64))
     return np.concatenate(out) if out else np.zeros(0, int)
 
 
 def row_cohorts(batches: Sequence[pa.RecordBatch], label: np.ndarray, payload: Callable[[np.ndarray, Binning], object]):
     """``cohorts_of(axis, candidates)`` for :func:`rank_axes` on in-memory rows: each
     candidate's rows (a mask), their count and positives, and ``payload(mask, axis)``."""
+    codes_of: dict = {}  # per axis: its bin per row, computed once (tails are chosen over many calls)
+
     def cohorts_of(axis, candidates):
-        codes = axis_codes(batches, axis)
+        if axis.column not in codes_of:
+            codes_of[axis.column] = axis_codes(batches, axis)
+        codes = codes_of[axis.column]
         out = []
         for cand in candidates:
             m = np.isin(codes, cand.bins)

@@ -121,10 +121,12 @@ def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:
                    help="also mine the crosses of the N best single axes (one more statistics pass; "
                         f"default {d.cross_top} = none)")
     p.add_argument("--by", default=d.by, choices=MODES,
-                   help="stats: sliced label statistics (no model); predictions: a baseline's prediction "
-                        "distributions; residuals: where a baseline is wrong, per cohort; pairwise: where a "
-                        "model of every pairwise interaction is wrong, per cohort (no model needed) (default "
-                        f"{d.by})")
+                   help="pairwise: the held-out log loss a cohort's own correction of a model of every "
+                        "pairwise interaction saves (no model needed); stats: sliced label statistics (no model); "
+                        "predictions: a baseline's prediction distributions; residuals: where a baseline is wrong, "
+                        f"per cohort (default {d.by})")
+    p.add_argument("--max-mining-rows", type=int, default=d.max_rows, metavar="N",
+                   help=f"the modes other than stats mine a uniform sample of at most N rows (default {d.max_rows})")
     if bins:  # the pipeline's CohortMiner bins with StatisticsGen's quantiles
         p.add_argument("--bins", type=int, default=d.bins,
                        help=f"quantile bins for numeric features (default {d.bins})")
@@ -159,5 +161,5 @@ def mining_config(args, **extra):
 
     return MiningConfig(axes=tuple(split_list(args.axes)) or None, max_pairs=args.max_pairs,
                         divergence=args.divergence, min_support=args.min_support, min_positives=args.min_positives,
-                        cross_top=args.cross_top, by=args.by,
+                        cross_top=args.cross_top, by=args.by, max_rows=args.max_mining_rows,
                         **({"bins": args.bins} if hasattr(args, "bins") else {}), **extra)

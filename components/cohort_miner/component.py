@@ -42,6 +42,7 @@ class CohortMinerSpec(types.ComponentSpec):
         "mining_split": ExecutionParameter(type=str, optional=True),
         "seed": ExecutionParameter(type=int, optional=True),
         "cross_top": ExecutionParameter(type=int, optional=True),
+        "max_rows": ExecutionParameter(type=int, optional=True),
     }
     INPUTS = {
         "examples": ChannelParameter(type=standard_artifacts.Examples),
@@ -73,19 +74,20 @@ class CohortMiner(base_beam_component.BaseBeamComponent):
                  categorical: Optional[str] = None, max_pairs: int = MiningConfig.max_pairs,
                  divergence: str = MiningConfig.divergence, min_support: float = MiningConfig.min_support,
                  min_positives: int = MiningConfig.min_positives, by: str = MiningConfig.by,
-                 mining_split: str = "train", seed: int = MiningConfig.seed, cross_top: int = MiningConfig.cross_top):
-        # the same validation as `c2al mine` (one MiningConfig), at pipeline construction
-        MiningConfig(axes=tuple(a for a in (axes or "").split(",") if a.strip()) or None, max_pairs=max_pairs,
-                     divergence=divergence, min_support=min_support, min_positives=min_positives, by=by, seed=seed,
-                     cross_top=cross_top)
+                 mining_split: str = "train", seed: int = MiningConfig.seed, cross_top: int = MiningConfig.cross_top,
+                 max_rows: int = MiningConfig.max_rows):
         if by not in MODES:
             raise ValueError(f"CohortMiner: by must be one of {', '.join(MODES)}, got '{by}'")
-        if by != "stats" and baseline_model is None:
+        # the same validation as `c2al mine` (one MiningConfig), at pipeline construction
+        config = MiningConfig(axes=tuple(a for a in (axes or "").split(",") if a.strip()) or None,
+                              max_pairs=max_pairs, divergence=divergence, min_support=min_support,
+                              min_positives=min_positives, by=by, seed=seed, cross_top=cross_top, max_rows=max_rows)
+        if config.needs_model and baseline_model is None:
             raise ValueError(f"CohortMiner: by='{by}' needs baseline_model")
         spec = CohortMinerSpec(
             examples=examples, statistics=statistics, baseline_model=baseline_model, anomalies=anomalies, label=label, axes=axes,
             categorical=categorical, max_pairs=max_pairs, divergence=divergence, min_support=min_support,
             min_positives=min_positives, by=by, mining_split=mining_split, seed=seed, cross_top=cross_top,
-            cohorts=types.Channel(type=CohortSpecArtifact),
+            max_rows=max_rows, cohorts=types.Channel(type=CohortSpecArtifact),
             output_examples=types.Channel(type=standard_artifacts.Examples))
         super().__init__(spec=spec)

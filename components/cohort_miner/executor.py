@@ -22,13 +22,15 @@ from c2al_tf.cohorts.statistics import cohort_statistics
 from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.cohorts.spec import predicate_features
-from c2al_tf.data.records import ReadRecordBatches, WriteRecordBatches, records_to_record_batch
+from c2al_tf.data.arrow import batch_labels
+from c2al_tf.data.records import ReadRecordBatches, WriteRecordBatches, records_to_record_batch, sample_records
 from c2al_tf.labels import AuxSuffixes, label_records
 
 _TELEMETRY = ["C2ALCohortMiner"]
 RAW = "__raw_record__"  # raw-record column of the predictions mode's TFXIO read
 COHORTS_FILE = "cohorts.json"
 SLICED_STATS_FILE = "cohort_statistics.pb"
+RANKING_FILE = "ranking.txt"  # the ranked axes as `c2al mine` prints them
 BATCH = 10_000  # records per batch: per-slice overhead of TFDV dominates on small batches
 
 
@@ -80,6 +82,7 @@ class _Job:
     cohorts_uri: str
     out: Any
     spec_paths: List[str]
+    rows: int = 0  # examples in the mining split (its statistics)
 
     @property
     def options(self) -> Dict[str, Any]:
@@ -101,15 +104,18 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            exec_properties: Dict[str, Any]) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         job = self._plan(input_dict, output_dict, exec_properties)
-        if job.config.by != "stats":  # in memory: a baseline's predictions, or the pairwise reference
-            spec, results = self._mine_in_memory(input_dict, job)
+        if job.config.needs_model:  # in memory: a baseline's predictions
+            spec, results = self._mine_with_model(input_dict, job)
             for path in job.spec_paths:
                 spec.save(path)
             with self._make_beam_pipeline() as p:
                 self._write_labeled(p, job, beam.pvalue.AsSingleton(p | "Spec" >> beam.Create([spec.doc])))
+            ranking = format_table(results)
+        elif job.config.by == "pairwise":
+            ranking = self._mine_pairwise(job)
         else:
-            spec, results = self._mine_statistics(job)
-        print(format_table(results), flush=True)
+            ranking = format_table(self._mine_statistics(job)[1])
+        print(ranking, flush=True)
 
     def _plan(self, input_dict, output_dict, exec_properties) -> _Job:
         """Checks the inputs (anomalies, payload, split, label) and derives the axes."""
@@ -147,8 +153,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         out.split_names = artifact_utils.encode_split_names(splits)
         examples_utils.set_payload_format(out, payload)
         spec_paths = [os.path.join(cohorts_uri, COHORTS_FILE), os.path.join(out.uri, COHORTS_FILE)]
+        rows = int(global_stats.datasets[0].num_examples) if global_stats.datasets else 0
         return _Job(examples, splits, split, label, config, schema, binnings, axes, types_, parse_types,
-                    cohorts_uri, out, spec_paths)
+                    cohorts_uri, out, spec_paths, rows)
 
     @staticmethod
     def _read(p, job: _Job, split: str, name: str):
@@ -196,11 +203,30 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         return mine_from_statistics(tfdv.load_stats_binary(job.sliced_path), job.binnings, axes_now, job.label,
                                     previous=ranked_with, **job.options)
 
-    def _mine_in_memory(self, input_dict, job: "_Job"):
-        """Mining on the mining split held in memory: with a baseline model scored through
-        its serving_default, the distributions of its predictions (``by='predictions'``,
-        the paper's recipe) or where it is wrong (``by='residuals'``); without one, where
-        the miner's pairwise reference is wrong (``by='pairwise'``)."""
+    def _mine_pairwise(self, job: _Job) -> str:
+        """Pairwise mode in one Beam pipeline: a uniform sample of the mining split (at
+        most ``max_rows`` records, chosen by record hash) is mined into the spec, which
+        labels every split as a side input. Returns the ranking table."""
+        rate = min(1.0, job.config.max_rows / max(job.rows, 1))
+        ranking_path = os.path.join(job.cohorts_uri, RANKING_FILE)
+        with self._make_beam_pipeline() as p:
+            sample = (self._read(p, job, job.split, "Read")
+                      | "Sample" >> beam.Map(sample_records, rate)
+                      | "NonEmpty" >> beam.Filter(len)
+                      | "Parse" >> beam.Map(records_to_record_batch, job.parse_types)
+                      | "Collect" >> beam.combiners.ToList())
+            spec_side = sample | "MineSpec" >> beam.Map(_mine_pairwise_spec, job.binnings, job.axes, job.label,
+                                                        job.options, job.spec_paths, ranking_path)
+            self._write_labeled(p, job, beam.pvalue.AsSingleton(spec_side))
+        import tensorflow as tf
+
+        with tf.io.gfile.GFile(ranking_path) as f:
+            return f.read()
+
+    def _mine_with_model(self, input_dict, job: "_Job"):
+        """Mining on the mining split held in memory, with a baseline model scored through
+        its serving_default: the distributions of its predictions (``by='predictions'``,
+        the paper's recipe) or where it is wrong (``by='residuals'``)."""
         import numpy as np
         import tensorflow as tf
         from tfx.utils import path_utils
@@ -209,14 +235,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         from c2al_tf.cohorts.mining import spec_from_results
         from c2al_tf.cohorts.predictions import mine_predictions
         from c2al_tf.cohorts.residuals import mine_residuals
-        from c2al_tf.data.arrow import batch_labels
 
         by, options = job.config.by, job.options
         models = input_dict.get("baseline_model") or []
-        if job.config.needs_model and not models:
+        if not models:
             raise C2ALInputError(f"CohortMiner: by='{by}' needs a baseline_model input")
         serve = tf.saved_model.load(path_utils.serving_model_path(artifact_utils.get_single_uri(models))
-                                    ).signatures["serving_default"] if job.config.needs_model else None
+                                    ).signatures["serving_default"]
         io = tfxio_utils.get_split_tfxio([job.examples], job.split, _TELEMETRY, schema=job.schema,
                                          raw_record_column_name=RAW)
         batches, labels, preds = [], [], []
@@ -224,23 +249,41 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                                                                            num_epochs=1)):
             batches.append(batch)
             labels.append(batch_labels(batch, job.label))
-            if serve is not None:
-                records = [r[0] if isinstance(r, list) else r
-                           for r in batch.column(batch.schema.names.index(RAW)).to_pylist()]
-                preds.append(serve(examples=tf.constant(records))["probabilities"].numpy().reshape(-1))
+            records = [r[0] if isinstance(r, list) else r
+                       for r in batch.column(batch.schema.names.index(RAW)).to_pylist()]
+            preds.append(serve(examples=tf.constant(records))["probabilities"].numpy().reshape(-1))
         common = dict(min_support=options["min_support"], min_positives=options["min_positives"],
                       seed=options["seed"])
-        if by == "pairwise":
-            from c2al_tf.cohorts.pairwise import mine_pairwise
-
-            results = mine_pairwise(batches, np.concatenate(labels), job.axes, job.binnings, **common)
-        elif by == "residuals":
+        if by == "residuals":
             results = mine_residuals(batches, np.concatenate(labels), np.concatenate(preds), job.axes, job.binnings,
                                      **common)
         else:
             results = mine_predictions(batches, np.concatenate(labels), np.concatenate(preds), job.axes,
                                        options["divergence"], **common)
         return spec_from_results(results, job.label, options["divergence"], options["max_pairs"], by), results
+
+
+def _mine_pairwise_spec(batches, binnings, axes, label: str, options: Dict[str, Any], spec_paths: List[str],
+                        ranking_path: str):
+    """Mines the sampled record batches (pairwise mode), writes cohorts.json (both
+    copies) and the ranking table; returns the spec document."""
+    import numpy as np
+    import tensorflow as tf
+
+    from c2al_tf.cohorts.mining import spec_from_results
+    from c2al_tf.cohorts.pairwise import mine_pairwise
+
+    if not batches:
+        raise C2ALInputError("CohortMiner: the mining split holds no examples to mine")
+    labels = np.concatenate([batch_labels(b, label) for b in batches])
+    results = mine_pairwise(batches, labels, axes, binnings, min_support=options["min_support"],
+                            min_positives=options["min_positives"], seed=options["seed"])
+    spec = spec_from_results(results, label, options["divergence"], options["max_pairs"], "pairwise")
+    for path in spec_paths:
+        spec.save(path)
+    with tf.io.gfile.GFile(ranking_path, "w") as f:
+        f.write(format_table(results))
+    return spec.doc
 
 
 def check_anomalies(artifacts) -> None:
