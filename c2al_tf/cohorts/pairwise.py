@@ -9,6 +9,10 @@ away is a cohort that responds in its own way: that flips how two other features
 interact (the bottom users reverse surface x category), responds to a feature the
 others ignore, or sits at a rate the bins around it do not resolve.
 
+An axis whose values are at most 64 distinct integers (a code such as a category id, or
+the hour) is contrasted by its values, as a categorical axis is: a range of codes
+(``item_category < 9``) is a cohort only by the accident of how the codes were numbered.
+
 Everything is fitted by one procedure, **forward-stagewise block boosting**
 (:func:`fit_stagewise`). The blocks are the intercept, each feature's bins and
 each pair of features' cells (``bin`` = the conditioning bins of the other modes:
@@ -17,9 +21,16 @@ one, missing a bin of its own; an integer feature with at most 64 values, a code
 or the hour, by value). Each round, with residuals ``r = y - p`` and weights
 ``w = p (1 - p)`` per cell c of block k::
 
-    S_c = sum r,   I_c = sum w,   T_k = sum_c S_c^2 / I_c     (score test, chi^2 with df_k = cells seen)
+    S_c = sum r,   W_c = sum w,   I_c = W_c + 1                 (+1: a N(0, 1) prior per cell)
+    T_k = sum_c S_c^2 / I_c,   df_k = sum_c W_c / I_c         (score test; df = E[T] without structure)
     k*  = the block with the smallest p-value P(chi^2_df > T)
-    eta += (1 - (df - 2) / T)_+ * S_c / (I_c + 1)              (a Newton step, James-Stein shrunk)
+    eta += (1 - (df - 2) / T)_+ * W_c / I_c * [logit(y_c) - logit(p_c)]
+
+with ``logit(y_c) - logit(p_c)`` the cell's observed against expected log-odds (counts
+plus 0.5): the exact shift where ``p`` is constant in the cell, bounded where a Newton
+step ``S / W`` would overshoot (a cell predicted at 1% that clicks at 50%), shrunk by
+the prior and by James-Stein. The prior also keeps a cell whose predictions are near
+0 or 1 (``W`` vanishes) from dominating the test.
 
 It stops when the best block is not significant at ``alpha`` over the blocks tested
 (Bonferroni), so structure is added block by block where the data demand it, and
@@ -79,6 +90,7 @@ MAX_FIT_ROWS = 200_000   # rows that fit each fold of the reference (a random su
 FOLDS = 2
 MAX_GAIN_ROWS = 50_000   # rows that fit (and rows that score) each half of a cohort's correction
 MAX_CODE_LEVELS = 64     # an integer feature with at most this many values is binned by value (a code)
+PRIOR_INFORMATION = 1.0  # Fisher information added to every cell (a N(0, 1) prior on its logit step)
 
 Blocks = Dict[str, Tuple[np.ndarray, int]]
 Steps = List[Tuple[str, np.ndarray]]
@@ -118,27 +130,31 @@ def fit_stagewise(cells: Blocks, rows: np.ndarray, label: np.ndarray, eta: np.nd
     the (block, step per cell) list, at most ``rounds`` long."""
     y, e = label[rows], np.array(eta[rows], np.float64)
     local = {name: cell[rows] for name, (cell, _) in cells.items()}
+    counts = {name: (np.bincount(local[name], minlength=size).astype(np.float64),
+                     np.bincount(local[name], weights=y, minlength=size)) for name, (_, size) in cells.items()}
     log_alpha = np.log(alpha / max(len(cells), 1))
     steps: Steps = []
     for _ in range(rounds):
         p = expit(e)
-        r, w = y - p, p * (1.0 - p)
+        w = p * (1.0 - p)
         best = None
         for name, (_, size) in cells.items():
-            s_c = np.bincount(local[name], weights=r, minlength=size)
-            i_c = np.bincount(local[name], weights=w, minlength=size)
-            seen = i_c > 1e-9
-            df = int(seen.sum())
-            if df == 0:
+            n_c, y_c = counts[name]
+            e_c = np.bincount(local[name], weights=p, minlength=size)
+            w_c = np.bincount(local[name], weights=w, minlength=size)
+            i_c = w_c + PRIOR_INFORMATION
+            df = float(np.sum(w_c / i_c))  # effective cells: E[T] under no structure
+            if df < 0.5:
                 continue
-            t = float(np.sum(s_c[seen] ** 2 / i_c[seen]))
+            t = float(np.sum((y_c - e_c) ** 2 / i_c))
             log_p = float(sps.chi2.logsf(t, df))
             if best is None or log_p < best[0]:
-                best = (log_p, name, s_c, i_c, t, df)
+                best = (log_p, name, n_c, y_c, e_c, w_c, t, df)
         if best is None or best[0] > log_alpha:
             break
-        _, name, s_c, i_c, t, df = best
-        delta = max(0.0, 1.0 - max(df - 2, 0) / t) * s_c / (i_c + 1.0)
+        _, name, n_c, y_c, e_c, w_c, t, df = best
+        shift = (np.log((y_c + 0.5) / (n_c - y_c + 0.5)) - np.log((e_c + 0.5) / (n_c - e_c + 0.5)))
+        delta = max(0.0, 1.0 - max(df - 2.0, 0.0) / t) * shift * w_c / (w_c + PRIOR_INFORMATION)
         steps.append((name, delta))
         e += delta[local[name]]
     return steps
@@ -208,12 +224,16 @@ def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Se
 
     singles = [b for b in binnings if b.kind != "cross"]
     codes = conditioning_codes(batches, singles)
+    y = np.asarray(label, np.float64).reshape(-1)
+    by_value = {}
     for b in singles:
         if b.kind == "numeric":
-            levels = integer_levels(numeric_values(batches, b.feature))
+            x = numeric_values(batches, b.feature)
+            levels = integer_levels(x)
             if levels is not None:  # a code (category, hour): its own values, not quantile bins across them
                 codes[b.feature] = levels
-    y = np.asarray(label, np.float64).reshape(-1)
+                by_value[b.feature] = value_binning(b, x, min_support)
+    axes = [by_value.get(a.feature) or a for a in axes]
     logit_q = crossfit_predictions(y, codes, seed=seed)
     n_total = float(len(y))
     cache: Dict[tuple, Tuple[float, float, float]] = {}
@@ -239,6 +259,20 @@ def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Se
 
     return rank_axes(axes, row_cohorts(batches, y, lambda mask, axis: (axis.feature, np.flatnonzero(mask))), pair,
                      min_support, min_positives, alpha, tail_score=lambda a, middle: one(a))
+
+
+def value_binning(axis: Binning, x: np.ndarray, min_support: float, max_values: int = 20) -> Binning:
+    """A numeric axis holding a few integer values (a code) as a categorical axis: its
+    values with support >= ``min_support`` (at most ``max_values``, most frequent
+    first) are its candidate cohorts, never a range of codes (a code's order may mean
+    nothing: ``item_category < 9``)."""
+    from c2al_tf.cohorts.binning import _text
+
+    ok = np.isfinite(x)
+    values, counts = np.unique(x[ok], return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    keep = [_text(float(values[i])) for i in order if counts[i] >= min_support * len(x)][:max_values]
+    return Binning(axis.feature, "categorical", axis.column, values=keep)
 
 
 def integer_levels(x: np.ndarray, max_levels: int = MAX_CODE_LEVELS):
