@@ -140,6 +140,9 @@ def test_mine_cli(tmp_path, run_cli, table):
                            "--min-support", "0.7")
     assert code == 2 and "--min-support" in err
     code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
+                           "--cross-top", "2")
+    assert code == 2 and "--cross-top applies to --by stats only" in err
+    code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",
                            "--cross-top", "1")
     assert code == 2 and "--cross-top must be 0 (no crosses) or >= 2" in err
     code, _, err = run_cli("mine", "--data", data, "--label", "click", "--out", tmp_path / "x.json",

@@ -35,7 +35,7 @@ def test_cohort_miner_in_local_pipeline(tmp_path):
     stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"])
     miner = CohortMiner(examples=gen.outputs["examples"], statistics=stats.outputs["statistics"], label="click",
                         max_pairs=3,
-                        axes="user_value,ad_quality,region,bid", cross_top=2)
+                        axes="user_value,ad_quality,region,bid", cross_top=2, by="stats")
     root = tmp_path / "root"
     pipeline = tfx.dsl.Pipeline(
         pipeline_name="miner_test", pipeline_root=str(root), components=[gen, stats, miner],

@@ -54,6 +54,9 @@ class MiningConfig:
             raise C2ALInputError(f"--max-mining-rows must be >= 1000, got {self.max_rows}")
         if self.by not in MODES:
             raise C2ALInputError(f"--by must be one of {', '.join(MODES)}, got '{self.by}'")
+        if int(self.cross_top) >= 2 and self.by != "stats":
+            raise C2ALInputError(f"--cross-top applies to --by stats only (crosses of its best axes); "
+                                 f"--by {self.by} was given")
 
     @property
     def needs_model(self) -> bool:
