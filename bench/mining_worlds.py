@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/mining_worlds.py [--rows 200000] [--seed 5]
         [--worlds planted,rate_shift,interaction,extremes,decoys,int_ids,null]
-        [--modes stats,residuals] [--out bench/results/mining_worlds.json]
+        [--modes pairwise,stats,residuals] [--out bench/results/mining_worlds.json]
 
 Per world: ``--rows`` rows of ``c2al generate --scenario WORLD --seed S``, read with
 the default typing, split 80/20 as ``c2al experiment`` splits; mining sees only the
@@ -61,7 +61,8 @@ def main(argv=None):
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--worlds", default=",".join(WORLDS))
-    parser.add_argument("--modes", default="stats,residuals")
+    parser.add_argument("--modes", default="pairwise,stats", help="pairwise (the default mode), stats, residuals, "
+                        "predictions (the last two train the protocol's baseline first)")
     parser.add_argument("--out", default=None)
     args = parser.parse_args(argv)
 

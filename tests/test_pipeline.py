@@ -125,12 +125,17 @@ SERVE = textwrap.dedent("""
 def test_pipeline_end_to_end(tmp_path, run_cli):
     import tensorflow as tf
 
-    from c2al_tf.data import write_csv
     from c2al_tf.export import load_metadata
     from pipeline.report import newest
 
+    # both 10% extremes of user_value respond in their own way (three-way effects): what the
+    # default miner finds at this size (the generator's planted world needs ~200k rows)
+    from test_cohorts_pairwise import _world
+
     data = tmp_path / "data.csv"
-    write_csv(str(data), 15_000, seed=7)
+    frame = _world(flip=True, n=20_000, seed=7)[2]
+    frame["user_id"] = [f"u{k}" for k in np.random.default_rng(7).zipf(1.3, len(frame)) % 5000]  # an id vocabulary
+    frame.to_csv(data, index=False)
     root = tmp_path / "root"
     code, out, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", root, "--epochs", 1,
                              "--ne-tolerance", "0.5", "--aux-weight", "0.3,1")

@@ -36,14 +36,15 @@ def test_format_rows_marks_confirmed_pairs():
 
 @pytest.mark.slow
 def test_null_world_confirms_no_pair(tmp_path, run_cli):
-    """On the null scenario the miner's statistics rank pairs (a global interaction
-    looks like a contrast), but no pair's heads lower held-out logloss against both
+    """On the null scenario the statistics mode ranks pairs (a global interaction
+    looks like a contrast; the default mode keeps none), but no pair's heads lower held-out logloss against both
     the baseline and the random control, so the written spec has no pair."""
     data = tmp_path / "null.csv"
     code, _, err = run_cli("generate", "--rows", 30000, "--scenario", "null", "--seed", 3, "--out", data)
     assert code == 0, err
     out = tmp_path / "cohorts.json"
-    code, stdout, err = run_cli("mine", "--data", data, "--label", "click", "--out", out, "--validate", 2)
+    code, stdout, err = run_cli("mine", "--data", data, "--label", "click", "--out", out, "--validate", 2,
+                                "--by", "stats")
     assert code == 0, err
     assert "baseline (no head)" in stdout and "control (random cohorts)" in stdout
     assert "no pair confirmed on held-out rows" in stdout

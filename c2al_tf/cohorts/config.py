@@ -33,7 +33,7 @@ class MiningConfig:
     bins: int = 10
     by: str = "pairwise"
     seed: int = 0
-    max_rows: int = 400_000
+    max_rows: int = 200_000
 
     def __post_init__(self):
         if self.axes is not None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+DEMO_SCENARIO = "rate_shift"
+
 
 def register(sub) -> None:
     p = sub.add_parser("demo", help="run the whole C2AL TFX pipeline on the embedded synthetic data",
@@ -13,6 +15,9 @@ def register(sub) -> None:
     p.add_argument("--rows", type=int, default=80_000, metavar="N")
     p.add_argument("--out", default="c2al-demo", metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--scenario", default=DEMO_SCENARIO, metavar="NAME",
+                   help=f"generator world (c2al generate --scenario; default {DEMO_SCENARIO}: the 5%% extremes "
+                        "of user_value respond in their own way, which the default miner finds at this size)")
     p.add_argument("--pipeline-arg", action="append", default=[], metavar="X",
                    help="extra 'c2al pipeline run' flag for the demo's pipeline (repeatable), e.g. "
                         "--pipeline-arg=--aux-weight=0.3 or --pipeline-arg=--no-early-stopping")
@@ -31,9 +36,13 @@ def run(args) -> int:
 
     check_writable_dir(args.out, "--out")
     out = os.path.abspath(args.out)
-    data = os.path.join(out, "data", "synthetic.csv")
+    from c2al_tf.data.synthetic import scenario_names
+
+    if args.scenario not in scenario_names():
+        raise C2ALInputError(f"--scenario {args.scenario}: unknown; scenarios are {', '.join(scenario_names())}")
+    data = os.path.join(out, "data", f"{args.scenario}.csv")
     if not os.path.exists(data) or _rows_of(data) != args.rows:
-        truth = write_csv(data, args.rows, args.seed, progress=True)
+        truth = write_csv(data, args.rows, args.seed, progress=True, scenario=args.scenario)
         print(f"[demo] wrote {args.rows:,} rows to {data}; planted axis '{truth.axis}' "
               f"(tail < {truth.tail_max:.3g}, head >= {truth.head_min:.3g})")
     # the pipeline's own flags and defaults (one place), as 'c2al pipeline run' would parse them
