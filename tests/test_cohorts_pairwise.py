@@ -83,5 +83,5 @@ def test_stagewise_fit_reaches_the_cell_log_odds_and_leaves_noise_alone():
         m = codes["a"] == k
         np.testing.assert_allclose(fitted[m][0], logit(y[m].mean()), atol=0.01)
     # a cohort's correction over pure noise adds nothing: gain exactly 0
-    mean, se, scored = cohort_gain(np.arange(20_000), y, fitted, codes, "", np.random.default_rng(0))
+    mean, se, scored = cohort_gain(np.arange(20_000), y, fitted, cells, np.random.default_rng(0))
     assert scored == 20_000 and mean == 0.0 and se == 0.0

@@ -189,15 +189,13 @@ def crossfit_predictions(label: np.ndarray, codes: Dict[str, np.ndarray], seed: 
     return out
 
 
-def cohort_gain(rows: np.ndarray, label: np.ndarray, logit_q: np.ndarray, codes: Dict[str, np.ndarray],
-                exclude: str, rng, max_rows: int = MAX_GAIN_ROWS, rounds: int = COHORT_ROUNDS
-                ) -> Tuple[float, float, int]:
+def cohort_gain(rows: np.ndarray, label: np.ndarray, logit_q: np.ndarray, cells: Blocks, rng,
+                max_rows: int = MAX_GAIN_ROWS, rounds: int = COHORT_ROUNDS) -> Tuple[float, float, int]:
     """(mean held-out gain per row, its standard error, rows scored) of a cohort
     (``rows``): the log loss per row that a stagewise correction of ``logit_q``
     *fitted on half of the cohort's rows* saves on the other half (module docstring).
     Two folds, each fitted on at most ``max_rows`` rows and scored on at most
-    ``max_rows`` rows of the other."""
-    cells = blocks(codes, exclude)
+    ``max_rows`` rows of the other. ``cells``: :func:`blocks` without the cohort's axis."""
     rows = rng.permutation(rows)
     halves = [rows[: len(rows) // 2], rows[len(rows) // 2:]]
     gains = []
@@ -237,13 +235,16 @@ def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Se
     logit_q = crossfit_predictions(y, codes, seed=seed)
     n_total = float(len(y))
     cache: Dict[tuple, Tuple[float, float, float]] = {}
+    cells_without: Dict[str, Blocks] = {}  # per axis: every block but the axis' own
 
     def one(payload):
         feature, rows = payload
         key = (feature, hash(rows.tobytes()))
         if key not in cache:
             rng = np.random.default_rng([seed, len(rows)])
-            mean, se, scored = cohort_gain(rows, y, logit_q, codes, feature, rng)
+            if feature not in cells_without:
+                cells_without[feature] = blocks(codes, feature)
+            mean, se, scored = cohort_gain(rows, y, logit_q, cells_without[feature], rng)
             share = len(rows) / n_total
             cache[key] = (mean * share, 0.0, se * share) if scored else (float("nan"), 0.0, float("nan"))
         return cache[key]
