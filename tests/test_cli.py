@@ -232,3 +232,9 @@ def test_train_refuses_a_column_missing_in_every_row(run_cli, tmp_path):
     code, out, err = run_cli("train", "--data", tmp_path / "d.csv", "--label", "click", "--export", tmp_path / "m")
     assert code == 2 and "column 'empty' is missing in every row" in err and "--drop empty" in err
     assert len(err.strip().splitlines()) == 1 and not os.path.exists(tmp_path / "m")
+
+
+def test_demo_unknown_scenario_is_refused_before_any_work(tmp_path, run_cli):
+    code, _, err = run_cli("demo", "--scenario", "nope", "--out", tmp_path / "demo")
+    assert code == 2 and "--scenario nope: unknown; scenarios are planted, rate_shift" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "demo").exists()

@@ -36,10 +36,9 @@ def run(args) -> int:
 
     check_writable_dir(args.out, "--out")
     out = os.path.abspath(args.out)
-    from c2al_tf.data.synthetic import scenario_names
+    from c2al_tf.data.synthetic import ground_truth
 
-    if args.scenario not in scenario_names():
-        raise C2ALInputError(f"--scenario {args.scenario}: unknown; scenarios are {', '.join(scenario_names())}")
+    ground_truth(args.scenario)  # refuses an unknown scenario (naming the valid ones) before any work
     data = os.path.join(out, "data", f"{args.scenario}.csv")
     if not os.path.exists(data) or _rows_of(data) != args.rows:
         truth = write_csv(data, args.rows, args.seed, progress=True, scenario=args.scenario)
