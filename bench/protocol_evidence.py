@@ -5,9 +5,10 @@ a candidate), summarised in one table.
     .venv/bin/python bench/protocol_evidence.py [--seeds 5] [--datasets synthetic,movielens,clothing]
         [--variants baseline,c2al,random,tail_only,dcn] [--out bench/results/protocol_evidence.json]
 
-Recipe ablations (``--variants baseline,c2al,towers,warmup,projection``) add, per
-recipe, its overall / tail NE_diff vs the baseline and its overall NE vs C2AL's
-(paired by seed; the recipe uses C2AL's lambda, or its best non-zero candidate).
+Recipe ablations (``--variants baseline,c2al,towers,warmup,projection,mmoe,per_head``)
+add, per recipe, its overall / head / tail NE_diff vs the baseline and its overall NE
+vs C2AL's (paired by seed; a recipe uses C2AL's lambda, or its best non-zero
+candidate; per_head starts there and chooses one lambda per head on validation).
 
 Datasets: ``synthetic`` (the generator, 100k rows, planted cohorts given), any
 scenario of ``c2al generate --scenario`` by name (``rate_shift``, ``interaction``,
@@ -35,6 +36,8 @@ sys.path.insert(0, HERE)
 from common import print_table, write_json  # noqa: E402
 
 from c2al_tf.experiment import RECIPES  # noqa: E402
+
+ABLATIONS = tuple(RECIPES) + ("per_head",)  # rows compared with C2AL as well as with the baseline
 
 
 def _shared():
@@ -114,10 +117,15 @@ def summarise(name: str, doc: dict, seconds: float) -> dict:
     c2al = sorted((r for r in runs if r["variant"] == "c2al"), key=lambda r: r["seed"])
     base = sorted((r for r in runs if r["variant"] == "baseline"), key=lambda r: r["seed"])
     recipes = {}
-    for v in sorted({r["variant"] for r in runs} & set(RECIPES)):
+    for v in sorted({r["variant"] for r in runs} & set(ABLATIONS)):
         recipes[f"{v}_overall"] = ci(v, "overall")
+        recipes[f"{v}_head"] = ci(v, head) if head else ""
         recipes[f"{v}_tail"] = ci(v, tail) if tail else ""
         recipes[f"{v}_vs_c2al"] = vs_c2al(runs, v)
+        if v == "per_head":
+            recipes["per_head_lambdas"] = ",".join(
+                "/".join(format(w, "g") for w in r["head_weights"].values())
+                for r in sorted((r for r in runs if r["variant"] == v), key=lambda r: r["seed"]))
     return {**recipes, "dataset": name, "cohorts": f"{head} / {tail}" if head else "none mined",
             "baseline_ne": mean("baseline", "ne"), "baseline_auc": mean("baseline", "auc"),
             "dcn_ne": mean("dcn", "ne"), "dcn_auc": mean("dcn", "auc"),
@@ -159,7 +167,7 @@ def main():
     print_table(rows, ["dataset", "cohorts", "baseline_ne", "baseline_auc", "dcn_ne", "dcn_auc", "c2al_overall",
                        "c2al_head", "c2al_tail", "random_overall", "random_tail", "tail_only_tail",
                        "lambda_per_seed", "epochs_baseline", "epochs_c2al", "minutes"]
-                + sorted({k for r in rows for k in r if k.split("_")[0] in RECIPES}))
+                + sorted({k for r in rows for k in r if k.startswith(ABLATIONS)}))
     write_json("protocol_evidence", {"seeds": args.seeds, "variants": args.variants, "rows": rows,
                                      "commands": commands, "work": work}, args.out)
 

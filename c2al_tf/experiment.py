@@ -13,6 +13,12 @@ and is scored on the same test split, overall and on each mined cohort:
 * ``dcn``: the baseline with a TFRS DCN-v2 encoder instead of ``--model``'s (does
   the chosen encoder earn its place on this data?).
 
+Opt-in (``--variants``): the recipes of ``RECIPES`` (C2AL with one change each;
+``mmoe`` is a multi-gate mixture of experts with the cohort heads as tasks, which
+changes the serving model) and ``per_head``: C2AL with one lambda per auxiliary
+head, chosen by coordinate search on validation from C2AL's lambda
+(:func:`~c2al_tf.models.protocol.select_per_head`; the baseline stays a candidate).
+
 Protocol (:mod:`c2al_tf.models.protocol`): a validation split is carved from the
 training rows; every run trains with early stopping on it and keeps its best
 epoch. ``c2al`` chooses lambda per seed on validation among the candidates,
@@ -35,7 +41,7 @@ import numpy as np
 
 from c2al_tf.cohorts.spec import AUX_PREFIX
 from c2al_tf.models.config import EMBEDDING_L2
-from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, fit_protocol
+from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, fit_protocol, select_per_head
 from c2al_tf.metrics import evaluate_predictions, paired_comparison
 
 DEFAULT_VARIANTS = ("baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked", "dcn")
@@ -45,8 +51,9 @@ RECIPES = {
     "towers": {"aux_tower": (32,)},            # a 32-unit ReLU layer per auxiliary head
     "warmup": {"aux_warmup_steps": "epoch"},   # lambda ramps from 0 over the first epoch's steps
     "projection": {"gradient_projection": True},  # the aux gradient's part opposing the primary's is dropped
+    "mmoe": {"mmoe_experts": 4},               # MMoE: 4 experts, one gate per head (changes serving)
 }
-VARIANTS = DEFAULT_VARIANTS + tuple(RECIPES)
+VARIANTS = DEFAULT_VARIANTS + tuple(RECIPES) + ("per_head",)
 FEW_POSITIVES = 100      # a cohort with fewer training positives gets a "few positives" warning
 CONFLICT_COSINE = -0.05  # aux vs primary gradient cosine below this is "large gradient conflict"
 
@@ -118,7 +125,7 @@ def _variant_setup(variant: str, seed: int, fit_table, cohorts, masks_fit, aux_w
     heads: List[Dict[str, Any]] = []
     aux_override = None
     sample_weights = None
-    if variant in ("c2al", "masked") or variant in RECIPES:
+    if variant in ("c2al", "masked", "per_head") or variant in RECIPES:
         heads = list(cohorts)
     elif variant == "head_only":
         heads = [cohorts[0]]
@@ -161,24 +168,34 @@ def recipe_options(variant: str, config: ExperimentConfig, fit_rows: int) -> Dic
     return {k: (steps if v == "epoch" else v) for k, v in RECIPES.get(variant, {}).items()}
 
 
-def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_weight: float, model: str,
+def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_weight, model: str,
            recipe: Optional[Dict[str, Any]] = None):
+    """``aux_weight``: one lambda for every head, or a tuple with one per head (a head
+    whose lambda is 0 is left out)."""
     from c2al_tf.models import ModelConfig, build_model
     from c2al_tf.models.training import head_priors
 
     priors = head_priors([], fit_table)
     priors.update({k: float(v.mean()) for k, v in aux_override.items()})
+    if isinstance(aux_weight, tuple):
+        kept = [(h, w) for h, w in zip(heads, aux_weight) if w > 0]
+        heads, per_head = [h for h, _ in kept], {h["aux_label"]: float(w) for h, w in kept}
+        aux_weight = max(per_head.values(), default=0.0)
+    else:
+        per_head = None
     return build_model(spec, heads if aux_weight > 0 else [],
-                       ModelConfig(model=model, aux_weight=aux_weight, embedding_l2=config.embedding_l2,
-                                   **(recipe or {})), priors=priors)
+                       ModelConfig(model=model, aux_weight=aux_weight, aux_weights=per_head,
+                                   embedding_l2=config.embedding_l2, **(recipe or {})), priors=priors)
 
 
 def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, masks_fit,
-                config: ExperimentConfig, aux_weight: float, baseline=None) -> Dict[str, Any]:
+                config: ExperimentConfig, aux_weight: float, baseline=None,
+                selection: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
     """Trains one variant with one seed under the protocol; returns the trained model,
     its :class:`~c2al_tf.models.protocol.FitResult`, the lambda used and, for
-    ``c2al``, the candidates' validation table. ``baseline``: this seed's trained
-    (model, result), reused as c2al's lambda = 0 candidate."""
+    ``c2al`` and ``per_head``, the candidates' validation table. ``baseline``: this
+    seed's trained (model, result), reused as the lambda = 0 candidate;
+    ``selection``: C2AL's candidates (joint lambdas already trained, for ``per_head``)."""
     from c2al_tf.models import set_seed
 
     heads, aux_override, sample_weights = _variant_setup(variant, seed, fit_table, cohorts, masks_fit, aux_weight)
@@ -196,6 +213,15 @@ def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, ma
             build, lambda lam, m: fit(m, fit_table, val_table, config.train, seed, **kwargs), config.train,
             with_heads=bool(heads), trained={0.0: baseline} if baseline else None)
         return {"model": model, "result": result, "aux_weight": lam, **({"selection": table} if table else {})}
+    if variant == "per_head":
+        known = {(0.0,) * len(heads): baseline} if baseline else {}
+        known.update({(float(r["aux_weight"]),) * len(heads): (None, r["val_logloss"])
+                      for r in (selection or []) if r["aux_weight"] > 0})
+        model, weights, result, table = select_per_head(
+            build, lambda w, m: fit(m, fit_table, val_table, config.train, seed, **kwargs), len(heads),
+            config.train.candidates, aux_weight, known)
+        return {"model": model, "result": result, "aux_weight": max(weights),
+                "head_weights": {h["aux_label"]: w for h, w in zip(heads, weights)}, "per_head_selection": table}
     if variant in ("baseline", "dcn"):
         aux_weight = 0.0
     elif variant == "reweight":
@@ -244,8 +270,9 @@ def run_experiment(table, cohort_spec, config: ExperimentConfig, progress: bool 
     variants = [v for v in config.variants if v in VARIANTS]
     if not cohorts:
         variants = [v for v in variants if v in ("baseline", "c2al", "dcn")]
-    variants = ["baseline"] + [v for v in variants if v != "baseline"]  # the baseline first: c2al reuses it
-    runs, diagnostics, selection = [], {}, {}
+    # the baseline first (c2al reuses it), then c2al (the ablations use its lambda)
+    variants = ["baseline"] + [v for v in variants if v == "c2al"] + [v for v in variants if v not in ("baseline", "c2al")]
+    runs, diagnostics, selection, per_head = [], {}, {}, {}
     jobs = [(v, s) for s in range(config.seeds) for v in variants]
     bar = None
     if progress:
@@ -258,7 +285,7 @@ def run_experiment(table, cohort_spec, config: ExperimentConfig, progress: bool 
         # c2al's lambda comes from the protocol (fit_protocol); the ablations follow c2al's choice
         weight = 0.0 if variant == "c2al" else _ablation_weight(config, selection.get(seed), chosen)
         out = run_variant(variant, seed, fit_table, val_table, spec, cohorts, masks_fit, config, weight,
-                          baseline=baseline)
+                          baseline=baseline, selection=selection.get(seed))
         if variant == "baseline":
             baseline = (out["model"], out["result"])
         if variant == "c2al":
@@ -269,8 +296,11 @@ def run_experiment(table, cohort_spec, config: ExperimentConfig, progress: bool 
         metrics = evaluate_predictions(test.label, p, masks_test)
         result = out["result"]
         runs.append({"variant": variant, "seed": seed, "aux_weight": out["aux_weight"],
+                     **({"head_weights": out["head_weights"]} if "head_weights" in out else {}),
                      "epochs": result.best_epoch, "epochs_run": result.epochs_run,
                      "val_logloss": result.val_logloss, **metrics})
+        if "per_head_selection" in out:
+            per_head[seed] = out["per_head_selection"]
         if seed == 0 and variant in ("baseline", "c2al"):
             _, aux_override, _ = _variant_setup(variant, seed, fit_table, cohorts, masks_fit, out["aux_weight"])
             diagnostics[variant] = _diagnostics(out["model"], fit_table, aux_override)
@@ -305,6 +335,7 @@ def run_experiment(table, cohort_spec, config: ExperimentConfig, progress: bool 
                       "validation_fraction": config.train.validation_fraction,
                       "validation_seed": config.train.validation_seed},
             "selection": {str(k): v for k, v in selection.items()},
+            **({"per_head_selection": {str(k): v for k, v in per_head.items()}} if per_head else {}),
             "config": config_doc, "diagnostics": diagnostics}
 
 

@@ -10,7 +10,7 @@ from c2al_tf.experiment import likely_causes
 
 LABELS = {"c2al": "C2AL", "random": "random cohorts", "head_only": "head only", "tail_only": "tail only",
           "reweight": "reweighting", "masked": "masked aux loss",
-          "dcn": "DCN-v2 baseline"}
+          "dcn": "DCN-v2 baseline", "per_head": "C2AL, lambda per head", "mmoe": "MMoE (cohort heads as tasks)"}
 
 
 def _pct(x: float) -> str:
@@ -110,7 +110,8 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
     for variant in ["baseline"] + list(comps):
         runs = sorted((r for r in doc["runs"] if r["variant"] == variant), key=lambda r: r["seed"])
         vals = [r["val_logloss"] for r in runs if r.get("val_logloss") is not None]
-        weights = ", ".join(format(r["aux_weight"], "g") for r in runs)
+        weights = ", ".join("/".join(format(w, "g") for w in r["head_weights"].values()) if "head_weights" in r
+                            else format(r["aux_weight"], "g") for r in runs)
         epochs = ", ".join(str(r["epochs"]) for r in runs)
         val = format(float(np.mean(vals)), ".5f") if vals else "n/a"
         lines.append(f"| {LABELS.get(variant, variant)} | {weights} | {epochs} | {val} |")
@@ -119,6 +120,13 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
         lines.append("C2AL's lambda candidates (validation logloss of the primary head, per seed): " + "; ".join(
             f"seed {seed}: " + ", ".join(f"{r['aux_weight']:g} -> {r['val_logloss']:.5f}" for r in table)
             for seed, table in doc["selection"].items()))
+    if doc.get("per_head_selection"):
+        lines.append("")
+        lines.append("Per-head lambdas looked at (one per auxiliary head, in cohort order -> validation logloss): "
+                     + "; ".join(f"seed {seed}: " + ", ".join(
+                         "/".join(format(w, "g") for w in r["aux_weights"]) + " -> "
+                         + ("n/a" if r["val_logloss"] is None else format(r["val_logloss"], ".5f")) for r in table)
+                         for seed, table in doc["per_head_selection"].items()))
     grad = (doc.get("diagnostics", {}).get("c2al") or {}).get("gradient")
     if grad:
         lines.append("")

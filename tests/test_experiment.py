@@ -108,6 +108,33 @@ def test_recipe_ablations_train_heads_with_c2al_lambda(smoke, data, run_cli):
     assert "| towers |" in report and "| projection |" in report
 
 
+def test_per_head_lambdas_and_the_mmoe_ablation(smoke, data, run_cli):
+    """--variants per_head,mmoe: per_head chooses one lambda per head on validation,
+    starting from C2AL's and reusing its candidates (the baseline stays one); mmoe is
+    C2AL's heads as the tasks of a mixture of experts, at C2AL's lambda."""
+    code, _, err = run_cli("experiment", "--data", data / "d.csv", "--label", "click", "--out", data / "per_head",
+                           "--cohorts", data / "cohorts.json", *ARGS, "--variants", "per_head,mmoe,c2al,baseline")
+    assert code == 0, err
+    doc = json.loads((data / "per_head" / "metrics.json").read_text())
+    assert doc["config"]["variants"] == ["baseline", "c2al", "per_head", "mmoe"]
+    runs = {(r["variant"], r["seed"]): r for r in doc["runs"]}
+    for seed in (0, 1):
+        run, table = runs[("per_head", seed)], doc["per_head_selection"][str(seed)]
+        vectors = {tuple(r["aux_weights"]): r["val_logloss"] for r in table}
+        assert set(run["head_weights"]) == {"aux__user_value_head", "aux__user_value_tail"}
+        chosen = tuple(run["head_weights"][h] for h in ("aux__user_value_head", "aux__user_value_tail"))
+        assert run["val_logloss"] == vectors[chosen] == min(vectors.values())
+        assert vectors[(0.0, 0.0)] == runs[("baseline", seed)]["val_logloss"]
+        assert vectors[(1.0, 1.0)] == [r for r in doc["selection"][str(seed)] if r["aux_weight"] == 1.0][0][
+            "val_logloss"]
+        if chosen == (0.0, 0.0):
+            assert run["overall"]["ne"] == runs[("baseline", seed)]["overall"]["ne"]
+        assert runs[("mmoe", seed)]["aux_weight"] == (runs[("c2al", seed)]["aux_weight"] or 1.0)
+    assert set(doc["comparisons"]) == {"c2al", "per_head", "mmoe"}
+    report = (data / "per_head" / "report.md").read_text()
+    assert "| C2AL, lambda per head |" in report and "Per-head lambdas looked at" in report
+
+
 def test_verdict_says_plainly_when_c2al_hurts():
     doc = {"cohort_info": {"tail": {"train_positives": 12, "train_support": 0.02, "test_count": 40,
                                     "test_positives": 3}},

@@ -217,3 +217,43 @@ def test_categorical_embedding_vocabulary_saved_once_with_the_weights(tmp_path, 
         assert b'"c"' not in (tmp_path / "m" / "keras_metadata.pb").read_bytes()
         served = tf.saved_model.load(path).signatures["serving_default"]  # no Keras: table from the checkpoint
         np.testing.assert_allclose(served(x=x)["out"].numpy(), model(x).numpy())
+
+
+def numpy_mmoe(x, layer):
+    """r_t = sum_k softmax(G_t x + c_t)_k ReLU(W_k x + b_k), float64, loops over tasks and experts."""
+    w, b, g, c = (v.numpy().astype(np.float64) for v in (layer.experts, layer.expert_bias, layer.gates,
+                                                          layer.gate_bias))
+    out = []
+    for t in range(layer.num_tasks):
+        logits = x @ g[t] + c[t]
+        gate = np.exp(logits - logits.max(axis=1, keepdims=True))
+        gate /= gate.sum(axis=1, keepdims=True)
+        out.append(sum(gate[:, [k]] * np.maximum(x @ w[:, k] + b[k], 0.0) for k in range(layer.num_experts)))
+    return out
+
+
+@pytest.mark.parametrize("d,k,u,t", [(5, 3, 4, 2), (12, 1, 7, 3), (3, 4, 2, 1)])
+def test_mixture_of_experts_matches_float64_reference(d, k, u, t):
+    from c2al_tf.layers import MixtureOfExperts
+
+    x = np.random.default_rng(3).normal(size=(6, d))
+    layer = MixtureOfExperts(k, u, t, dtype="float64")
+    layer.build((None, d))
+    rng = np.random.default_rng(4)
+    layer.set_weights([rng.normal(size=v.shape) for v in layer.get_weights()])
+    out = layer(tf.constant(x))
+    assert len(out) == t and all(o.shape == (6, u) for o in out)
+    for got, want in zip(out, numpy_mmoe(x, layer)):
+        np.testing.assert_allclose(got.numpy(), want, rtol=1e-10, atol=1e-10)
+
+
+def test_mixture_of_experts_config_round_trip_and_bad_input():
+    from c2al_tf.layers import MixtureOfExperts
+
+    layer = MixtureOfExperts(num_experts=3, units=5, num_tasks=2, name="moe")
+    clone = MixtureOfExperts.from_config(layer.get_config())
+    assert (clone.num_experts, clone.units, clone.num_tasks, clone.name) == (3, 5, 2, "moe")
+    with pytest.raises(ValueError, match="num_experts must be >= 1"):
+        MixtureOfExperts(num_experts=0)
+    with pytest.raises(ValueError, match=r"expects \[batch, D\]"):
+        MixtureOfExperts()(tf.zeros([2, 3, 4]))

@@ -6,6 +6,7 @@ import pytest
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
 from c2al_tf.models.protocol import (FitResult, TrainConfig, carve_validation, fit, parse_aux_weights,
+                                     per_head_grid, select_per_head,
                                      select)
 from c2al_tf.models.training import make_dataset
 from helpers import planted_spec, synthetic_table
@@ -62,6 +63,44 @@ def test_select_keeps_the_lowest_validation_logloss_and_prefers_the_smaller_lamb
     losses[0.0] = 0.20
     model, lam, _, _ = select(build, train, (0.0, 0.1, 0.3, 1.0), trained={0.0: ("base", FitResult(1, 1, 0.2, {}))})
     assert (model, lam) == ("base", 0.0) and 0.0 not in built
+
+
+def test_per_head_grid_is_off_keep_or_one_step_more():
+    assert per_head_grid((0.0, 0.1, 0.3, 1.0), 0.3) == (0.0, 0.3, 1.0)
+    assert per_head_grid((0.0, 0.1, 0.3, 1.0), 1.0) == (0.0, 1.0)
+    assert per_head_grid((0.0, 0.1), 0.1) == (0.0, 0.1)
+
+
+def test_select_per_head_moves_one_head_at_a_time_and_keeps_the_baseline_as_a_candidate():
+    # validation logloss of each per-head vector: switching the first head off helps, then the
+    # second head gains from more weight; (0, 0) is the baseline
+    losses = {(0.3, 0.3): 0.300, (0.0, 0.3): 0.295, (1.0, 0.3): 0.310, (0.0, 0.0): 0.299, (0.0, 1.0): 0.290}
+    built = []
+
+    def build(w):
+        built.append(w)
+        return f"model-{w}"
+
+    def train(w, model):
+        return FitResult(4, 3, losses[w], {})
+
+    known = {(0.0, 0.0): ("base", FitResult(2, 2, 0.299, {})), (0.3, 0.3): (None, 0.300)}
+    model, weights, result, table = select_per_head(build, train, 2, (0.0, 0.1, 0.3, 1.0), 0.3, known)
+    assert (model, weights, result.val_logloss) == ("model-(0.0, 1.0)", (0.0, 1.0), 0.290)
+    # known vectors are not trained again; the search tried head 1 at 0 and 1, then head 2 at 1
+    assert built == [(0.0, 0.3), (1.0, 0.3), (0.0, 1.0)]
+    assert {tuple(r["aux_weights"]) for r in table} == set(losses)
+    # the baseline wins when nothing beats it on validation; a winner known without its model is rebuilt
+    losses.update({(0.0, 0.3): 0.31, (0.0, 1.0): 0.31, (0.3, 0.0): 0.33, (0.3, 1.0): 0.32})
+    built.clear()
+    model, weights, _, _ = select_per_head(build, train, 2, (0.0, 0.1, 0.3, 1.0), 0.3, known)
+    assert (model, weights) == ("base", (0.0, 0.0))
+    known = {(0.3, 0.3): (None, 0.100)}
+    model, weights, result, _ = select_per_head(build, lambda w, m: FitResult(1, 1, losses.get(w, 0.5), {}), 2,
+                                                (0.0, 0.3, 1.0), 0.3, known)
+    assert weights == (0.3, 0.3) and model == "model-(0.3, 0.3)" and built[-1] == (0.3, 0.3)
+    with pytest.raises(ValueError, match="at least one auxiliary head"):
+        select_per_head(build, train, 0, (0.0, 0.3), 0.3)
 
 
 def test_early_stopping_restores_the_best_epoch():

@@ -29,7 +29,7 @@ def register(sub) -> None:
     add_selection_args(p)  # without --cohorts: confirm the top pairs on rows held out from the training split
     p.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), metavar="a,b",
                    help=f"subset of {', '.join(VARIANTS)} (default: all but the recipe ablations "
-                        f"{', '.join(RECIPES)})")
+                        f"{', '.join(RECIPES)} and per_head)")
     p.add_argument("--test-fraction", type=float, default=0.2)
     p.set_defaults(func=run)
 

@@ -10,7 +10,10 @@ Recipe options (``ModelConfig``, off by default): ``aux_tower`` puts a small MLP
 between h and each auxiliary head (``p_C = sigmoid(w_C MLP_C(h) + b_C)``);
 ``aux_warmup_steps`` and ``gradient_projection`` change the training step
 (:class:`~c2al_tf.models.multihead.MultiHeadModel`). None of them touches the
-serving model.
+serving model. ``mmoe_experts = K > 0`` (an ablation, not a recipe: it changes
+the serving model) puts a multi-gate mixture of experts on h, one gate per head,
+``p_t = sigmoid(w_t r_t + b_t)`` with ``r_t = sum_k g_tk(h) e_k(h)``
+(:class:`~c2al_tf.layers.MixtureOfExperts`).
 
 Encoders (``ModelConfig.model``): the registry in :mod:`c2al_tf.models.encoders`.
 Configuration: :mod:`c2al_tf.models.config`; the fused multi-head loss:
@@ -31,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from c2al_tf.cohorts.spec import CohortSpec
-from c2al_tf.layers import AttentionFM, CategoricalEmbedding, NumericEmbedding
+from c2al_tf.layers import AttentionFM, CategoricalEmbedding, MixtureOfExperts, NumericEmbedding
 from c2al_tf.models import encoders
 from c2al_tf.models.config import DEFAULT_AUX_WEIGHT, ENCODERS, PRIMARY, ModelConfig  # noqa: F401
 from c2al_tf.models.features import FeatureSpec
@@ -120,10 +123,18 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
     representation = encoders.mlp(h, config.mlp_units, config.dropout, "mlp")
     encoder = tf.keras.Model(inputs, representation, name="encoder")
     logits, outputs = {}, {}
-    for name in [PRIMARY] + names:
-        # --aux-tower: each auxiliary head reads its own small MLP on h (the primary reads h itself)
-        tower = representation if name == PRIMARY or not config.aux_tower else encoders.mlp(
-            representation, config.aux_tower, config.dropout, f"{_safe(name)}_tower")
+    heads = [PRIMARY] + names
+    tasks = None
+    if config.mmoe_experts:
+        tasks = MixtureOfExperts(int(config.mmoe_experts), int(config.mmoe_units), len(heads),
+                                 name="mmoe")(representation)
+    for t, name in enumerate(heads):
+        if tasks is not None:
+            tower = tasks[t]
+        elif name == PRIMARY or not config.aux_tower:
+            tower = representation
+        else:  # --aux-tower: each auxiliary head reads its own small MLP on h (the primary reads h itself)
+            tower = encoders.mlp(representation, config.aux_tower, config.dropout, f"{_safe(name)}_tower")
         logits[name], outputs[name] = _head(name, priors.get(name), tower)
     training = MultiHeadModel(inputs, outputs, name="c2al_training", heads=[PRIMARY] + names,
                               head_weights=[1.0] + [config.weight_for(c) for c in cohorts],

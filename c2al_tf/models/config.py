@@ -39,6 +39,10 @@ class ModelConfig:
     aux_tower: Sequence[int] = ()     # a small MLP per auxiliary head on the shared representation (() = none)
     aux_warmup_steps: int = 0         # lambda ramps linearly from 0 to its value over this many steps (0 = none)
     gradient_projection: bool = False  # drop the part of the auxiliary gradient that opposes the primary one
+    # MMoE (multi-task ablation): K experts of mmoe_units on the shared representation, one gate per head
+    # (0 = none). Unlike the options above it changes the serving model (experts + the primary's gate).
+    mmoe_experts: int = 0
+    mmoe_units: int = 32
 
     def __post_init__(self):
         if self.model not in ENCODERS:
@@ -53,6 +57,9 @@ class ModelConfig:
             raise ValueError(f"aux_tower units must be >= 1, got {list(self.aux_tower)}")
         if int(self.aux_warmup_steps) < 0:
             raise ValueError(f"aux_warmup_steps must be >= 0, got {self.aux_warmup_steps}")
+        if int(self.mmoe_experts) < 0 or int(self.mmoe_units) < 1:
+            raise ValueError(f"mmoe_experts must be >= 0 and mmoe_units >= 1, got {self.mmoe_experts}, "
+                             f"{self.mmoe_units}")
         if self.embedding_dim < 1 or self.num_attention < 1:
             raise ValueError("embedding_dim and num_attention must be >= 1")
 

@@ -11,6 +11,9 @@
    head, i.e. the baseline -- is always a candidate, so when the heads do not
    lower validation logloss the protocol returns the baseline rather than a
    worse model. Ties go to the smaller lambda.
+4. Optionally (:func:`select_per_head`, the experiment's ``per_head`` variant) each
+   auxiliary head then gets its own lambda by one pass of coordinate search on the
+   same validation logloss, the all-zero vector (the baseline) still a candidate.
 """
 from __future__ import annotations
 
@@ -212,3 +215,68 @@ def fit_protocol(build: Callable[[float], Any], train: Callable[[float, Any], Fi
     lam = config.candidates[-1] if with_heads else 0.0
     model = build(lam)
     return model, lam, train(lam, model), None
+
+
+def per_head_grid(candidates: Sequence[float], start: float) -> Tuple[float, ...]:
+    """The lambdas one head tries in :func:`select_per_head`: 0, ``start`` and the
+    next larger candidate (``candidates`` sorted): switch the head off, keep it, or
+    weigh it one step more."""
+    values = sorted({float(c) for c in candidates} | {0.0, float(start)})
+    above = [v for v in values if v > float(start)]
+    return tuple(sorted({0.0, float(start)} | ({above[0]} if above else set())))
+
+
+def select_per_head(build: Callable[[Tuple[float, ...]], Any], train: Callable[[Tuple[float, ...], Any], FitResult],
+                    heads: int, candidates: Sequence[float], start: float,
+                    known: Optional[Mapping[Tuple[float, ...], Tuple[Any, Any]]] = None):
+    """Per-head lambda by coordinate search on validation logloss.
+
+    From ``(start, ..., start)`` (``heads`` auxiliary heads), each head in turn tries
+    the other values of :func:`per_head_grid` with the other heads fixed, and the
+    vector moves when validation logloss goes down (strictly). The all-zero vector
+    (no auxiliary head: the baseline) is always compared last, so the search never
+    returns a model worse on validation than the baseline. ``known`` maps vectors
+    already trained to ``(model or None, FitResult or val_logloss)`` (e.g. the
+    baseline and the joint-lambda candidates); a winner known without its model is trained again
+    (training is deterministic per seed). ``build(w)`` builds the model of the vector
+    ``w`` and ``train(w, model)`` fits it.
+
+    Returns ``(model, weights, result or None, table)``; ``table`` lists every vector
+    looked at with its validation logloss.
+    """
+    if heads < 1:
+        raise ValueError("select_per_head needs at least one auxiliary head")
+    seen: Dict[Tuple[float, ...], Tuple[Any, Any, float]] = {}
+    for w, (model, known_result) in (known or {}).items():
+        result = known_result if isinstance(known_result, FitResult) else None
+        loss = result.val_logloss if result is not None else known_result
+        seen[tuple(float(v) for v in w)] = (model if result is not None else None, result,
+                                            np.inf if loss is None else float(loss))
+
+    def score(w):
+        if w not in seen:
+            model = build(w)
+            result = train(w, model)
+            seen[w] = (model, result, np.inf if result.val_logloss is None else float(result.val_logloss))
+        return seen[w][2]
+
+    current = (float(start),) * heads
+    best = score(current)
+    for h in range(heads):
+        for value in per_head_grid(candidates, start):
+            if value == current[h]:
+                continue
+            trial = current[:h] + (value,) + current[h + 1:]
+            loss = score(trial)
+            if loss < best:
+                current, best = trial, loss
+    zero = (0.0,) * heads
+    if score(zero) <= best:  # ties go to the baseline
+        current, best = zero, seen[zero][2]
+    model, result, _ = seen[current]
+    if model is None:
+        model = build(current)
+        result = train(current, model)
+    table = [{"aux_weights": list(w), "val_logloss": None if not np.isfinite(v[2]) else v[2]}
+             for w, v in seen.items()]
+    return model, current, result, table
