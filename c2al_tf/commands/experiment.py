@@ -17,7 +17,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("experiment", help="baseline vs C2AL and ablations over seeds: report.md, metrics.json, plots",
                        description="Mine cohorts once (or take --cohorts), then train every variant with N seeds on "
-                                   "the same split and report NE_diff vs the baseline with 95%% CIs.")
+                                   "the same split and report NE_diff vs the baseline with 95% CIs.")
     add_data_args(p)
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--seeds", type=int, default=5, metavar="N")
