@@ -36,6 +36,7 @@ sys.path.insert(0, HERE)
 from common import print_table, write_json  # noqa: E402
 
 from c2al_tf.experiment import RECIPES  # noqa: E402
+from c2al_tf.report import format_lambdas  # noqa: E402
 
 ABLATIONS = tuple(RECIPES) + ("per_head",)  # rows compared with C2AL as well as with the baseline
 
@@ -124,7 +125,7 @@ def summarise(name: str, doc: dict, seconds: float) -> dict:
         recipes[f"{v}_vs_c2al"] = vs_c2al(runs, v)
         if v == "per_head":
             recipes["per_head_lambdas"] = ",".join(
-                "/".join(format(w, "g") for w in r["head_weights"].values())
+                format_lambdas(r["head_weights"].values())
                 for r in sorted((r for r in runs if r["variant"] == v), key=lambda r: r["seed"]))
     return {**recipes, "dataset": name, "cohorts": f"{head} / {tail}" if head else "none mined",
             "baseline_ne": mean("baseline", "ne"), "baseline_auc": mean("baseline", "auc"),

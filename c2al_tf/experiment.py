@@ -190,12 +190,13 @@ def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_w
 
 def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, masks_fit,
                 config: ExperimentConfig, aux_weight: float, baseline=None,
-                selection: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+                selection: Optional[List[Dict[str, Any]]] = None, c2al=None) -> Dict[str, Any]:
     """Trains one variant with one seed under the protocol; returns the trained model,
     its :class:`~c2al_tf.models.protocol.FitResult`, the lambda used and, for
     ``c2al`` and ``per_head``, the candidates' validation table. ``baseline``: this
     seed's trained (model, result), reused as the lambda = 0 candidate;
-    ``selection``: C2AL's candidates (joint lambdas already trained, for ``per_head``)."""
+    ``selection``: C2AL's candidates (joint lambdas already trained, for ``per_head``);
+    ``c2al``: this seed's C2AL (model, result, lambda), reused by ``per_head``."""
     from c2al_tf.models import set_seed
 
     heads, aux_override, sample_weights = _variant_setup(variant, seed, fit_table, cohorts, masks_fit, aux_weight)
@@ -217,6 +218,8 @@ def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, ma
         known = {(0.0,) * len(heads): baseline} if baseline else {}
         known.update({(float(r["aux_weight"]),) * len(heads): (None, r["val_logloss"])
                       for r in (selection or []) if r["aux_weight"] > 0})
+        if c2al and c2al[2] > 0:  # C2AL's own model: not trained again if its vector wins
+            known[(float(c2al[2]),) * len(heads)] = (c2al[0], c2al[1])
         model, weights, result, table = select_per_head(
             build, lambda w, m: fit(m, fit_table, val_table, config.train, seed, **kwargs), len(heads),
             config.train.candidates, aux_weight, known)
@@ -278,18 +281,19 @@ def run_experiment(table, cohort_spec, config: ExperimentConfig, progress: bool 
     if progress:
         from tqdm import tqdm
         bar = tqdm(total=len(jobs), desc="experiment", unit="run")
-    baseline, chosen = None, None
+    baseline, chosen, c2al = None, None, None
     for variant, seed in jobs:
         if variant == "baseline":
-            baseline, chosen = None, None
+            baseline, chosen, c2al = None, None, None
         # c2al's lambda comes from the protocol (fit_protocol); the ablations follow c2al's choice
         weight = 0.0 if variant == "c2al" else _ablation_weight(config, selection.get(seed), chosen)
         out = run_variant(variant, seed, fit_table, val_table, spec, cohorts, masks_fit, config, weight,
-                          baseline=baseline, selection=selection.get(seed))
+                          baseline=baseline, selection=selection.get(seed), c2al=c2al)
         if variant == "baseline":
             baseline = (out["model"], out["result"])
         if variant == "c2al":
             chosen = out["aux_weight"]
+            c2al = (out["model"], out["result"], chosen)
             if "selection" in out:
                 selection[seed] = out["selection"]
         p = predict(out["model"], test)["primary"]  # the test split, once per run

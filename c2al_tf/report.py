@@ -13,6 +13,11 @@ LABELS = {"c2al": "C2AL", "random": "random cohorts", "head_only": "head only", 
           "dcn": "DCN-v2 baseline", "per_head": "C2AL, lambda per head", "mmoe": "MMoE (cohort heads as tasks)"}
 
 
+def format_lambdas(weights) -> str:
+    """Per-head lambdas as ``0.3/1`` (one per auxiliary head, in cohort order)."""
+    return "/".join(format(w, "g") for w in weights)
+
+
 def _pct(x: float) -> str:
     return "n/a" if x != x else f"{100 * x:+.3f}%"
 
@@ -110,7 +115,7 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
     for variant in ["baseline"] + list(comps):
         runs = sorted((r for r in doc["runs"] if r["variant"] == variant), key=lambda r: r["seed"])
         vals = [r["val_logloss"] for r in runs if r.get("val_logloss") is not None]
-        weights = ", ".join("/".join(format(w, "g") for w in r["head_weights"].values()) if "head_weights" in r
+        weights = ", ".join(format_lambdas(r["head_weights"].values()) if "head_weights" in r
                             else format(r["aux_weight"], "g") for r in runs)
         epochs = ", ".join(str(r["epochs"]) for r in runs)
         val = format(float(np.mean(vals)), ".5f") if vals else "n/a"
@@ -124,7 +129,7 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
         lines.append("")
         lines.append("Per-head lambdas looked at (one per auxiliary head, in cohort order -> validation logloss): "
                      + "; ".join(f"seed {seed}: " + ", ".join(
-                         "/".join(format(w, "g") for w in r["aux_weights"]) + " -> "
+                         format_lambdas(r["aux_weights"]) + " -> "
                          + ("n/a" if r["val_logloss"] is None else format(r["val_logloss"], ".5f")) for r in table)
                          for seed, table in doc["per_head_selection"].items()))
     grad = (doc.get("diagnostics", {}).get("c2al") or {}).get("gradient")

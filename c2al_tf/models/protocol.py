@@ -221,9 +221,8 @@ def per_head_grid(candidates: Sequence[float], start: float) -> Tuple[float, ...
     """The lambdas one head tries in :func:`select_per_head`: 0, ``start`` and the
     next larger candidate (``candidates`` sorted): switch the head off, keep it, or
     weigh it one step more."""
-    values = sorted({float(c) for c in candidates} | {0.0, float(start)})
-    above = [v for v in values if v > float(start)]
-    return tuple(sorted({0.0, float(start)} | ({above[0]} if above else set())))
+    above = sorted(float(c) for c in candidates if float(c) > float(start))
+    return tuple(sorted({0.0, float(start)} | set(above[:1])))
 
 
 def select_per_head(build: Callable[[Tuple[float, ...]], Any], train: Callable[[Tuple[float, ...], Any], FitResult],
