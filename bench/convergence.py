@@ -110,18 +110,13 @@ def curves(table, cohort_spec, seeds, weights, epochs):
 
 
 def stop(rows, patience):
-    """The row early stopping with ``patience`` keeps (Keras EarlyStopping, min_delta 0,
-    best weights restored) and whether that is the whole curve's validation minimum."""
-    best, wait = 0, 0
-    for i, r in enumerate(rows):
-        if r["val"] < rows[best]["val"]:
-            best, wait = i, 0
-        elif i > 0:
-            wait += 1
-            if wait >= patience:
-                break
-    overall = min(range(len(rows)), key=lambda i: rows[i]["val"])
-    return rows[best], best == overall
+    """The row early stopping with ``patience`` keeps and whether that is the whole
+    curve's validation minimum."""
+    from c2al_tf.models.protocol import replay_early_stopping
+
+    val = [r["val"] for r in rows]
+    kept, _ = replay_early_stopping(val, patience)
+    return rows[kept - 1], kept - 1 == int(np.argmin(val))
 
 
 def ci(values):

@@ -6,7 +6,7 @@ import pytest
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
 from c2al_tf.models.protocol import (FitResult, TrainConfig, carve_validation, fit, parse_aux_weights,
-                                     per_head_grid, select_per_head,
+                                     per_head_grid, replay_early_stopping, select_per_head,
                                      select)
 from c2al_tf.models.training import make_dataset
 from helpers import planted_spec, synthetic_table
@@ -122,6 +122,39 @@ def test_early_stopping_restores_the_best_epoch():
     assert now == pytest.approx(min(losses), rel=1e-5)
     if result.best_epoch < result.epochs_run:  # it stopped after the best epoch: weights went back
         assert now < losses[-1]
+
+
+def _keras_early_stopping(losses, patience):
+    """(kept, stopped) epochs of Keras' own EarlyStopping driven with ``losses``."""
+    import tensorflow as tf
+
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(1,))])
+    cb = tf.keras.callbacks.EarlyStopping(monitor="val_primary_loss", mode="min", patience=patience)
+    cb.set_model(model)
+    cb.on_train_begin()
+    epoch = 0
+    for epoch, loss in enumerate(losses):
+        cb.on_epoch_end(epoch, {"val_primary_loss": float(loss)})
+        if model.stop_training:
+            break
+    return cb.best_epoch + 1, epoch + 1
+
+
+@pytest.mark.parametrize("patience", [1, 2, 3, 4])
+def test_replay_early_stopping_agrees_with_keras(patience):
+    """bench/convergence.py replays early stopping on recorded curves: the rule must be
+    Keras' own (strict improvement, ties do not reset the wait)."""
+    rng = np.random.default_rng(patience)
+    curves = [[0.5, 0.4, 0.41, 0.39, 0.42, 0.43, 0.38, 0.45, 0.46, 0.47],  # a late minimum
+              [0.4, 0.4, 0.4, 0.39, 0.4],                                  # ties are not improvements
+              [0.3], [0.5, 0.4, 0.3, 0.2]]                                 # one epoch; still improving
+    curves += [list(0.4 + 0.01 * rng.standard_normal(12)) for _ in range(20)]
+    for losses in curves:
+        assert replay_early_stopping(losses, patience) == _keras_early_stopping(losses, patience), losses
+    with pytest.raises(ValueError, match="patience"):
+        replay_early_stopping([0.4], 0)
+    with pytest.raises(ValueError, match="at least one epoch"):
+        replay_early_stopping([], 2)
 
 
 def test_fixed_budget_trains_exactly_the_epochs():

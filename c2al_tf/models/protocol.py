@@ -54,7 +54,7 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 1024
     early_stopping: bool = True
-    patience: int = 2
+    patience: int = 3  # 2 stopped a baseline before its validation minimum (bench/convergence.py, README)
     validation_fraction: float = 0.1
     validation_seed: int = VALIDATION_SEED
     aux_weights: Sequence[float] = DEFAULT_AUX_WEIGHTS
@@ -163,6 +163,28 @@ def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitRe
         best = int(np.argmin(losses)) + 1  # EarlyStopping restored this epoch's weights at the end
         return FitResult(run, best, losses[best - 1], hist)
     return FitResult(run, run, losses[-1] if losses else None, hist)
+
+
+def replay_early_stopping(val_losses: Sequence[float], patience: int) -> Tuple[int, int]:
+    """What :func:`fit_datasets`'s early stopping does on a recorded validation curve:
+    ``(kept, stopped)``, 1-based epochs of the weights kept (the best so far) and of the
+    last epoch run (after ``patience`` epochs without a strict new minimum; Keras'
+    ``EarlyStopping`` with ``min_delta`` 0). Training is deterministic per seed, so a
+    curve recorded over a fixed budget tells what every patience would have kept
+    (``bench/convergence.py``)."""
+    if int(patience) < 1:
+        raise ValueError(f"patience must be >= 1, got {patience}")
+    if len(val_losses) == 0:
+        raise ValueError("replay_early_stopping needs at least one epoch")
+    best, wait = 0, 0
+    for i in range(1, len(val_losses)):
+        if val_losses[i] < val_losses[best]:
+            best, wait = i, 0
+        else:
+            wait += 1
+            if wait >= int(patience):
+                return best + 1, i + 1
+    return best + 1, len(val_losses)
 
 
 def fit(model, fit_table, val_table, config: TrainConfig, seed: int = 0,
