@@ -3,6 +3,7 @@ and lambda, and what early stopping with each patience would have kept.
 
     .venv/bin/python bench/convergence.py --dataset rate_shift [--seeds 5] [--epochs 10]
         [--aux-weight 0,0.1,0.3,1] [--patience 1,2,3,4] [--out bench/results/convergence_rate_shift.json]
+    .venv/bin/python bench/convergence.py --curves bench/results/convergence_rate_shift.json --patience 5
 
 Per seed and lambda candidate the model (baseline for lambda 0, C2AL's heads on the
 dataset's cohorts otherwise) trains a fixed ``--epochs`` budget; after every epoch
@@ -25,6 +26,7 @@ planted cohorts given, ``movielens``, ``clothing``: the real sets' cohorts are m
 the training rows by the default miner), or ``--data``/``--label``/``--cohorts``.
 """
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -38,6 +40,10 @@ import c2al_tf  # noqa: E402,F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import numpy as np  # noqa: E402
 
 from common import print_table, write_json  # noqa: E402
+
+
+COLUMNS = ["patience", "short_runs", "min_at_budget", "c2al_overall", "c2al_head", "c2al_tail",
+           "epochs_base_c2al_lambda"]
 
 
 def load(args):
@@ -119,19 +125,18 @@ def stop(rows, patience):
     return rows[kept - 1], kept - 1 == int(np.argmin(val))
 
 
-def ci(values):
-    from scipy import stats
+def ci(base, c2al):
+    """C2AL's NE_diff vs the baseline, paired by seed (the experiment's own statistic)."""
+    from c2al_tf.metrics import paired_comparison
 
-    x = np.asarray(values, float)
-    m = x.mean()
-    h = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
-    return f"{100 * m:+.2f}% [{100 * (m - h):+.2f}, {100 * (m + h):+.2f}]"
+    c = paired_comparison(base, c2al)
+    return f"{100 * c['mean']:+.2f}% [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]"
 
 
 def replay(runs, cohorts, seeds, weights, patience):
     """The protocol on the recorded curves with one patience."""
     head, tail = (cohorts + [None, None])[:2]
-    kept, short, diffs = [], 0, {"overall": [], head: [], tail: []}
+    kept, short, nes = [], 0, {k: ([], []) for k in ("ne", head, tail) if k}
     budget = sum(min(range(len(r)), key=lambda i: r[i]["val"]) == len(r) - 1 for r in runs.values())
     for s in range(seeds):
         stops = {w: stop(runs[(s, w)], patience) for w in weights}
@@ -140,13 +145,12 @@ def replay(runs, cohorts, seeds, weights, patience):
         lam = min(weights, key=lambda w: (stops[w][0]["val"], w))
         c2al = stops[lam][0]
         kept.append(f"{base['epoch']}/{c2al['epoch']}@{lam:g}")
-        diffs["overall"].append(c2al["ne"] / base["ne"] - 1)
-        for name in (head, tail):
-            if name:
-                diffs[name].append(c2al[name] / base[name] - 1)
+        for k, (b, c) in nes.items():
+            b.append(base[k])
+            c.append(c2al[k])
     return {"patience": patience, "epochs_base_c2al_lambda": " ".join(kept), "short_runs": short, "min_at_budget": budget,
-            "c2al_overall": ci(diffs["overall"]), "c2al_head": ci(diffs[head]) if head else "",
-            "c2al_tail": ci(diffs[tail]) if tail else ""}
+            "c2al_overall": ci(*nes["ne"]), "c2al_head": ci(*nes[head]) if head else "",
+            "c2al_tail": ci(*nes[tail]) if tail else ""}
 
 
 def main(argv=None):
@@ -160,19 +164,27 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=10, help="the fixed budget each curve is recorded over")
     p.add_argument("--aux-weight", default="0,0.1,0.3,1")
     p.add_argument("--patience", default="1,2,3,4")
+    p.add_argument("--curves", metavar="JSON", help="replay the curves of an earlier run's JSON (no training)")
     p.add_argument("--out")
     args = p.parse_args(argv)
-    if bool(args.dataset) == bool(args.data) or (args.data and not args.label):
-        p.error("give --dataset NAME, or --data PATH --label COL [--cohorts cohorts.json]")
-    weights = sorted({float(w) for w in args.aux_weight.split(",")} | {0.0})
     patiences = [int(v) for v in args.patience.split(",")]
     t0 = time.time()
+    if args.curves:
+        with open(args.curves) as f:
+            doc = json.load(f)
+        runs = {(int(k.split("/")[0]), float(k.split("/")[1])): v for k, v in doc["curves"].items()}
+        rows = [replay(runs, doc["cohorts"], doc["seeds"], doc["aux_weights"], q) for q in patiences]
+        print_table(rows, COLUMNS)
+        return
+    if bool(args.dataset) == bool(args.data) or (args.data and not args.label):
+        p.error("give --dataset NAME, or --data PATH --label COL [--cohorts cohorts.json], or --curves JSON")
+    weights = sorted({float(w) for w in args.aux_weight.split(",")} | {0.0})
     table, cohort_spec, path = load(args)
     runs, cohorts = curves(table, cohort_spec, args.seeds, weights, args.epochs)
     rows = [replay(runs, cohorts, args.seeds, weights, q) for q in patiences]
     print(f"\n{args.dataset or path}: {args.seeds} seeds, lambda in {weights}, curves of {args.epochs} epochs, "
           f"cohorts {cohorts}; epochs kept 'baseline/C2AL@lambda' per seed")
-    print_table(rows, ["patience", "short_runs", "min_at_budget", "c2al_overall", "c2al_head", "c2al_tail", "epochs_base_c2al_lambda"])
+    print_table(rows, COLUMNS)
     name = args.dataset or os.path.basename(os.path.normpath(path))
     write_json(f"convergence_{name}", {
         "dataset": name, "seeds": args.seeds, "epochs": args.epochs, "aux_weights": weights, "cohorts": cohorts,
