@@ -15,6 +15,11 @@ def print_table(rows, columns):
         print("  ".join(_fmt(r.get(c)).ljust(w) for c, w in zip(columns, widths)))
 
 
+def format_ci(c):
+    """A paired comparison (:func:`c2al_tf.metrics.paired_comparison`) as ``-0.14% [-0.29, +0.01]``."""
+    return f"{100 * c['mean']:+.2f}% [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]"
+
+
 def _fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"

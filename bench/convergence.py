@@ -39,7 +39,7 @@ sys.path.insert(0, HERE)
 import c2al_tf  # noqa: E402,F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import numpy as np  # noqa: E402
 
-from common import print_table, write_json  # noqa: E402
+from common import format_ci, print_table, write_json  # noqa: E402
 
 
 COLUMNS = ["patience", "short_runs", "min_at_budget", "c2al_overall", "c2al_head", "c2al_tail",
@@ -129,8 +129,7 @@ def ci(base, c2al):
     """C2AL's NE_diff vs the baseline, paired by seed (the experiment's own statistic)."""
     from c2al_tf.metrics import paired_comparison
 
-    c = paired_comparison(base, c2al)
-    return f"{100 * c['mean']:+.2f}% [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]"
+    return format_ci(paired_comparison(base, c2al))
 
 
 def replay(runs, cohorts, seeds, weights, patience):

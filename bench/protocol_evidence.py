@@ -33,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-from common import print_table, write_json  # noqa: E402
+from common import format_ci, print_table, write_json  # noqa: E402
 
 from c2al_tf.experiment import RECIPES  # noqa: E402
 from c2al_tf.report import format_lambdas  # noqa: E402
@@ -94,8 +94,7 @@ def vs_c2al(runs, variant: str) -> str:
     def ne(v):
         return [r["overall"]["ne"] for r in sorted((r for r in runs if r["variant"] == v), key=lambda r: r["seed"])]
 
-    c = paired_comparison(ne("c2al"), ne(variant))
-    return f"{100 * c['mean']:+.2f}% [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]"
+    return format_ci(paired_comparison(ne("c2al"), ne(variant)))
 
 
 def summarise(name: str, doc: dict, seconds: float) -> dict:
@@ -111,7 +110,7 @@ def summarise(name: str, doc: dict, seconds: float) -> dict:
         c = doc["comparisons"].get(variant, {}).get(slice_name)
         if not c:
             return ""
-        return f"{100 * c['mean']:+.2f}% [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]"
+        return format_ci(c)
 
     cohorts = [c["name"] for p in doc["cohorts"]["pairs"] for c in (p["head"], p["tail"])]
     head, tail = (cohorts + [None, None])[:2]

@@ -28,7 +28,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import c2al_tf  # noqa: E402,F401
 import numpy as np  # noqa: E402
 
-from bench.common import print_table, write_json  # noqa: E402
+from bench.common import format_ci, print_table, write_json  # noqa: E402
 from bench.feature_typing import clothing, movielens_csv, scenario_int_ids, scenario_world  # noqa: E402
 
 DATASETS = ("rate_shift", "extremes", "int_ids", "movielens", "clothing")
@@ -80,8 +80,7 @@ def run_dataset(name: str, info: dict, path: str, values, seeds: int, epochs: in
         cmp = paired_comparison(base["ne"], r["ne"]) if l2 != values[0] else None
         rows.append({"dataset": name, "embedding_l2": f"{l2:g}", "val NE": float(np.mean(r["val_ne"])),
                      "test NE": float(np.mean(r["ne"])),
-                     "vs 0": "" if cmp is None else f"{100 * cmp['mean']:+.2f}% [{100 * cmp['ci_low']:+.2f}, "
-                                                    f"{100 * cmp['ci_high']:+.2f}]",
+                     "vs 0": "" if cmp is None else format_ci(cmp),
                      "tail NE": float(np.mean(r["tail_ne"])) if r["tail_ne"] else None,
                      "head NE": float(np.mean(r["head_ne"])) if r["head_ne"] else None,
                      "epochs": ",".join(map(str, r["epochs"]))})
