@@ -5,7 +5,7 @@ a candidate), summarised in one table.
     .venv/bin/python bench/protocol_evidence.py [--seeds 5] [--datasets synthetic,movielens,clothing]
         [--variants baseline,c2al,random,tail_only,dcn] [--out bench/results/protocol_evidence.json]
 
-Recipe ablations (``--variants baseline,c2al,towers,warmup,projection,mmoe,per_head``)
+Recipe ablations (``--variants baseline,c2al,towers,warmup,projection,mmoe,per_head,masked,reweight``)
 add, per recipe, its overall / head / tail NE_diff vs the baseline and its overall NE
 vs C2AL's (paired by seed; a recipe uses C2AL's lambda, or its best non-zero
 candidate; per_head starts there and chooses one lambda per head on validation).
@@ -38,7 +38,9 @@ from common import format_ci, print_table, write_json  # noqa: E402
 from c2al_tf.experiment import RECIPES  # noqa: E402
 from c2al_tf.report import format_lambdas  # noqa: E402
 
-ABLATIONS = tuple(RECIPES) + ("per_head",)  # rows compared with C2AL as well as with the baseline
+# rows compared with C2AL as well as with the baseline (masked: the auxiliary loss on cohort
+# members only; reweight: cohort rows weighted 1 + lambda in the primary loss, no heads)
+ABLATIONS = tuple(RECIPES) + ("per_head", "masked", "reweight")
 
 
 def _shared():
