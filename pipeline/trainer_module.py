@@ -17,8 +17,9 @@ under ``MultiWorkerMirroredStrategy``; each reads its own shard of the
 CohortMiner's files, and only the chief writes ``serving_model_dir``.
 
 Protocol: the validation rows are carved out of the *train* split by a hash of
-each serialized example (``validation_fraction`` of them, the same rows in every
-trainer, epoch and worker, no extra pass over the data); the eval split stays
+each example's features (``validation_fraction`` of them; :func:`in_validation`:
+in any serialized order and without the auxiliary targets, so the same rows in
+every trainer, epoch, worker and pipeline run, no extra pass over the data); the eval split stays
 for the Evaluator alone. Early stopping watches the primary head's logloss on
 those rows; the C2AL trainer chooses lambda among ``aux_weights`` on them, with
 lambda = 0 (no auxiliary head) always a candidate, so it never pushes heads that
@@ -50,11 +51,14 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import dataclasses  # noqa: E402
 import json  # noqa: E402
+import re  # noqa: E402
 
 import c2al_tf  # noqa: E402,F401
 import tensorflow as tf  # noqa: E402
 
 from c2al_tf.cohorts import CohortSpec  # noqa: E402
+from c2al_tf.cohorts.spec import AUX_PREFIX  # noqa: E402
+from c2al_tf.data.content_hash import content_buckets  # noqa: E402
 from c2al_tf.data.readers import read_tfrecord  # noqa: E402
 from c2al_tf.data.transform import model_spec as transform_spec, transform_parser  # noqa: E402
 from c2al_tf.export import export_saved_model  # noqa: E402
@@ -92,10 +96,18 @@ def load_cohorts(train_patterns, label: str, baseline: bool = False):
 HASH_BUCKETS = 10_000
 
 
+# what the CohortMiner adds to each record: not part of the row's identity
+TARGETS = f"{re.escape(AUX_PREFIX)}.*|{re.escape(MEMBERSHIP_FEATURE)}"
+CARVE_BATCH = 4096
+
+
 def in_validation(serialized, fraction: float):
-    """True for the rows held out for validation: a fixed hash of the serialized
-    example, so the split is the same in every trainer, epoch and worker."""
-    return tf.strings.to_hash_bucket_fast(serialized, HASH_BUCKETS) < int(round(fraction * HASH_BUCKETS))
+    """``[n]`` serialized examples -> ``[n]`` bool, True for the rows held out for
+    validation: a hash of each row's features (names and values, in any serialized
+    order; the auxiliary targets left out, :mod:`c2al_tf.data.content_hash`), so the
+    rows are the same in every trainer (the baseline on ExampleGen's examples, C2AL
+    on the CohortMiner's), epoch, worker and pipeline run."""
+    return content_buckets(serialized, HASH_BUCKETS, TARGETS) < int(round(fraction * HASH_BUCKETS))
 
 
 def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle: bool = True,
@@ -110,10 +122,10 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     every batch (:func:`c2al_tf.models.distribute.shard_policy`)."""
     label_features = [spec.label] + [h for h in heads if h != PRIMARY]
     ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    if part == "fit":
-        ds = ds.filter(lambda s: tf.logical_not(in_validation(s, validation_fraction)))
-    elif part == "validation":
-        ds = ds.filter(lambda s: in_validation(s, validation_fraction))
+    if part in ("fit", "validation"):  # hashed a batch at a time, then filtered row by row
+        want = part == "validation"
+        ds = (ds.batch(CARVE_BATCH).map(lambda s: (s, tf.equal(in_validation(s, validation_fraction), want)))
+              .unbatch().filter(lambda s, keep: keep).map(lambda s, keep: s))
     if shuffle:
         ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
 

@@ -86,3 +86,44 @@ def test_run_fn_carves_validation_by_hash_and_chooses_lambda_on_it(tmp_path):
         assert meta["heads"] == ["primary"] and meta["validation_logloss"] == base["validation_logloss"]
     else:
         assert meta["heads"] == ["primary", "aux__user_value_head", "aux__user_value_tail"]
+
+
+def test_the_carve_out_is_the_same_rows_for_raw_and_mined_examples(tmp_path):
+    """The BaselineTrainer may read ExampleGen's examples and the C2AL trainer the
+    CohortMiner's (the same records with the auxiliary labels appended), and two
+    pipeline runs serialize a row's features in different orders: every one of
+    them carves the same validation rows, so lambda's candidates are compared on
+    the same rows."""
+    from c2al_tf.data.examples import table_to_record_batch
+    from c2al_tf.labels import label_records
+    from c2al_tf.models import FeatureSpec
+    from pipeline.trainer_module import dataset
+
+    spec_doc = planted_spec()
+    table = synthetic_table(2000, seed=3)
+    raw = table_to_examples(table)
+    mined = label_records(raw, table_to_record_batch(table), "click", spec_doc.cohorts())
+    reordered = []
+    for r in raw:
+        e = tf.train.Example.FromString(r)
+        again = tf.train.Example()
+        for key in reversed(list(e.features.feature)):
+            again.features.feature[key].CopyFrom(e.features.feature[key])
+        reordered.append(again.SerializeToString())
+    assert reordered != raw
+    spec = FeatureSpec.from_table(table)
+    rows = {}
+    for name, records in (("raw", raw), ("mined", mined), ("reordered", reordered)):
+        path = str(tmp_path / f"{name}.gz")
+        with tf.io.TFRecordWriter(path, options="GZIP") as w:
+            for r in records:
+                w.write(r)
+        for part in ("fit", "validation"):
+            values = np.concatenate([x["user_value"].numpy().reshape(-1) for x, _ in dataset(
+                [path], spec, ["primary"], 256, 0, shuffle=False, validation_fraction=0.2, part=part)])
+            rows[name, part] = np.sort(values)
+    for part in ("fit", "validation"):
+        np.testing.assert_array_equal(rows["raw", part], rows["mined", part])
+        np.testing.assert_array_equal(rows["raw", part], rows["reordered", part])
+    assert len(rows["raw", "fit"]) + len(rows["raw", "validation"]) == 2000
+    assert abs(len(rows["raw", "validation"]) / 2000 - 0.2) < 0.04

@@ -1,0 +1,87 @@
+"""A hash of a serialized ``tf.Example``'s *content*, for splits and samples that must
+be the same in every run, trainer and worker.
+
+Hashing the serialized bytes is not enough: a ``tf.Example``'s features are a
+protobuf map, and map entries are serialized in no fixed order (Python's
+protobuf writes them in insertion order, and the same CSV row written by two
+CsvExampleGen runs comes out as different bytes). The CohortMiner also appends
+its auxiliary labels to each record, so the bytes a baseline trainer reads from
+ExampleGen differ from those the C2AL trainer reads from the miner.
+
+:func:`content_buckets` therefore hashes each feature entry (its name and value,
+serialized on its own, which is deterministic) and sums the entries' hashes, a
+sum being independent of their order::
+
+    bucket(x) = (sum over entries e of x not ignored: Fingerprint64(e) mod 2^48) mod buckets
+
+Entries whose name matches ``ignore`` (a RE2 pattern, e.g. the auxiliary targets)
+are left out. Records made by concatenating serialized Examples (protobuf merges
+them, as the CohortMiner's labeling does) count the entries of every part. Runs
+inside TensorFlow (``tf.io.decode_proto``), so it works in a ``tf.data`` pipeline
+and, eagerly, on a batch of records in a Beam DoFn.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+ENTRY_BITS = 48  # per-entry hashes below 2^48: a sum of up to 2^15 entries fits in int64
+_DESCRIPTOR: Optional[bytes] = None
+
+
+def _field1_descriptor() -> bytes:
+    """A FileDescriptorSet with one message, ``c2al.Field1 { repeated bytes values = 1; }``.
+    Decoding a tf.Example with it yields its ``features`` parts; a ``Features`` part,
+    its map entries; a map entry, its key."""
+    global _DESCRIPTOR
+    if _DESCRIPTOR is None:
+        from google.protobuf import descriptor_pb2
+
+        files = descriptor_pb2.FileDescriptorSet()
+        proto = files.file.add(name="c2al_content_hash.proto", package="c2al", syntax="proto2")
+        message = proto.message_type.add(name="Field1")
+        message.field.add(name="values", number=1, label=descriptor_pb2.FieldDescriptorProto.LABEL_REPEATED,
+                          type=descriptor_pb2.FieldDescriptorProto.TYPE_BYTES)
+        _DESCRIPTOR = files.SerializeToString()
+    return _DESCRIPTOR
+
+
+def _field1(serialized):
+    """``[n]`` serialized messages -> ``[n, k]`` their field-1 values (padded with "")."""
+    import tensorflow as tf
+
+    _, (values,) = tf.io.decode_proto(serialized, "c2al.Field1", ["values"], [tf.string],
+                                      descriptor_source=b"bytes://" + _field1_descriptor())
+    return values
+
+
+def content_buckets(serialized, buckets: int, ignore: Optional[str] = None):
+    """``[n]`` serialized tf.Examples -> ``[n]`` int64 buckets in ``[0, buckets)``,
+    a function of the features' names and values only (see the module docstring).
+
+    Args:
+      serialized: a string tensor (or list of bytes) of shape ``[n]``.
+      buckets: number of buckets, ``1 <= buckets <= 2^48``.
+      ignore: a RE2 pattern; feature names that fully match it are not hashed.
+    """
+    import tensorflow as tf
+
+    if not 1 <= int(buckets) <= 2 ** ENTRY_BITS:
+        raise ValueError(f"buckets must be in [1, 2^{ENTRY_BITS}], got {buckets}")
+    serialized = tf.convert_to_tensor(serialized, tf.string)
+    if serialized.shape.rank != 1:
+        raise ValueError(f"serialized must have shape [n], got {serialized.shape}")
+    n = tf.shape(serialized)[0]
+    serialized = tf.concat([serialized, [""]], axis=0)     # decode_proto refuses an empty batch
+    parts = _field1(serialized)                            # [n+1, p] Features parts
+    entries = _field1(tf.reshape(parts, [-1]))             # [n*p, e] map entries
+    per_row = tf.reshape(entries, [n + 1, -1])             # [n+1, p*e]
+    flat = tf.reshape(per_row, [-1])
+    keep = tf.not_equal(flat, "")
+    if ignore:
+        keys = _field1(flat)                               # [n*p*e, 0 or 1]
+        keys = tf.concat([keys, tf.fill([tf.shape(keys)[0], 1], "")], axis=1)[:, 0]
+        keep = tf.logical_and(keep, tf.logical_not(tf.strings.regex_full_match(keys, ignore)))
+    hashes = tf.strings.to_hash_bucket_fast(flat, 2 ** ENTRY_BITS)
+    hashes = tf.where(keep, hashes, tf.zeros_like(hashes))
+    total = tf.reduce_sum(tf.reshape(hashes, tf.shape(per_row)), axis=1)[:n]
+    return tf.math.floormod(total, tf.constant(int(buckets), tf.int64))

@@ -1,0 +1,104 @@
+"""content_buckets: a hash of a tf.Example's features, not of its bytes."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from c2al_tf.data.content_hash import content_buckets
+from c2al_tf.data.records import sample_records
+
+TARGETS = "aux__.*|c2al_cohorts"
+
+
+def _example(items):
+    e = tf.train.Example()
+    for key, value in items:
+        if isinstance(value, bytes):
+            e.features.feature[key].bytes_list.value.append(value)
+        elif isinstance(value, float):
+            e.features.feature[key].float_list.value.append(value)
+        else:
+            e.features.feature[key].int64_list.value.append(value)
+    return e
+
+
+def _wire_entry(key, feature):
+    """One map entry of Features.feature on the wire (field 1), written by hand so
+    that the order of entries in a record is ours, not protobuf's."""
+    entry = tf.train.Features(feature={key: feature}).SerializeToString()
+    return entry  # a Features message with exactly one entry
+
+
+def _record(items, order):
+    """A serialized Example whose feature entries appear in ``order`` (a permutation)."""
+    e = _example(items)
+    parts = [_wire_entry(k, e.features.feature[k]) for k, _ in (items[i] for i in order)]
+    features = b"".join(parts)  # concatenated Features messages merge into one map
+    return b"\x0a" + _varint(len(features)) + features
+
+
+def _varint(n):
+    out = b""
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out += bytes([byte | (0x80 if n else 0)])
+        if not n:
+            return out
+
+
+ROW = [("user_value", 2.5), ("surface", b"feed"), ("item_id", 17), ("click", 1)]
+
+
+def test_the_same_features_in_any_serialized_order_hash_alike():
+    records = [_record(ROW, order) for order in ([0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 3, 1])]
+    assert len(set(records)) == 3  # three different byte strings ...
+    for r in records:  # ... that protobuf reads as the same example
+        assert tf.train.Example.FromString(r) == _example(ROW)
+    buckets = content_buckets(records, 10_000).numpy()
+    assert buckets.tolist() == [buckets[0]] * 3
+
+
+def test_appended_auxiliary_targets_are_ignored_only_when_asked():
+    raw = _example(ROW).SerializeToString()
+    mined = raw + _example([("aux__user_value_tail", 1), ("c2al_cohorts", b"user_value_tail")]).SerializeToString()
+    plain = content_buckets([raw, mined], 10_000).numpy()
+    ignoring = content_buckets([raw, mined], 10_000, TARGETS).numpy()
+    assert plain[0] != plain[1]
+    assert ignoring[0] == ignoring[1] == plain[0]
+
+
+def test_a_different_value_or_name_changes_the_bucket():
+    base = [("a", 1), ("b", b"x")]
+    records = [_example(items).SerializeToString()
+               for items in (base, [("a", 2), ("b", b"x")], [("c", 1), ("b", b"x")], [("a", 1)])]
+    assert len(set(content_buckets(records, 2 ** 40).numpy().tolist())) == 4
+
+
+def test_buckets_are_uniform_and_batch_independent():
+    rng = np.random.default_rng(0)
+    records = [_example([("u", float(rng.normal())), ("i", int(rng.integers(1000)))]).SerializeToString()
+               for _ in range(20_000)]
+    buckets = content_buckets(records, 10_000).numpy()
+    assert buckets.min() >= 0 and buckets.max() < 10_000
+    assert abs((buckets < 1_000).mean() - 0.1) < 0.01
+    singly = np.concatenate([content_buckets(records[i:i + 7], 10_000).numpy() for i in range(0, 700, 7)])
+    np.testing.assert_array_equal(singly, buckets[:700])
+    assert content_buckets([], 10).numpy().shape == (0,)
+
+
+def test_bad_arguments_are_refused():
+    with pytest.raises(ValueError, match="buckets"):
+        content_buckets([b""], 0)
+    with pytest.raises(ValueError, match=r"shape \[n\]"):
+        content_buckets([[b""]], 10)
+
+
+def test_the_miner_sample_does_not_depend_on_serialized_order():
+    rng = np.random.default_rng(1)
+    rows = [[("u", float(rng.normal())), ("s", b"feed"), ("i", int(rng.integers(50)))] for _ in range(2_000)]
+    forward = [_record(r, [0, 1, 2]) for r in rows]
+    backward = [_record(r, [2, 1, 0]) for r in rows]
+    kept_f = {tf.train.Example.FromString(r).SerializeToString(deterministic=True) for r in sample_records(forward, 0.3)}
+    kept_b = {tf.train.Example.FromString(r).SerializeToString(deterministic=True) for r in sample_records(backward, 0.3)}
+    assert kept_f == kept_b
+    assert 0.25 < len(kept_f) / 2_000 < 0.35
+    assert sample_records(forward, 1.0) == forward
