@@ -22,10 +22,9 @@ def _example(items):
 
 
 def _wire_entry(key, feature):
-    """One map entry of Features.feature on the wire (field 1), written by hand so
-    that the order of entries in a record is ours, not protobuf's."""
-    entry = tf.train.Features(feature={key: feature}).SerializeToString()
-    return entry  # a Features message with exactly one entry
+    """A serialized Features message holding only ``key``: concatenating them writes
+    a record whose entry order is ours, not protobuf's."""
+    return tf.train.Features(feature={key: feature}).SerializeToString()
 
 
 def _record(items, order):
