@@ -124,8 +124,17 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
     if part in ("fit", "validation"):  # hashed a batch at a time, then filtered row by row
         want = part == "validation"
-        ds = (ds.batch(CARVE_BATCH).map(lambda s: (s, tf.equal(in_validation(s, validation_fraction), want)))
-              .unbatch().filter(lambda s, keep: keep).map(lambda s, keep: s))
+
+        def mark(records):
+            return records, tf.equal(in_validation(records, validation_fraction), want)
+
+        def kept(record, keep):
+            return keep
+
+        def record_of(record, keep):
+            return record
+
+        ds = ds.batch(CARVE_BATCH).map(mark).unbatch().filter(kept).map(record_of)
     if shuffle:
         ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
 
@@ -259,8 +268,9 @@ def run_fn(fn_args):
                 export_saved_model(model, scratch, transform_output=transform_output)
         return
     if model is None:  # lambda 0 won: the baseline's export is this trainer's result
-        print("[trainer] lambda 0 (no auxiliary head) had the lowest validation logloss: the C2AL trainer "
-              "returns the baseline model", flush=True)
+        why = ("lambda 0 (no auxiliary head) had the lowest validation logloss" if cohorts
+               else "the CohortMiner kept no cohort")
+        print(f"[trainer] {why}: the C2AL trainer returns the baseline model", flush=True)
         copy_tree(fn_args.base_model, fn_args.serving_model_dir)
     else:
         export_saved_model(model, fn_args.serving_model_dir, transform_output=transform_output, extra_metadata={

@@ -5,7 +5,7 @@ import pytest
 
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
-from c2al_tf.models.protocol import (FitResult, TrainConfig, carve_validation, fit, parse_aux_weights,
+from c2al_tf.models.protocol import (FitResult, TrainConfig, carve_validation, fit, fit_protocol, parse_aux_weights,
                                      per_head_grid, replay_early_stopping, select_per_head,
                                      select)
 from c2al_tf.models.training import make_dataset
@@ -63,6 +63,25 @@ def test_select_keeps_the_lowest_validation_logloss_and_prefers_the_smaller_lamb
     losses[0.0] = 0.20
     model, lam, _, _ = select(build, train, (0.0, 0.1, 0.3, 1.0), trained={0.0: ("base", FitResult(1, 1, 0.2, {}))})
     assert (model, lam) == ("base", 0.0) and 0.0 not in built
+
+
+def test_fit_protocol_without_heads_reuses_the_trained_baseline():
+    """No cohort mined: the C2AL trainer returns the baseline it was given instead of
+    training the same model again; without one it trains lambda 0."""
+    built = []
+
+    def build(lam):
+        built.append(lam)
+        return f"model-{lam}"
+
+    def train(lam, model):
+        return FitResult(2, 2, 0.3, {})
+
+    base = ("base", FitResult(4, 6, 0.25, {}))
+    model, lam, result, table = fit_protocol(build, train, TrainConfig(), with_heads=False, trained={0.0: base})
+    assert (model, lam, result.val_logloss, table, built) == ("base", 0.0, 0.25, None, [])
+    model, lam, _, _ = fit_protocol(build, train, TrainConfig(), with_heads=False)
+    assert (model, lam, built) == ("model-0.0", 0.0, [0.0])
 
 
 def test_per_head_grid_is_off_keep_or_one_step_more():

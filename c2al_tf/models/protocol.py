@@ -231,10 +231,14 @@ def fit_protocol(build: Callable[[float], Any], train: Callable[[float, Any], Fi
                  on_candidate: Optional[Callable[[float, FitResult], None]] = None):
     """The protocol's lambda step for every trainer: with auxiliary heads and a grid,
     :func:`select` among the candidates; otherwise train the one lambda (0 without
-    heads). Returns ``(model, lam, result, table or None)``."""
+    heads). A lambda found in ``trained`` is not trained again (e.g. the baseline,
+    when no cohort was mined). Returns ``(model, lam, result, table or None)``."""
     if with_heads and config.select_aux_weight:
         return select(build, train, config.candidates, trained=trained, on_candidate=on_candidate)
     lam = config.candidates[-1] if with_heads else 0.0
+    if trained and lam in trained:
+        model, result = trained[lam]
+        return model, lam, result, None
     model = build(lam)
     return model, lam, train(lam, model), None
 
