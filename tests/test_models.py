@@ -227,3 +227,26 @@ def test_bad_recipe_options():
         ModelConfig(aux_warmup_steps=-1)
     with pytest.raises(ValueError, match="mmoe_experts must be >= 0"):
         ModelConfig(mmoe_experts=-1)
+
+
+def test_reported_head_losses_are_means_over_examples_whatever_the_batches(table, spec):
+    """Keras' per-epoch ``<head>_loss`` (what early stopping and lambda's choice read)
+    is the head's logloss over every example: the same for any batch size and row
+    order, and equal to a float64 reference, not a mean of batch means that gives
+    a short last batch a full batch's weight."""
+    from c2al_tf.models.training import make_dataset
+    from c2al_tf.metrics import logloss
+
+    set_seed(0)
+    model = build_model(spec, planted_spec(), ModelConfig(mlp_units=(16,)))
+    train(model, table, epochs=1, batch_size=512, verbose=0)
+    rows = table.take(np.arange(1300))  # batches of 1024 + 276, of 500 x 2 + 300, ...
+    p = predict(model, rows)
+    labels = head_labels(model, rows)
+    for batch_size in (1024, 500, 1300):
+        for shuffle in (False, True):
+            got = model.training_model.evaluate(make_dataset(model, rows, batch_size, shuffle=shuffle, seed=3),
+                                                verbose=0, return_dict=True)
+            for head in model.head_names:
+                np.testing.assert_allclose(got[f"{head}_loss"], logloss(labels[head].reshape(-1), p[head]),
+                                           rtol=2e-5, err_msg=f"{head}, batch {batch_size}, shuffle {shuffle}")

@@ -117,8 +117,8 @@ class MultiHeadModel(tf.keras.Model):
         return tf.concat([[1.0], tf.fill([n - 1], ramp)], axis=0)
 
     def _loss(self, data, training: bool, parts: bool = False):
-        """(loss, per-head mean BCE); with ``parts``, (primary + regularization,
-        weighted auxiliary sum, per-head) instead."""
+        """(loss, per-head mean BCE, rows in the batch); with ``parts``, (primary +
+        regularization, weighted auxiliary sum, per-head, rows) instead."""
         x, y, w = tf.keras.utils.unpack_x_y_sample_weight(data)
         logits = self._c2al_logits(x, training=training)
         z = tf.concat([tf.cast(logits[h], tf.float32) for h in self._c2al_heads], axis=1)
@@ -126,17 +126,22 @@ class MultiHeadModel(tf.keras.Model):
         bce = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=z)
         if w is not None:
             bce = bce * tf.concat([tf.reshape(tf.cast(w[h], tf.float32), [-1, 1]) for h in self._c2al_heads], 1)
-        per_head = tf.reduce_sum(bce, axis=0) / tf.cast(tf.shape(bce)[0], tf.float32)
+        rows = tf.cast(tf.shape(bce)[0], tf.float32)
+        per_head = tf.reduce_sum(bce, axis=0) / rows
         weighted = per_head * self._c2al_weights * self._head_scale(training)
         primary = weighted[0] + (tf.add_n(self.losses) if self.losses else 0.0)
         aux = tf.reduce_sum(weighted[1:])
         if parts:
-            return primary, aux, per_head
-        return primary + aux, per_head
+            return primary, aux, per_head, rows
+        return primary + aux, per_head, rows
 
-    def _report(self, loss, per_head):
-        self.loss_tracker.update_state(loss)
-        self.head_loss_tracker.update_state(per_head)
+    def _report(self, loss, per_head, rows):
+        """Batch means weighted by the batch's rows: an epoch's (or validation's)
+        ``<head>_loss`` is the mean over its examples, whatever the batches are (an
+        unweighted mean of batch means gives a short last batch a full batch's weight,
+        and changes with the order of the rows)."""
+        self.loss_tracker.update_state(loss, sample_weight=rows)
+        self.head_loss_tracker.update_state(per_head, sample_weight=rows)
         return self.get_metrics_result()
 
     def get_metrics_result(self):
@@ -159,10 +164,10 @@ class MultiHeadModel(tf.keras.Model):
         if self.c2al_gradient_projection and len(self._c2al_heads) > 1:
             return self._projected_step(data, replicas)
         with tf.GradientTape() as tape:
-            loss, per_head = self._loss(data, training=True)
+            loss, per_head, rows = self._loss(data, training=True)
             scaled = loss / tf.cast(replicas, loss.dtype) if replicas > 1 else loss
         self.optimizer.minimize(scaled, self.trainable_variables, tape=tape)
-        return self._report(loss, per_head)
+        return self._report(loss, per_head, rows)
 
     def _projected_step(self, data, replicas: int):
         """One step with the auxiliary gradient's conflicting part removed (see the
@@ -170,7 +175,7 @@ class MultiHeadModel(tf.keras.Model):
         gradients (the per-replica form of PCGrad)."""
         variables = self.trainable_variables
         with tf.GradientTape(persistent=True) as tape:
-            primary, aux, per_head = self._loss(data, training=True, parts=True)
+            primary, aux, per_head, rows = self._loss(data, training=True, parts=True)
             scale = 1.0 / float(replicas)
             primary_s, aux_s = primary * scale, aux * scale
         g_p = tape.gradient(primary_s, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
@@ -183,8 +188,8 @@ class MultiHeadModel(tf.keras.Model):
         coef = tf.minimum(dot, 0.0) / tf.maximum(norm, 1e-12)
         grads = [p + a - coef * p for p, a in zip(g_p, g_a)]
         self.optimizer.apply_gradients(zip(grads, variables))
-        return self._report(primary + aux, per_head)
+        return self._report(primary + aux, per_head, rows)
 
     def test_step(self, data):
-        loss, per_head = self._loss(data, training=False)
-        return self._report(loss, per_head)
+        loss, per_head, rows = self._loss(data, training=False)
+        return self._report(loss, per_head, rows)
