@@ -238,3 +238,17 @@ def test_demo_unknown_scenario_is_refused_before_any_work(tmp_path, run_cli):
     code, _, err = run_cli("demo", "--scenario", "nope", "--out", tmp_path / "demo")
     assert code == 2 and "--scenario nope: unknown; scenarios are planted, rate_shift" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "demo").exists()
+
+
+def test_demo_forwards_beam_options_that_start_with_dashes(tmp_path):
+    """--beam-arg=--direct_running_mode=in_memory reaches the pipeline's Beam options
+    (passed on as "--beam-arg X", argparse took the value for an option and the
+    demo failed), and --pipeline-arg flags reach the pipeline's parser."""
+    from c2al_tf.cli import build_parser
+    from c2al_tf.commands.demo import pipeline_arguments
+
+    args = build_parser().parse_args(["demo", "--beam-arg=--direct_running_mode=in_memory",
+                                      "--beam-arg=--direct_num_workers=1", "--pipeline-arg=--aux-weight=0.3"])
+    parsed = pipeline_arguments(args, str(tmp_path / "d.csv"), str(tmp_path / "out"))
+    assert parsed.beam_arg == ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    assert parsed.aux_weight == "0.3" and parsed.root == str(tmp_path / "out" / "run")

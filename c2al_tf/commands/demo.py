@@ -44,13 +44,18 @@ def run(args) -> int:
         truth = write_csv(data, args.rows, args.seed, progress=True, scenario=args.scenario)
         print(f"[demo] wrote {args.rows:,} rows to {data}; planted axis '{truth.axis}' "
               f"(tail < {truth.tail_max:.3g}, head >= {truth.head_min:.3g})")
-    # the pipeline's own flags and defaults (one place), as 'c2al pipeline run' would parse them
+    return run_pipeline(pipeline_arguments(args, data, out))
+
+
+def pipeline_arguments(args, data: str, out: str):
+    """The demo's 'c2al pipeline run', parsed by that command's own parser (its flags
+    and defaults live in one place). Beam options start with "--", so each is passed
+    as ``--beam-arg=OPTION``."""
     from c2al_tf.cli import build_parser
 
-    argv = ["pipeline", "run", "--data", data, "--label", "click", "--root", os.path.join(out, "run"),
-            "--seed", str(args.seed)] + [a for b in args.beam_arg for a in ("--beam-arg", b)] + list(args.pipeline_arg)
-    pipeline_args = build_parser().parse_args(argv)
-    return run_pipeline(pipeline_args)
+    argv = (["pipeline", "run", "--data", data, "--label", "click", "--root", os.path.join(out, "run"),
+             "--seed", str(args.seed)] + [f"--beam-arg={b}" for b in args.beam_arg] + list(args.pipeline_arg))
+    return build_parser().parse_args(argv)
 
 
 def _rows_of(path: str) -> int:
