@@ -71,7 +71,7 @@ per candidate cohort, a few rounds on at most :data:`MAX_GAIN_ROWS` rows per hal
 """
 from __future__ import annotations
 
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pyarrow as pa
@@ -168,19 +168,41 @@ def apply_steps(steps: Steps, cells: Blocks, rows: np.ndarray, eta: np.ndarray) 
     return out
 
 
+def canonical_order(codes: Dict[str, np.ndarray], label: np.ndarray, raw: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """Row indices sorted by a hash of each row's content (its conditioning codes, label
+    and ``raw`` values; pandas' fixed-key row hash). The miner's random draws (cross-fit
+    folds, a cohort's halves) are dealt in this order instead of the rows' positions,
+    so the same rows in any order (Beam writes them in a different order each run) get
+    the same draws and mine the same cohorts. Rows that tie are identical in all of
+    these, hence interchangeable."""
+    import pandas as pd
+
+    columns = {f"code{i}": codes[name] for i, name in enumerate(sorted(codes))}
+    columns["label"] = np.asarray(label).reshape(-1)
+    columns.update({f"raw{i}": np.asarray(x).reshape(-1) for i, x in enumerate(raw)})
+    key = pd.util.hash_pandas_object(pd.DataFrame(columns), index=False).to_numpy()
+    return np.argsort(key, kind="stable")
+
+
 def crossfit_predictions(label: np.ndarray, codes: Dict[str, np.ndarray], seed: int = 0, folds: int = FOLDS,
-                         max_fit_rows: int = MAX_FIT_ROWS, rounds: int = REFERENCE_ROUNDS) -> np.ndarray:
+                         max_fit_rows: int = MAX_FIT_ROWS, rounds: int = REFERENCE_ROUNDS,
+                         order: Optional[np.ndarray] = None) -> np.ndarray:
     """Out-of-fold logits of the pairwise reference (the stagewise model over every
-    block, starting from the fold's base rate), one per row."""
+    block, starting from the fold's base rate), one per row. The random folds are
+    dealt to the rows in ``order`` (default: their positions; :func:`canonical_order`
+    makes them independent of the rows' order)."""
     y = np.asarray(label, np.float64).reshape(-1)
     cells = blocks(codes)
     rng = np.random.default_rng(seed)
-    fold = rng.integers(0, folds, len(y))
+    order = np.arange(len(y)) if order is None else np.asarray(order)
+    fold = np.empty(len(y), np.int64)
+    fold[order] = rng.integers(0, folds, len(y))
     out = np.empty(len(y))
     for k in range(folds):
-        fit_rows = np.flatnonzero(fold != k)
+        fit_rows = order[fold[order] != k]
         if len(fit_rows) > max_fit_rows:
-            fit_rows = np.sort(rng.choice(fit_rows, max_fit_rows, replace=False))
+            fit_rows = rng.choice(fit_rows, max_fit_rows, replace=False)
+        fit_rows = np.sort(fit_rows)
         rate = float(np.clip(y[fit_rows].mean() if len(fit_rows) else y.mean(), 1e-6, 1 - 1e-6))
         start = np.full(len(y), logit(rate))
         steps = fit_stagewise(cells, fit_rows, y, start, rounds) if len(fit_rows) else []
@@ -224,15 +246,20 @@ def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Se
     codes = conditioning_codes(batches, singles)
     y = np.asarray(label, np.float64).reshape(-1)
     by_value = {}
+    raw = []  # numeric features' values: part of a row's content (cohorts are ranges of them)
     for b in singles:
         if b.kind == "numeric":
             x = numeric_values(batches, b.feature)
+            raw.append(x)
             levels = integer_levels(x)
             if levels is not None:  # a code (category, hour): its own values, not quantile bins across them
                 codes[b.feature] = levels
                 by_value[b.feature] = value_binning(b, x, min_support)
     axes = [by_value.get(a.feature) or a for a in axes]
-    logit_q = crossfit_predictions(y, codes, seed=seed)
+    order = canonical_order(codes, y, raw)
+    rank = np.empty(len(y), np.int64)
+    rank[order] = np.arange(len(y))
+    logit_q = crossfit_predictions(y, codes, seed=seed, order=order)
     n_total = float(len(y))
     cache: Dict[tuple, Tuple[float, float, float]] = {}
     cells_without: Dict[str, Blocks] = {}  # per axis: every block but the axis' own
@@ -244,7 +271,8 @@ def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Se
             rng = np.random.default_rng([seed, len(rows)])
             if feature not in cells_without:
                 cells_without[feature] = blocks(codes, feature)
-            mean, se, scored = cohort_gain(rows, y, logit_q, cells_without[feature], rng)
+            canonical = rows[np.argsort(rank[rows], kind="stable")]  # halves drawn independently of row order
+            mean, se, scored = cohort_gain(canonical, y, logit_q, cells_without[feature], rng)
             share = len(rows) / n_total
             cache[key] = (mean * share, 0.0, se * share) if scored else (float("nan"), 0.0, float("nan"))
         return cache[key]
