@@ -62,6 +62,9 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
 
 
 MEMBERSHIP_FEATURE = "c2al_cohorts"
+# RE2/Python pattern of the feature names AuxSuffixes appends to a record (aux__<C>, the
+# membership): not part of a row's identity (the Trainer's validation hash leaves them out)
+APPENDED_FEATURES = r"aux__.*|c2al_cohorts"
 
 
 def is_target(name: str, label: str) -> bool:

@@ -51,18 +51,16 @@ os.environ["TF_USE_LEGACY_KERAS"] = "1"
 
 import dataclasses  # noqa: E402
 import json  # noqa: E402
-import re  # noqa: E402
 
 import c2al_tf  # noqa: E402,F401
 import tensorflow as tf  # noqa: E402
 
 from c2al_tf.cohorts import CohortSpec  # noqa: E402
-from c2al_tf.cohorts.spec import AUX_PREFIX  # noqa: E402
 from c2al_tf.data.content_hash import content_buckets  # noqa: E402
 from c2al_tf.data.readers import read_tfrecord  # noqa: E402
 from c2al_tf.data.transform import model_spec as transform_spec, transform_parser  # noqa: E402
 from c2al_tf.export import export_saved_model  # noqa: E402
-from c2al_tf.labels import MEMBERSHIP_FEATURE  # noqa: E402
+from c2al_tf.labels import APPENDED_FEATURES, MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
 from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets, fit_protocol  # noqa: E402
@@ -96,8 +94,6 @@ def load_cohorts(train_patterns, label: str, baseline: bool = False):
 HASH_BUCKETS = 10_000
 
 
-# what the CohortMiner adds to each record: not part of the row's identity
-TARGETS = f"{re.escape(AUX_PREFIX)}.*|{re.escape(MEMBERSHIP_FEATURE)}"
 CARVE_BATCH = 4096
 
 
@@ -107,7 +103,7 @@ def in_validation(serialized, fraction: float):
     order; the auxiliary targets left out, :mod:`c2al_tf.data.content_hash`), so the
     rows are the same in every trainer (the baseline on ExampleGen's examples, C2AL
     on the CohortMiner's), epoch, worker and pipeline run."""
-    return content_buckets(serialized, HASH_BUCKETS, TARGETS) < int(round(fraction * HASH_BUCKETS))
+    return content_buckets(serialized, HASH_BUCKETS, APPENDED_FEATURES) < int(round(fraction * HASH_BUCKETS))
 
 
 def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle: bool = True,

@@ -36,3 +36,20 @@ def test_tf_labels_equal_numpy():
     got = {k: np.concatenate([b[k].numpy().reshape(-1) for b in ds]) for k in aux_labels(Y, FRAME, COHORTS)}
     for k, v in aux_labels(Y, FRAME, COHORTS).items():
         np.testing.assert_array_equal(got[k], v, err_msg=k)
+
+
+def test_appended_features_pattern_matches_what_aux_suffixes_writes():
+    """The names AuxSuffixes appends (and only those) match APPENDED_FEATURES, the
+    pattern the Trainer's validation hash leaves out."""
+    import re
+
+    import tensorflow as tf
+
+    from c2al_tf.cohorts.spec import AUX_PREFIX
+    from c2al_tf.labels import APPENDED_FEATURES, MEMBERSHIP_FEATURE, AuxSuffixes
+
+    cohorts = [{"name": "user_value_tail", "aux_label": AUX_PREFIX + "user_value_tail"}]
+    names = set(tf.train.Example.FromString(AuxSuffixes(cohorts).get(1, 1)).features.feature)
+    assert names == {AUX_PREFIX + "user_value_tail", MEMBERSHIP_FEATURE}
+    assert all(re.fullmatch(APPENDED_FEATURES, n) for n in names)
+    assert not any(re.fullmatch(APPENDED_FEATURES, n) for n in ("click", "user_value", "auxiliary", "c2al_cohorts_x"))
