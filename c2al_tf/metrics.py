@@ -69,6 +69,25 @@ def binary_metrics(y, p) -> Dict[str, float]:
             "positive_rate": float(y.mean()) if len(y) else float("nan")}
 
 
+def complement_metrics(whole: Mapping[str, Any], parts: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
+    """NE, logloss, count and positive rate of the rows of ``whole`` outside every one of
+    ``parts`` (disjoint slices of it), from their metrics records alone.
+
+    Logloss and positives are sums over rows, so the rest's are the whole's minus the
+    parts': ``logloss_rest = (N ll - sum_i n_i ll_i) / (N - sum_i n_i)``, likewise the
+    positive rate, and ``NE = logloss / H(rate)``. AUC and calibration are not additive
+    and are left out.
+    """
+    n = whole["count"] - sum(p["count"] for p in parts)
+    if n <= 0:
+        raise ValueError(f"the parts hold {whole['count'] - n} rows of {whole['count']}: no rows are left")
+    loss = (whole["logloss"] * whole["count"] - sum(p["logloss"] * p["count"] for p in parts)) / n
+    rate = (whole["positive_rate"] * whole["count"] - sum(p["positive_rate"] * p["count"] for p in parts)) / n
+    h = entropy(rate)
+    return {"ne": loss / h if h > 0 else float("nan"), "logloss": float(loss), "count": int(n),
+            "positive_rate": float(rate)}
+
+
 def evaluate_predictions(y, p, cohort_masks: Optional[Mapping[str, np.ndarray]] = None) -> Dict[str, Any]:
     """``{"overall": {...}, "cohorts": {name: {...}}}`` (the metrics.json format)."""
     out = {"overall": binary_metrics(y, p), "cohorts": {}}

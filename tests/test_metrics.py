@@ -53,3 +53,19 @@ def test_row_logloss_against_float64_reference():
     y, p = np.array([1, 0, 1, 0]), np.array([0.9, 0.2, 1.0, 0.0])
     expected = -np.array([np.log(0.9), np.log(0.8), np.log(1 - 1e-7), np.log(1 - 1e-7)])
     np.testing.assert_allclose(row_logloss(y, p), expected, rtol=1e-9)
+
+
+def test_complement_metrics_equals_scoring_the_rest_directly():
+    rng = np.random.default_rng(3)
+    y = (rng.random(5000) < 0.3).astype(float)
+    p = np.clip(rng.beta(2, 5, 5000), 1e-4, 1 - 1e-4)
+    a = rng.random(5000) < 0.1
+    b = (~a) & (rng.random(5000) < 0.2)
+    doc = metrics.evaluate_predictions(y, p, {"a": a, "b": b})
+    rest = metrics.complement_metrics(doc["overall"], [doc["cohorts"]["a"], doc["cohorts"]["b"]])
+    direct = metrics.binary_metrics(y[~(a | b)], p[~(a | b)])
+    assert rest["count"] == direct["count"]
+    for key in ("ne", "logloss", "positive_rate"):
+        assert rest[key] == pytest.approx(direct[key], rel=1e-9), key
+    with pytest.raises(ValueError, match="no rows are left"):
+        metrics.complement_metrics(doc["overall"], [doc["overall"]])
