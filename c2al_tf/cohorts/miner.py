@@ -96,10 +96,13 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
     divergences.get(divergence)  # validate early
     if predictions is not None and len(predictions) != len(table):
         raise ValueError(f"mine_table: {len(predictions)} predictions for {len(table)} rows")
-    if by != "stats" and len(table) > config.max_rows:  # in memory: a uniform sample (MiningConfig.max_rows)
-        keep = np.sort(np.random.default_rng(seed).choice(len(table), config.max_rows, replace=False))
-        table = table.take(keep)
-        predictions = None if predictions is None else np.asarray(predictions).reshape(-1)[keep]
+    # Rows in an order set by their content: the same rows in any order give the same
+    # sample and the same TFDV sketch (its quantiles, hence the bins, depend on order).
+    keep = table.content_order(seed)
+    if by != "stats":  # in memory: a uniform sample of at most MiningConfig.max_rows rows
+        keep = keep[:config.max_rows]
+    table = table.take(keep)
+    predictions = None if predictions is None else np.asarray(predictions).reshape(-1)[keep]
     batches = table_to_record_batches(table)
     global_stats = run_statistics(batches, lambda p: global_statistics(p, QUANTILE_BUCKETS), beam_args)
     binnings, chosen = binnings_and_axes(global_stats, table.label_name, axes, min_support,

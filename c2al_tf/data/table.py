@@ -65,6 +65,18 @@ class FeatureTable:
             label=self.label[index],
         )
 
+    def content_order(self, seed: int = 0) -> np.ndarray:
+        """Row positions sorted by a seeded hash of each row's content (features and
+        label). The same rows in any row or column order give the same sequence of
+        rows, so anything computed from ``take(content_order())`` (a sample of its
+        first ``n`` rows, TFDV's order-dependent quantile sketch) does not depend on
+        the order the rows came in (Beam writes them in another order each run).
+        Identical rows are interchangeable, so ties do not matter."""
+        frame = self.features[sorted(self.features.columns)].copy()
+        frame["\0label"] = self.label
+        key = pd.util.hash_pandas_object(frame, index=False, hash_key=f"c2al{int(seed):012d}"[-16:]).to_numpy()
+        return np.argsort(key, kind="stable")
+
     def summary(self) -> str:
         return (f"{len(self):,} rows, {len(self.numeric)} numeric + "
                 f"{len(self.categorical)} categorical features, "
