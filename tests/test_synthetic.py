@@ -115,7 +115,8 @@ def test_each_scenario_plants_what_its_truth_says(scenario):
 def test_oracle_probabilities_are_the_generators():
     """The oracle is the law the labels were drawn from (mean and logloss agree with
     the labels), beats a constant, and beats the axis-blind oracle on the planted tail
-    only because the tail responds differently; on the null world the two coincide."""
+    only because the tail responds differently; on the null world the two coincide.
+    ``planted`` (the original generator) too, its per-user and per-ad biases included."""
     from c2al_tf.data.synthetic import oracle_probabilities
 
     def logloss(y, p):
@@ -134,8 +135,16 @@ def test_oracle_probabilities_are_the_generators():
     null = generate(5_000, 4, "null")
     np.testing.assert_allclose(oracle_probabilities(null, "null", 4),
                                oracle_probabilities(null, "null", 4, axis_blind=True))
-    with pytest.raises(C2ALInputError, match="not for 'planted'"):
-        oracle_probabilities(null, "planted", 4)
+    planted = generate(60_000, 4)
+    y, p = planted.click.to_numpy(float), oracle_probabilities(planted, "planted", 4)
+    blind = oracle_probabilities(planted, "planted", 4, axis_blind=True)
+    deciles = np.digitize(p, np.quantile(p, np.linspace(0.1, 0.9, 9)))
+    for d in range(10):  # calibrated within each decile of the oracle's probability
+        assert abs(y[deciles == d].mean() - p[deciles == d].mean()) < 0.015, d
+    cohort = ground_truth().cohort_of(planted.user_value)
+    for c in ("tail", "head"):
+        assert logloss(y[cohort == c], p[cohort == c]) < logloss(y[cohort == c], blind[cohort == c]), c
+    np.testing.assert_allclose(p[cohort == "majority"], blind[cohort == "majority"])
 
 
 def test_null_scenario_plants_nothing():

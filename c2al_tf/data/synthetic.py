@@ -165,6 +165,43 @@ def _long_tail_ids(rng: np.random.Generator, n: int, cdf: np.ndarray) -> np.ndar
     return np.minimum(np.searchsorted(cdf, rng.uniform(0.0, 1.0, n)), len(cdf) - 1)
 
 
+def _planted_biases(seed: int):
+    """The per-user and per-ad biases of ``planted`` (drawn once per seed)."""
+    table_rng = np.random.default_rng([seed, 1])
+    return table_rng.normal(0.0, 0.35, N_USERS), table_rng.normal(0.0, 0.35, N_ADS)
+
+
+def _planted_logit(cohort, quality, discount, surface, category, hour, id_bias, region, account_age) -> np.ndarray:
+    """The ``planted`` label's logit (the module docstring's equation) from integer codes;
+    ``cohort``: ``"tail"`` / ``"majority"`` / ``"head"`` per row."""
+    coef = {k: np.array([v["intercept"], v["ad_quality"], v["discount"], v["match"]])
+            for k, v in COEFFICIENTS.items()}
+    w = np.stack([coef["majority"]] * len(cohort))
+    w[cohort == "tail"] = coef["tail"]
+    w[cohort == "head"] = coef["head"]
+    match = (np.where((surface == 0) & (category < 4), 1.0, 0.0)
+             - np.where((surface == 3) & (category < 4), 1.0, 0.0))
+    return (w[:, 0] + w[:, 1] * quality + w[:, 2] * (2 * discount - 1) + w[:, 3] * match
+            + 0.25 * np.sin(2 * np.pi * hour / 24) + id_bias
+            + REGION_SHIFT[region] + 0.1 * (np.log1p(account_age) - 5.4))
+
+
+def _planted_probabilities(frame: pd.DataFrame, seed: int, axis_blind: bool) -> np.ndarray:
+    def codes(column, values):
+        return pd.Categorical(frame[column].astype(str), categories=values).codes.astype(np.int64)
+
+    user_bias, ad_bias = _planted_biases(seed)
+    users = frame["user_id"].astype(str).str[1:].astype(np.int64).to_numpy()
+    ads = frame["ad_id"].astype(str).str[1:].astype(np.int64).to_numpy()
+    cohort = (np.full(len(frame), "majority") if axis_blind
+              else ground_truth().cohort_of(frame[AXIS].to_numpy(np.float64)))
+    return expit(_planted_logit(cohort, frame["ad_quality"].to_numpy(np.float64),
+                                frame["discount"].to_numpy(np.float64), codes("surface", SURFACES),
+                                codes("ad_category", CATEGORIES), frame["hour"].to_numpy(np.float64),
+                                user_bias[users] + ad_bias[ads], codes("region", REGIONS),
+                                frame["account_age_days"].to_numpy(np.float64)))
+
+
 def iter_chunks(rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS, scenario: str = "planted"
                 ) -> Iterator[pd.DataFrame]:
     """Yields DataFrames of at most ``chunk_rows`` rows, ``rows`` in total."""
@@ -177,11 +214,7 @@ def iter_chunks(rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS, scenario
         yield from world_chunks(world, rows, seed, chunk_rows)
         return
     truth = ground_truth()
-    table_rng = np.random.default_rng([seed, 1])
-    user_bias = table_rng.normal(0.0, 0.35, N_USERS)
-    ad_bias = table_rng.normal(0.0, 0.35, N_ADS)
-    coef = {k: np.array([v["intercept"], v["ad_quality"], v["discount"], v["match"]])
-            for k, v in COEFFICIENTS.items()}
+    user_bias, ad_bias = _planted_biases(seed)
     cat_p = 1.0 / np.arange(1, len(CATEGORIES) + 1) ** 0.6
     cat_p /= cat_p.sum()
     user_cdf, ad_cdf = _power_law_cdf(N_USERS), _power_law_cdf(N_ADS)
@@ -202,15 +235,8 @@ def iter_chunks(rows: int, seed: int = 0, chunk_rows: int = CHUNK_ROWS, scenario
         region = rng.integers(0, len(REGIONS), n)
         account_age = rng.exponential(400.0, n)
 
-        cohort = truth.cohort_of(user_value)
-        w = np.stack([coef["majority"]] * n)
-        w[cohort == "tail"] = coef["tail"]
-        w[cohort == "head"] = coef["head"]
-        match = (np.where((surface == 0) & (category < 4), 1.0, 0.0)
-                 - np.where((surface == 3) & (category < 4), 1.0, 0.0))
-        logit = (w[:, 0] + w[:, 1] * quality + w[:, 2] * (2 * discount - 1) + w[:, 3] * match
-                 + 0.25 * np.sin(2 * np.pi * hour / 24) + user_bias[users] + ad_bias[ads]
-                 + REGION_SHIFT[region] + 0.1 * (np.log1p(account_age) - 5.4))
+        logit = _planted_logit(truth.cohort_of(user_value), quality, discount, surface, category, hour,
+                               user_bias[users] + ad_bias[ads], region, account_age)
         click = (rng.uniform(0.0, 1.0, n) < expit(logit)).astype(np.int64)
         yield pd.DataFrame({
             "user_id": np.char.add("u", users.astype(str)),
@@ -235,11 +261,10 @@ def oracle_probabilities(frame: pd.DataFrame, scenario: str, seed: int, axis_bli
     ``seed``: the Bayes-optimal reference, or (``axis_blind``) the best predictor that
     ignores the planted axis (see :func:`c2al_tf.data.scenarios.probabilities`)."""
     from c2al_tf.data.scenarios import probabilities
-    from c2al_tf.errors import C2ALInputError
 
     world = _world(scenario)
     if world is None:
-        raise C2ALInputError("oracle probabilities exist for the named scenarios, not for 'planted'")
+        return _planted_probabilities(frame, seed, axis_blind)
     return probabilities(world, frame, seed, axis_blind)
 
 
