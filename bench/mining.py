@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -81,7 +82,6 @@ def run_stage(stage, examples_dir, out_dir, by=None):
 
 def child(stage, examples_dir, out_dir, by=None):
     """Runs one stage in a child process; its own peak RSS comes from wait4."""
-    import tempfile
 
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
@@ -118,9 +118,9 @@ def main():
         t0 = time.perf_counter()
         make_examples(n, examples)
         print(f"[bench] {n:,} rows of Examples ready ({time.perf_counter() - t0:.0f} s)", flush=True)
-        work = os.path.join(DATA, f"work_{n}_{os.getpid()}")
-        stats = child("statisticsgen", examples, work)   # the miner needs these statistics too
-        miner = child("cohortminer", examples, work, args.by)
+        with tempfile.TemporaryDirectory(prefix=f"work_{n}_", dir=DATA) as work:  # removed afterwards
+            stats = child("statisticsgen", examples, work)   # the miner needs these statistics too
+            miner = child("cohortminer", examples, work, args.by)
         from c2al_tf.cohorts.config import MiningConfig
 
         rows_out.append({"rows": n, "by": args.by or MiningConfig.by, "statisticsgen_s": stats["executor_seconds"],
