@@ -9,11 +9,13 @@ with identical semantics (numeric min inclusive / max exclusive, categorical
 """
 from __future__ import annotations
 
+import re
+
 from typing import Any, Dict, Iterable, Mapping
 
 import numpy as np
 
-from c2al_tf.cohorts.spec import cohort_mask, predicate_mask
+from c2al_tf.cohorts.spec import AUX_PREFIX, cohort_mask, predicate_mask
 from c2al_tf.data.arrow import batch_labels
 
 
@@ -64,14 +66,12 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
 MEMBERSHIP_FEATURE = "c2al_cohorts"
 # RE2/Python pattern of the feature names AuxSuffixes appends to a record (aux__<C>, the
 # membership): not part of a row's identity (the Trainer's validation hash leaves them out)
-APPENDED_FEATURES = r"aux__.*|c2al_cohorts"
+APPENDED_FEATURES = f"{re.escape(AUX_PREFIX)}.*|{re.escape(MEMBERSHIP_FEATURE)}"
 
 
 def is_target(name: str, label: str) -> bool:
     """The label, an auxiliary label ``aux__*`` or the cohort membership: a training
     target, never a model input."""
-    from c2al_tf.cohorts.spec import AUX_PREFIX
-
     return name == label or name.startswith(AUX_PREFIX) or name == MEMBERSHIP_FEATURE
 
 

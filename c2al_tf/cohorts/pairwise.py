@@ -175,13 +175,12 @@ def canonical_order(codes: Dict[str, np.ndarray], label: np.ndarray, raw: Sequen
     so the same rows in any order (Beam writes them in a different order each run) get
     the same draws and mine the same cohorts. Rows that tie are identical in all of
     these, hence interchangeable."""
-    import pandas as pd
+    from c2al_tf.data.table import content_order
 
     columns = {f"code{i}": codes[name] for i, name in enumerate(sorted(codes))}
-    columns["label"] = np.asarray(label).reshape(-1)
-    columns.update({f"raw{i}": np.asarray(x).reshape(-1) for i, x in enumerate(raw)})
-    key = pd.util.hash_pandas_object(pd.DataFrame(columns), index=False).to_numpy()
-    return np.argsort(key, kind="stable")
+    columns["label"] = label
+    columns.update({f"raw{i}": x for i, x in enumerate(raw)})
+    return content_order(columns)
 
 
 def crossfit_predictions(label: np.ndarray, codes: Dict[str, np.ndarray], seed: int = 0, folds: int = FOLDS,

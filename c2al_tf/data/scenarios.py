@@ -150,6 +150,12 @@ def _logit(world: World, effects, idx, age, country, surface, device, item, stor
             + world.decoys * (effects["age"][age] + effects["country"][country] + effects["surface"][surface]))
 
 
+def category_codes(frame: pd.DataFrame, column: str, values) -> np.ndarray:
+    """A generated text column back to the integer codes it was drawn as (its index in
+    ``values``; -1 for a value not among them)."""
+    return pd.Categorical(frame[column].astype(str), categories=values).codes.astype(np.int64)
+
+
 def probabilities(world: World, frame: pd.DataFrame, seed: int, axis_blind: bool = False) -> np.ndarray:
     """P(label = 1) of each row of ``frame`` (drawn by :func:`iter_chunks` with ``seed``):
     the Bayes-optimal predictor, the reference a model's NE is compared with.
@@ -157,7 +163,7 @@ def probabilities(world: World, frame: pd.DataFrame, seed: int, axis_blind: bool
     that ignores the planted axis can do (its NE on a cohort is what a global model
     pays there)."""
     def codes(column, values):
-        return pd.Categorical(frame[column].astype(str), categories=values).codes.astype(np.int64)
+        return category_codes(frame, column, values)
 
     axis = frame[world.axis or "user_value"].to_numpy(np.float64)
     idx = np.zeros(len(frame), np.int64) if axis_blind else _cohort_index(world, axis)

@@ -187,8 +187,10 @@ def _planted_logit(cohort, quality, discount, surface, category, hour, id_bias, 
 
 
 def _planted_probabilities(frame: pd.DataFrame, seed: int, axis_blind: bool) -> np.ndarray:
+    from c2al_tf.data.scenarios import category_codes
+
     def codes(column, values):
-        return pd.Categorical(frame[column].astype(str), categories=values).codes.astype(np.int64)
+        return category_codes(frame, column, values)
 
     user_bias, ad_bias = _planted_biases(seed)
     users = frame["user_id"].astype(str).str[1:].astype(np.int64).to_numpy()

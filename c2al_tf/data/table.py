@@ -2,10 +2,21 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List
+from typing import Dict, List, Mapping, Optional
 
 import numpy as np
 import pandas as pd
+
+
+def content_order(columns: Mapping[str, np.ndarray], hash_key: Optional[str] = None) -> np.ndarray:
+    """Row indices sorted by a hash of each row's values in ``columns`` (equal-length
+    arrays, hashed in the mapping's order; pandas' row hash with ``hash_key``, 16
+    characters, or pandas' default key). Rows that tie are identical in every column,
+    hence interchangeable, so the order depends on the rows' content, not their positions."""
+    frame = pd.DataFrame({name: np.asarray(v).reshape(-1) for name, v in columns.items()})
+    kwargs = {} if hash_key is None else {"hash_key": hash_key}
+    key = pd.util.hash_pandas_object(frame, index=False, **kwargs).to_numpy()
+    return np.argsort(key, kind="stable")
 
 
 @dataclasses.dataclass
@@ -67,15 +78,13 @@ class FeatureTable:
 
     def content_order(self, seed: int = 0) -> np.ndarray:
         """Row positions sorted by a seeded hash of each row's content (features and
-        label). The same rows in any row or column order give the same sequence of
-        rows, so anything computed from ``take(content_order())`` (a sample of its
-        first ``n`` rows, TFDV's order-dependent quantile sketch) does not depend on
-        the order the rows came in (Beam writes them in another order each run).
-        Identical rows are interchangeable, so ties do not matter."""
-        frame = self.features[sorted(self.features.columns)].copy()
-        frame["\0label"] = self.label
-        key = pd.util.hash_pandas_object(frame, index=False, hash_key=f"c2al{int(seed):012d}"[-16:]).to_numpy()
-        return np.argsort(key, kind="stable")
+        label; :func:`content_order`). The same rows in any row or column order give the
+        same sequence of rows, so anything computed from ``take(content_order())`` (a
+        sample of its first ``n`` rows, TFDV's order-dependent quantile sketch) does not
+        depend on the order the rows came in (Beam writes them in another order each run)."""
+        columns = {name: self.features[name].to_numpy() for name in sorted(self.features.columns)}
+        columns["\0label"] = self.label
+        return content_order(columns, f"c2al{int(seed):012d}"[-16:])
 
     def summary(self) -> str:
         return (f"{len(self):,} rows, {len(self.numeric)} numeric + "
