@@ -296,7 +296,7 @@ def test_the_default_miner_finds_every_planted_axis_and_nothing_in_the_null_worl
     assert abs(float(np.mean(values >= high["min"])) - (1 - truth.head_quantile)) <= 0.025, high
 
 
-def test_the_same_rows_in_any_order_mine_the_same_ranking():
+def test_mine_table_gives_the_same_sample_bins_and_ranking_in_any_row_order():
     """The miner reads its rows in an order set by their content, so the same rows in
     another order give the same sample (above --max-mining-rows), the same TFDV
     quantiles (an order-dependent sketch) and the same scores to the digit. Both used
