@@ -151,6 +151,17 @@ def export_keras_model(keras_model, like: str, export_dir: str, flag: str = "--e
     return export_dir
 
 
+def is_own_keras(path: str) -> bool:
+    """Whether ``path`` is a ``.keras`` file holding a c2al training model (safe to replace)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return '"c2al>' in z.read("config.json").decode("utf-8", "replace")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+
+
 def save_training_model(model: C2ALModel, path: str) -> str:
     """The multi-head training model (heads, lambdas, optimizer state) as ``.keras``,
     written to a temporary name and renamed."""

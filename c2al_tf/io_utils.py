@@ -125,18 +125,55 @@ def check_writable_dir(path: str, flag: str = "--root") -> None:
     _check_parent_writable(os.path.join(path, "probe"), flag)
 
 
-def check_output_file(path: str, flag: str = "--out") -> None:
-    """Raises a one-line C2ALInputError unless a file can be written at ``path``."""
+def _read_head(path: str, limit: int) -> bytes:
+    if is_remote(path):
+        with _gfile().GFile(path, "rb") as f:
+            return f.read(limit)
+    with open(path, "rb") as f:
+        return f.read(limit)
+
+
+def _size(path: str) -> int:
+    return _gfile().stat(path).length if is_remote(path) else os.path.getsize(path)
+
+
+# keys that mark a JSON document c2al writes: a CohortSpec ("format": "c2al.cohorts/1"),
+# metrics.json ("overall" + "cohorts"), a generator's ground truth (--truth)
+_OWN_JSON_KEYS = ({"overall", "cohorts"}, {"label", "axis", "tail_max", "head_min", "scenario"})
+_OWN_JSON_LIMIT = 64 << 20  # c2al's JSON outputs are small; a larger file is not one of them
+
+
+def is_own_json(path: str) -> bool:
+    """Whether the file at ``path`` is a JSON document c2al writes (cohorts.json,
+    metrics.json, a --truth file): safe to replace."""
+    if _size(path) > _OWN_JSON_LIMIT:
+        return False
+    try:
+        doc = json.loads(_read_head(path, _OWN_JSON_LIMIT).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    if not isinstance(doc, dict):
+        return False
+    if str(doc.get("format", "")).startswith("c2al."):
+        return True
+    return any(keys <= set(doc) for keys in _OWN_JSON_KEYS)
+
+
+def check_output_file(path: str, flag: str = "--out", ours=is_own_json) -> None:
+    """Raises a one-line C2ALInputError unless a file can be written at ``path``:
+    a writable place that is absent, empty, or a file c2al wrote (``ours(path)``,
+    by default :func:`is_own_json`); any other file is refused, never replaced."""
     if not path:
         raise C2ALInputError(f"{flag}: no file given")
-    if is_remote(path):
-        if _gfile().isdir(path):
-            raise C2ALInputError(f"{flag} {path}: is a directory; give a file name")
-        return
-    path = os.path.abspath(path)
-    if os.path.isdir(path):
+    if not is_remote(path):
+        path = os.path.abspath(path)
+    if (_gfile().isdir(path) if is_remote(path) else os.path.isdir(path)):
         raise C2ALInputError(f"{flag} {path}: is a directory; give a file name")
-    _check_parent_writable(path, flag)
+    if exists(path) and _size(path) > 0 and not ours(path):
+        raise C2ALInputError(f"{flag} {path}: exists and is not a file c2al wrote; choose a new file name "
+                             f"(c2al never replaces what it did not create)")
+    if not is_remote(path):
+        _check_parent_writable(path, flag)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ import numpy as np
 
 from c2al_tf.cohorts.spec import AUX_PREFIX, cohort_mask, predicate_mask
 from c2al_tf.data.arrow import batch_labels
+from c2al_tf.names import MEMBERSHIP_FEATURE
 
 
 def aux_labels(label, columns: Mapping[str, Any], cohorts: Iterable[Mapping[str, Any]],
@@ -63,7 +64,6 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
             for c in cohorts}
 
 
-MEMBERSHIP_FEATURE = "c2al_cohorts"
 # RE2/Python pattern of the feature names AuxSuffixes appends to a record (aux__<C>, the
 # membership): not part of a row's identity (the Trainer's validation hash leaves them out)
 APPENDED_FEATURES = f"{re.escape(AUX_PREFIX)}.*|{re.escape(MEMBERSHIP_FEATURE)}"

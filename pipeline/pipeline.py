@@ -29,11 +29,11 @@ from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.data.transform import TransformConfig
 from c2al_tf.models.config import EMBEDDING_L2
 from c2al_tf.models.protocol import NE_TOLERANCE, TrainConfig
+from c2al_tf.names import MEMBERSHIP_FEATURE
 from components.cohort_miner import CohortMiner
 
 RUN_FN = "pipeline.trainer_module.run_fn"
 PREPROCESSING_FN = "pipeline.transform_module.preprocessing_fn"
-MEMBERSHIP_FEATURE = "c2al_cohorts"
 
 
 def example_gen(data: str):

@@ -131,3 +131,39 @@ def test_remote_paths_go_through_gfile():
         from c2al_tf.io_utils import remove_remote_tree
 
         remove_remote_tree(root)
+
+
+def test_a_file_output_never_replaces_a_file_c2al_did_not_write(tmp_path, run_cli):
+    """`mine --out d.csv` on its own input used to replace the CSV with cohorts JSON."""
+    from c2al_tf.data import write_csv
+
+    write_csv(str(tmp_path / "d.csv"), 800, seed=0)
+    before = (tmp_path / "d.csv").read_bytes()
+    code, _, err = run_cli("mine", "--data", tmp_path / "d.csv", "--label", "click", "--out", tmp_path / "d.csv")
+    assert code == 2 and "is not a file c2al wrote" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "d.csv").read_bytes() == before
+    (tmp_path / "notes.json").write_text('{"mine": "not c2al"}')
+    code, _, err = run_cli("generate", "--rows", 10, "--out", tmp_path / "x.csv", "--truth", tmp_path / "notes.json")
+    assert code == 2 and "notes.json" in err and not (tmp_path / "x.csv").exists()
+    # c2al's own outputs (and empty files) are replaced as before
+    code, _, err = run_cli("generate", "--rows", 10, "--out", tmp_path / "g.csv", "--truth", tmp_path / "t.json")
+    assert code == 0, err
+    code, _, err = run_cli("generate", "--rows", 12, "--out", tmp_path / "g.csv", "--truth", tmp_path / "t.json")
+    assert code == 0, err
+    assert len((tmp_path / "g.csv").read_text().splitlines()) == 13
+
+
+def test_is_own_json(tmp_path):
+    from c2al_tf.io_utils import check_output_file, is_own_json
+
+    cases = {"spec.json": '{"format": "c2al.cohorts/1", "label": "y", "pairs": []}',
+             "metrics.json": '{"overall": {}, "cohorts": {}}', "list.json": "[1, 2]", "text.json": "hello",
+             "other.json": '{"format": "parquet"}'}
+    for name, text in cases.items():
+        (tmp_path / name).write_text(text)
+    assert is_own_json(str(tmp_path / "spec.json")) and is_own_json(str(tmp_path / "metrics.json"))
+    assert not any(is_own_json(str(tmp_path / n)) for n in ("list.json", "text.json", "other.json"))
+    (tmp_path / "empty.json").write_text("")
+    check_output_file(str(tmp_path / "empty.json"))  # an empty file holds nothing to lose
+    with pytest.raises(C2ALInputError, match="not a file c2al wrote"):
+        check_output_file(str(tmp_path / "other.json"))

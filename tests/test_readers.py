@@ -3,10 +3,11 @@ import gzip
 import os
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from c2al_tf.data import read_criteo, read_movielens, read_table
-from c2al_tf.data.readers import detect_format
+from c2al_tf.data.readers import detect_format, table_from_frame
 from c2al_tf.errors import C2ALInputError
 
 
@@ -210,7 +211,7 @@ def test_gz_named_plain_csv_and_truncated_gzip(tmp_path):
 def test_latin1_file_names_the_column_and_the_encoding(tmp_path):
     path = tmp_path / "latin.csv"
     path.write_bytes("click,age,city\n1,23,Paris\n0,41,K\u00f6ln\n".encode("latin-1"))
-    with pytest.raises(C2ALInputError, match=r"latin\.csv: column 'city' is not valid UTF-8 .*latin-1.*iconv"):
+    with pytest.raises(C2ALInputError, match=r"latin\.csv: column 'city' is not valid UTF-8.*latin-1.*iconv"):
         read_table(str(path), "click")
 
 
@@ -259,3 +260,48 @@ def test_content_order_depends_on_content_not_position():
     assert sorted(first) == list(range(3000))
     assert list(order[second]) == list(first)
     assert list(table.content_order(seed=2)) != list(first)
+
+
+def test_not_utf8_names_the_encoding_and_prints_one_line(tmp_path, run_cli):
+    (tmp_path / "w.csv").write_bytes(b"a,b,click\n1,caf\xe9 \x93q\x94,1\n2,x,0\n")
+    code, _, err = run_cli("train", "--data", tmp_path / "w.csv", "--label", "click", "--export", tmp_path / "m")
+    assert code == 2 and "Windows-1252" in err and "iconv -f cp1252" in err and len(err.strip().splitlines()) == 1, err
+    # binary data named .csv: one line, no "Exception ignored ... UnicodeDecodeError" before it
+    (tmp_path / "b.csv").write_bytes(bytes(range(1, 256)) * 20 + b"\n" + bytes(range(200, 256)) * 30)
+    code, _, err = run_cli("train", "--data", tmp_path / "b.csv", "--label", "click", "--export", tmp_path / "m")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Exception ignored" not in err, err
+
+
+def test_sequence_examples_are_refused(tmp_path):
+    import tensorflow as tf
+
+    with tf.io.TFRecordWriter(str(tmp_path / "s.tfrecord")) as w:
+        for i in range(4):
+            s = tf.train.SequenceExample()
+            s.context.feature["click"].int64_list.value.append(i % 2)
+            s.context.feature["a"].float_list.value.append(i)
+            s.feature_lists.feature_list["clicks"].feature.add().int64_list.value.append(1)
+            w.write(s.SerializeToString())
+    with pytest.raises(C2ALInputError, match=r"s.tfrecord: records are tf.SequenceExamples \(feature lists clicks\)"):
+        read_table(str(tmp_path / "s.tfrecord"), "click")
+
+
+def test_check_trainable(tmp_path):
+    frame = pd.DataFrame({"a": [1.5, 2.5, 3.5, 4.5], "e": ["", "", "", ""], "click": [0, 1, 0, 1]})
+    table = table_from_frame(frame, "click", source="d.csv")
+    with pytest.raises(C2ALInputError, match=r"d.csv: column 'e' is missing in every row.*--drop e"):
+        table.check_trainable()
+    one_class = table_from_frame(frame.drop(columns="e").assign(click=0), "click", source="d.csv")
+    with pytest.raises(C2ALInputError, match=r"label 'click' is 0 in all 4 rows; to mine cohorts"):
+        one_class.check_trainable("mine cohorts")
+    table_from_frame(frame.drop(columns="e"), "click").check_trainable()
+
+
+def test_mine_refuses_an_all_empty_column(tmp_path, run_cli):
+    from c2al_tf.data import write_csv
+
+    write_csv(str(tmp_path / "base.csv"), 600, seed=0)
+    pd.read_csv(tmp_path / "base.csv").assign(empty="").to_csv(tmp_path / "d.csv", index=False)
+    code, _, err = run_cli("mine", "--data", tmp_path / "d.csv", "--label", "click", "--out", tmp_path / "c.json")
+    assert code == 2 and "column 'empty' is missing in every row" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "c.json").exists()

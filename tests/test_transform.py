@@ -142,3 +142,17 @@ def test_integer_column_with_no_repeated_value_keeps_only_its_numeric_view(tmp_p
     spec = model_spec(output, "click")
     assert "ts" in [f.name for f in spec.numeric]
     assert "ts__cat" not in [f.name for f in spec.categorical]
+
+
+def test_op_name_makes_any_column_a_valid_scope_and_keeps_valid_names():
+    """A colon in a column name crashed the pipeline's Transform ('quantiles_dis:count'
+    is not a valid root scope name); `c2al pipeline run` on such a CSV now passes."""
+    import re
+
+    from c2al_tf.data.transform import op_name
+
+    assert op_name("user_value") == "user_value" and op_name("a.b-c") == "a.b-c"
+    names = ["dis:count", "dis_count", "Clothing ID", "/x", "é"]
+    out = [op_name(n) for n in names]
+    assert len(set(out)) == len(out)  # never two columns on one name
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", o) for o in out)

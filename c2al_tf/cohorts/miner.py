@@ -94,6 +94,7 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
     from c2al_tf.cohorts.statistics import cohort_statistics, global_statistics, run_statistics
 
     divergences.get(divergence)  # validate early
+    table.check_trainable("mine cohorts")
     if predictions is not None and len(predictions) != len(table):
         raise ValueError(f"mine_table: {len(predictions)} predictions for {len(table)} rows")
     # Rows in an order set by their content: the same rows in any order give the same

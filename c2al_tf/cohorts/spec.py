@@ -24,7 +24,7 @@ import numpy as np
 from c2al_tf.errors import C2ALInputError
 
 FORMAT = "c2al.cohorts/1"
-AUX_PREFIX = "aux__"
+from c2al_tf.names import AUX_PREFIX  # noqa: E402  (defined once, re-exported)
 SCHEMA_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "schemas", "cohort_spec.schema.json")
 
 

@@ -55,7 +55,9 @@ def pipeline_arguments(args, data: str, out: str):
 
     argv = (["pipeline", "run", "--data", data, "--label", "click", "--root", os.path.join(out, "run"),
              "--seed", str(args.seed)] + [f"--beam-arg={b}" for b in args.beam_arg] + list(args.pipeline_arg))
-    return build_parser().parse_args(argv)
+    parsed = build_parser().parse_args(argv)
+    parsed.argv = argv  # the pipeline runs this command line in a child process
+    return parsed
 
 
 def _rows_of(path: str) -> int:

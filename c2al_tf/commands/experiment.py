@@ -61,6 +61,7 @@ def run(args) -> int:
     check_output_dir(args.out, "--out")  # before any work
     cohorts = load_cohorts(args.cohorts, args.label)
     table = read_data(args)
+    table.check_trainable("compare models")
     print(f"[experiment] {table.source}: {table.summary()}")
     config = ExperimentConfig(seeds=args.seeds, model=args.model, train=training,
                               test_fraction=args.test_fraction, variants=variants, **model_kwargs)

@@ -27,10 +27,10 @@ def run(args) -> int:
         raise C2ALInputError(f"--rows must be >= 1, got {args.rows}")
     from c2al_tf.io_utils import check_output_file, write_json
 
-    from c2al_tf.data.synthetic import ground_truth
+    from c2al_tf.data.synthetic import ground_truth, is_generated_csv
 
     ground_truth(args.scenario)  # an unknown scenario fails before any work, listing the valid ones
-    check_output_file(args.out, "--out")
+    check_output_file(args.out, "--out", ours=is_generated_csv)
     if args.truth:
         check_output_file(args.truth, "--truth")
     truth = write_csv(args.out, args.rows, args.seed, progress=True, scenario=args.scenario)

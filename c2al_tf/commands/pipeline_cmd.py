@@ -83,10 +83,50 @@ def check_data(data: str, label: str) -> None:
             raise C2ALInputError(f"{files[0]}: label column '{label}' not found; columns are {', '.join(header)}")
         if first is None:
             raise C2ALInputError(f"{files[0]}: has a header but no data rows")
+        from c2al_tf.names import check_column_names
+
+        check_column_names([h.strip() for h in header if h.strip() != label], files[0], drop_flag=None)
         value = first[[h.strip() for h in header].index(label)] if len(first) == len(header) else None
         if value is not None and value.strip() not in ("0", "1"):
             raise C2ALInputError(f"{files[0]}: label column '{label}' must be 0/1 for the pipeline but is "
                                  f"'{value}' at line 2; pass --positive-label VALUE (e.g. '{value}' or '>=4')")
+        check_label_classes(files, label)
+
+
+def check_label_classes(files, label: str) -> None:
+    """Streams the label column of every CSV file (bounded memory): it must hold only
+    0/1 and both classes, or the pipeline would train on a constant and report NaN."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from c2al_tf.errors import C2ALInputError
+
+    counts = {"0": 0, "1": 0}
+    rows = 0
+    for path in files:
+        options = pacsv.ConvertOptions(include_columns=[label], column_types={label: pa.string()},
+                                       strings_can_be_null=False)
+        try:
+            reader = pacsv.open_csv(path, convert_options=options,
+                                    read_options=pacsv.ReadOptions(block_size=1 << 24, use_threads=False))
+            for batch in reader:
+                values = np.char.strip(batch.column(0).to_numpy(zero_copy_only=False).astype(str))
+                bad = ~np.isin(values, ("0", "1"))
+                if bad.any():
+                    i = int(np.argmax(bad))
+                    raise C2ALInputError(f"{path}: label column '{label}' must be 0/1 for the pipeline but is "
+                                         f"'{values[i]}' at data row {rows + i + 1}; pass --positive-label VALUE")
+                counts["1"] += int((values == "1").sum())
+                counts["0"] += int((values == "0").sum())
+                rows += len(values)
+        except (pa.ArrowInvalid, UnicodeDecodeError) as e:
+            raise C2ALInputError(f"{path}: cannot read the label column '{label}' ({str(e).splitlines()[0]})")
+    if rows < 2 or not counts["0"] or not counts["1"]:
+        what = (f"{rows} data row" if rows < 2 else
+                f"only label {'0' if counts['1'] == 0 else '1'} ({rows:,} rows)")
+        raise C2ALInputError(f"{files[0]}: label column '{label}' has {what}; a model needs positives and "
+                             f"negatives to learn from and to be scored")
 
 
 def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> str:
@@ -142,10 +182,8 @@ def build(args, root: str, cluster=None):
 
 
 def run(args) -> int:
-    from pipeline.report import format_report, summarize, write_summary
-    from pipeline.runner import run as run_pipeline
-
     from c2al_tf.commands.common import mining_config, model_config_args, train_config
+    from c2al_tf.commands.pipeline_process import in_child, root_lock, run_in_child
     from c2al_tf.io_utils import check_writable_dir
 
     train_config(args)  # bad protocol, model and mining flags fail before any work
@@ -156,12 +194,49 @@ def run(args) -> int:
 
         categorical_features(args.schema, args.label)  # a label or C2AL target marked as an input fails here
     check_writable_dir(args.root, "--root")
+    if "://" in args.root:  # a remote root: no local lock, the pipeline runs in this process
+        return _run_here(args, args.root)
     root = os.path.abspath(args.root)
-    if getattr(args, "positive_label", None) is not None:
-        os.makedirs(root, exist_ok=True)
-        args.data = binarized_copy(args.data, args.label, args.positive_label, os.path.join(root, "input"))
-    check_data(args.data, args.label)
+    if in_child():  # the parent holds the lock and has checked the input
+        return _run_here(args, root)
+    created = not os.path.exists(root)
     os.makedirs(root, exist_ok=True)
+    started = False
+    try:
+        with root_lock(root):
+            data = args.data
+            if getattr(args, "positive_label", None) is not None:
+                data = binarized_copy(args.data, args.label, args.positive_label, os.path.join(root, "input"))
+            check_data(data, args.label)
+            started = True
+            if getattr(args, "argv", None) is None:  # built without a command line: run in this process
+                args.data = data
+                return _run_pipeline(args, root)
+            return run_in_child(args.argv)
+    except BaseException:
+        if created and not started:  # an input error: leave no directory behind that this run created
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _run_here(args, root: str) -> int:
+    """The pipeline in this process (a remote root, or the child of a local run)."""
+    from c2al_tf.commands.pipeline_process import in_child
+
+    if getattr(args, "positive_label", None) is not None:
+        args.data = binarized_copy(args.data, args.label, args.positive_label, f"{root.rstrip('/')}/input")
+    if not in_child():
+        check_data(args.data, args.label)
+    return _run_pipeline(args, root)
+
+
+def _run_pipeline(args, root: str) -> int:
+    """TFX, then the summary and the report."""
+    from pipeline.report import format_report, summarize, write_summary
+    from pipeline.runner import run as run_pipeline
+
     run_pipeline(build(args, root), args.runner)
     summary = summarize(root)
     write_summary(summary, os.path.join(root, "summary.json"))

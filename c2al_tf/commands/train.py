@@ -72,13 +72,15 @@ def run(args) -> int:
 
     check_output_dir(args.export, "--export")  # before any work
     if args.save_training_model:
+        from c2al_tf.export import is_own_keras
         from c2al_tf.io_utils import check_output_file
 
         if not args.save_training_model.endswith(".keras"):
             raise C2ALInputError(f"--save-training-model {args.save_training_model}: the name must end in .keras")
-        check_output_file(args.save_training_model, "--save-training-model")
+        check_output_file(args.save_training_model, "--save-training-model", ours=is_own_keras)
     cohorts = load_cohorts(args.cohorts, args.label)
     table = read_data(args)
+    table.check_trainable()
     print(f"[train] {table.source}: {table.summary()}")
     if cohorts is not None:
         check_cohorts_select(cohorts, table)

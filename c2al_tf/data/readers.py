@@ -23,6 +23,7 @@ import pandas as pd
 
 from c2al_tf.data.table import FeatureTable
 from c2al_tf.errors import C2ALInputError
+from c2al_tf.names import check_column_names
 
 # Values read as "missing" in numeric columns (and as "" in categorical ones).
 MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None", "none"})
@@ -183,6 +184,7 @@ def _finish(frame: pd.DataFrame, *, source: str, label: str, positive_label: Opt
     categorical = [c for c in categorical if c not in set(drop)]
     if features.shape[1] == 0:
         raise C2ALInputError(f"{source}: no feature columns besides the label '{label}'")
+    check_column_names([str(c) for c in features.columns], source)
     typed, num_cols, cat_cols, dual, reasons = _type_columns(features, source=source, numeric=numeric,
                                                              categorical=categorical, where=where,
                                                              may_be_absent=forced_types_may_be_absent)
@@ -233,6 +235,11 @@ def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional
         bad_rows.append(row)
         return "skip"
 
+    import sys
+
+    unraisable = []  # pyarrow decodes a bad row's text before our handler sees it; a UnicodeDecodeError
+    previous_hook = sys.unraisablehook  # there would print "Exception ignored ..." before the one-line error
+    sys.unraisablehook = unraisable.append
     try:
         table = pacsv.read_csv(
             path,
@@ -247,10 +254,9 @@ def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional
         first = str(e).splitlines()[0]
         m = re.search(r"column #(\d+)", first)
         column = names[int(m.group(1))] if m and int(m.group(1)) < len(names) else None
-        if "UTF8" in first or "UTF-8" in first:
+        if "UTF8" in first or "UTF-8" in first or _decode_errors(unraisable):
             where = f"column '{column}'" if column else "a column"
-            raise C2ALInputError(f"{path}: {where} is not valid UTF-8 (the file may be latin-1/cp1252); re-encode "
-                                 f"it, e.g. iconv -f latin1 -t utf-8 {os.path.basename(path)} > fixed.csv")
+            raise C2ALInputError(f"{path}: {where} is not valid UTF-8; {_reencode_hint(path)}")
         if gzipped and ("gzip" in first.lower() or "inflate" in first.lower() or "truncat" in first.lower()):
             raise C2ALInputError(f"{path}: truncated or corrupt gzip data ({first})")
         raise C2ALInputError(f"{path}: cannot parse as delimited text"
@@ -259,11 +265,44 @@ def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional
         if gzipped:
             raise C2ALInputError(f"{path}: truncated or corrupt gzip data ({str(e).splitlines()[0]})")
         raise C2ALInputError(f"{path}: cannot read ({str(e).splitlines()[0]})")
+    finally:
+        sys.unraisablehook = previous_hook
+    if _decode_errors(unraisable):
+        raise C2ALInputError(f"{path}: a row is not valid UTF-8; {_reencode_hint(path)}")
     if bad_rows:
         row = bad_rows[0]
         raise C2ALInputError(f"{path}: line {row.number} has {row.actual_columns} fields, expected "
                              f"{row.expected_columns} (ragged row)")
     return table.to_pandas()
+
+
+def _decode_errors(unraisable) -> bool:
+    return any(isinstance(u.exc_value, UnicodeDecodeError) for u in unraisable)
+
+
+def _reencode_hint(path: str) -> str:
+    """How to re-encode a file that is not UTF-8, naming its likely encoding:
+    Windows-1252 when its first undecodable bytes are printable there, latin-1
+    otherwise (binary data: not text at all)."""
+    opener = __import__("gzip").open if _is_gzip(path) else open
+    with opener(path, "rb") as f:
+        head = f.read(1 << 24)
+    try:
+        head.decode("utf-8")
+        return "re-encode it as UTF-8"
+    except UnicodeDecodeError as e:
+        del e
+    if b"\x00" in head[:4096]:
+        return "it looks like binary data, not delimited text"
+    name = os.path.basename(path)
+    high = [b for b in head if b >= 0x80]
+    try:  # bytes 0x80-0x9F are printable only in Windows-1252 (quotes, dashes, euro); latin-1 has controls there
+        if any(0x80 <= b <= 0x9F for b in high) and bytes(high).decode("cp1252"):
+            return f"it looks like Windows-1252 text; re-encode it, e.g. iconv -f cp1252 -t utf-8 {name} > fixed.csv"
+    except UnicodeDecodeError:
+        pass
+    return (f"it looks like latin-1 (ISO-8859-1) text; re-encode it, e.g. iconv -f latin1 -t utf-8 {name} > "
+            f"fixed.csv")
 
 
 def _is_gzip(path: str) -> bool:
@@ -346,6 +385,8 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
             for records in batches.as_numpy_iterator():
                 if max_rows is not None:
                     records = records[: max_rows - n]
+                if start == 0 and len(records):
+                    _refuse_sequence_example(f, records[0])
                 try:
                     batch = decoder.DecodeBatch(list(records))
                 except Exception:
@@ -397,6 +438,21 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
     return _finish(frame, source=path, label=label, positive_label=positive_label,
                    numeric=numeric - categorical, categorical=categorical,
                    where=lambda i: f"{origins[i][0]} record {origins[i][1] + 1}", **typing)
+
+
+def _refuse_sequence_example(path: str, record: bytes) -> None:
+    """A ``tf.SequenceExample`` parses as a ``tf.Example`` holding only its context
+    features; refuse it rather than silently dropping every feature list."""
+    import tensorflow as tf
+
+    try:
+        seq = tf.train.SequenceExample.FromString(record)
+    except Exception:  # not a SequenceExample: the Example decoder reports it
+        return
+    lists = sorted(seq.feature_lists.feature_list)
+    if lists:
+        raise C2ALInputError(f"{path}: records are tf.SequenceExamples (feature lists {', '.join(lists[:3])}); c2al "
+                             f"reads flat tf.Examples: flatten the sequences into per-example features first")
 
 
 # --------------------------------------------------------------------------- Criteo

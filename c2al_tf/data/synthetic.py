@@ -275,6 +275,24 @@ def generate(rows: int, seed: int = 0, scenario: str = "planted") -> pd.DataFram
     return pd.concat(list(iter_chunks(rows, seed, scenario=scenario)), ignore_index=True)
 
 
+def headers() -> List[str]:
+    """The header line of every CSV ``write_csv`` can write (one per scenario)."""
+    from c2al_tf.data.scenarios import WORLDS, columns
+
+    return sorted({",".join(COLUMNS)} | {",".join(columns(w)) for w in WORLDS.values()})
+
+
+def is_generated_csv(path: str) -> bool:
+    """Whether ``path`` starts with a header ``write_csv`` writes (safe for
+    ``c2al generate`` to replace)."""
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(1 << 16).decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return first in headers()
+
+
 def write_csv(path: str, rows: int, seed: int = 0, progress: bool = False, scenario: str = "planted") -> GroundTruth:
     """Streams ``rows`` rows to ``path`` (written to a temporary name, then
     renamed, so a failed run leaves no partial file). Returns the ground truth."""

@@ -86,6 +86,31 @@ class FeatureTable:
         columns["\0label"] = self.label
         return content_order(columns, f"c2al{int(seed):012d}"[-16:])
 
+    def empty_columns(self) -> List[str]:
+        """Features missing in every row (NaN or "" throughout)."""
+        out = []
+        for name in self.features.columns:
+            col = self.features[name]
+            missing = col.isna() if col.dtype != object else (col == "")
+            if bool(missing.all()):
+                out.append(name)
+        return out
+
+    def check_trainable(self, what: str = "train a model") -> None:
+        """Raises a one-line C2ALInputError unless the label has both classes and no
+        feature is missing in every row (nothing to learn, bin or embed)."""
+        from c2al_tf.errors import C2ALInputError
+
+        positives = int(self.label.sum())
+        if positives == 0 or positives == len(self):
+            only = "0" if positives == 0 else "1"
+            raise C2ALInputError(f"{self.source}: label '{self.label_name}' is {only} in all {len(self):,} rows; "
+                                 f"to {what} the data needs positives and negatives")
+        empty = self.empty_columns()
+        if empty:
+            raise C2ALInputError(f"{self.source}: column '{empty[0]}' is missing in every row, so it has nothing to "
+                                 f"learn from; drop it with --drop {empty[0]}")
+
     def summary(self) -> str:
         return (f"{len(self):,} rows, {len(self.numeric)} numeric + "
                 f"{len(self.categorical)} categorical features, "

@@ -132,14 +132,27 @@ def _as_text(x):
     return x if x.dtype == tf.string else tf.strings.as_string(x)
 
 
+def op_name(name: str) -> str:
+    """A column name as a TensorFlow op / scope / vocabulary file name: unchanged when
+    it is one already (letters, digits, ``_ . -``), else its other characters replaced
+    by ``_`` and a short hash added so two columns never share one (e.g. ``dis:count``)."""
+    import hashlib
+    import re
+
+    if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", name):
+        return name
+    safe = re.sub(r"[^A-Za-z0-9_.\-]", "_", name).lstrip("_.-") or "col"
+    return f"{safe}_{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
+
+
 def _categorical(x, name: str, top_k: int, min_count: int):
     import tensorflow as tf
     import tensorflow_transform as tft
 
     values = _as_text(_present_values(x))
     vocab = tft.vocabulary(values, top_k=int(top_k), frequency_threshold=int(min_count) if min_count > 1 else None,
-                           vocab_filename=name,
-                           name=f"vocab_{name}")
+                           vocab_filename=op_name(name),
+                           name=f"vocab_{op_name(name)}")
     first, present = _first(x, "" if x.dtype == tf.string else 0)
     index = tft.apply_vocabulary(_as_text(first), vocab, default_value=-1) + 1
     return tf.where(present, index, tf.zeros_like(index))
@@ -152,7 +165,7 @@ def _numeric(x, name: str):
 
     values = tf.cast(_present_values(x), tf.float32)
     all_edges = tft.quantiles(values, num_buckets=QUANTILE_BUCKETS, epsilon=QUANTILE_EPSILON,
-                              name=f"quantiles_{name}")
+                              name=f"quantiles_{op_name(name)}")
     levels = [int(round(q * QUANTILE_BUCKETS)) - 1 for q in BUCKET_LEVELS]
     edges = tf.gather(tf.reshape(all_edges, [-1]), levels)  # [K], sorted (ties possible)
     first, present = _first(x, 0)
@@ -187,7 +200,7 @@ def preprocessing(inputs: Dict, config: TransformConfig) -> Dict:
         elif kind == INTEGER:
             view = name + CATEGORICAL_VIEW
             out[view] = _categorical(x, view, config.vocab_budget, MIN_COUNT)
-    return {k: tf.reshape(v, [-1, 1], name=f"out_{k}") for k, v in out.items()}
+    return {k: tf.reshape(v, [-1, 1], name=f"out_{op_name(k)}") for k, v in out.items()}
 
 
 def _dtype_name(dtype) -> str:
@@ -217,7 +230,7 @@ def model_spec(tft_output, label: str) -> FeatureSpec:
             numeric.append(NumericFeature(name, (n + 1) / 2.0, (n + 1) / 12 ** 0.5, "float32",
                                           [float(b) for b in range(1, n + 1)]))
         else:
-            size = int(tft_output.vocabulary_size_by_name(name))
+            size = int(tft_output.vocabulary_size_by_name(op_name(name)))
             if size <= 1 and _empty_vocabulary(tft_output, name):
                 if name.endswith(CATEGORICAL_VIEW):  # no integer value seen twice: its numeric view stays
                     continue
@@ -233,7 +246,7 @@ def _empty_vocabulary(tft_output, name: str) -> bool:
     """tf.Transform writes one placeholder entry for a vocabulary that saw no value."""
     from tensorflow_transform.analyzers import get_empy_vocabulary_dummy_value
 
-    vocabulary = tft_output.vocabulary_by_name(name)
+    vocabulary = tft_output.vocabulary_by_name(op_name(name))
     return not vocabulary or vocabulary[0] == get_empy_vocabulary_dummy_value("string")[1]
 
 

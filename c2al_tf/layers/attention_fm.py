@@ -4,9 +4,11 @@ from __future__ import annotations
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
+from c2al_tf.layers.base import StaticLayer
+
 
 @tf.keras.utils.register_keras_serializable(package="c2al")
-class AttentionFM(tf.keras.layers.Layer):
+class AttentionFM(StaticLayer):
     """Attention factorization machine interaction.
 
     For ``m`` feature embeddings of size ``d`` per example, ``X`` in R^{m x d}:

@@ -8,9 +8,11 @@ import numpy as np
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
+from c2al_tf.layers.base import StaticLayer
+
 
 @tf.keras.utils.register_keras_serializable(package="c2al")
-class NumericEmbedding(tf.keras.layers.Layer):
+class NumericEmbedding(StaticLayer):
     """Embeds one numeric feature: its scaled value plus its quantile bucket.
 
         z = (x - mean) / std, clipped to [-clip, clip]
@@ -75,7 +77,7 @@ class NumericEmbedding(tf.keras.layers.Layer):
 
 
 @tf.keras.utils.register_keras_serializable(package="c2al")
-class CategoricalEmbedding(tf.keras.layers.Layer):
+class CategoricalEmbedding(StaticLayer):
     """Embeds one categorical feature through a fixed vocabulary.
 
         i = 1 + position of x in vocabulary, or 0 (the OOV row) for unseen/missing values

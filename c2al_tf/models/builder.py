@@ -34,6 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from c2al_tf.cohorts.spec import CohortSpec
+from c2al_tf.errors import C2ALInputError
 from c2al_tf.layers import AttentionFM, CategoricalEmbedding, MixtureOfExperts, NumericEmbedding
 from c2al_tf.models import encoders
 from c2al_tf.models.config import DEFAULT_AUX_WEIGHT, ENCODERS, PRIMARY, ModelConfig  # noqa: F401
@@ -98,7 +99,25 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
 
     ``priors`` (head name -> training positive rate, see
     :func:`c2al_tf.models.training.head_priors`) start each head at its base rate.
+    A data column named like a layer the model adds (e.g. ``primary``) is refused
+    with a C2ALInputError naming it.
     """
+    try:
+        return _build_model(spec, cohorts, config, priors)
+    except ValueError as e:
+        match = re.search(r'The name "([^"]+)" is used \d+ times in the model', str(e))
+        if not match or isinstance(e, C2ALInputError):
+            raise
+        name = match.group(1)
+        clashing = [c for c in spec.columns if c == name or f"emb_{_safe(c)}" == name]
+        if not clashing:
+            raise
+        raise C2ALInputError(f"column '{clashing[0]}' takes the name '{name}' of a layer the model adds; rename "
+                             f"the column or leave it out (--drop {clashing[0]})") from None
+
+
+def _build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[str, Any]], None] = None,
+                config: Optional[ModelConfig] = None, priors: Optional[Mapping[str, float]] = None) -> C2ALModel:
     priors = dict(priors or {})
     config = config or ModelConfig()
     cohorts = _cohort_list(cohorts)
@@ -118,7 +137,8 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
     flat = tf.keras.layers.Flatten(name="flat_embeddings")(x)
     encode = encoders.get(config.model)
     if config.model in encoders.NEEDS_TWO_FEATURES and len(rows) < 2:
-        raise ValueError(f"model '{config.model}' needs at least 2 features to interact; use --model mlp")
+        raise C2ALInputError(f"model '{config.model}' needs at least 2 features to interact, the data has "
+                             f"{len(rows)} ('{spec.embedded[0]}'); use model 'mlp' (--model mlp) or add features")
     h, attention = encode(x, flat, config)
     representation = encoders.mlp(h, config.mlp_units, config.dropout, "mlp")
     encoder = tf.keras.Model(inputs, representation, name="encoder")

@@ -31,7 +31,7 @@ VOCAB_BUDGET = 1_000_000  # a column with more distinct values than this is hash
 # on the generator (200k users over 100k rows) singletons cost 0.4-1.5% NE and pushed the
 # bottom-decile cohort's NE above 1 (bench/feature_typing.py, README "Feature typing").
 MIN_COUNT = 2
-CATEGORICAL_VIEW = "__cat"  # suffix of an integer column's categorical-view input
+from c2al_tf.names import CATEGORICAL_VIEW  # noqa: E402  (suffix of an integer column's categorical view)
 # Quantile levels of the numeric bucket boundaries: fine at both ends (1/2/5%), so a
 # cohort at a feature's extremes gets buckets of its own.
 BUCKET_LEVELS = (0.01, 0.02, 0.05) + tuple(i / 20 for i in range(2, 19)) + (0.95, 0.98, 0.99)

@@ -1,0 +1,47 @@
+"""The feature names c2al adds beside a user's columns, defined once, and the
+check that a user's columns do not take them.
+
+* ``aux__<cohort>`` (:data:`AUX_PREFIX`): an auxiliary label the CohortMiner
+  appends to every record, and the Keras output of that cohort's head.
+* ``c2al_cohorts`` (:data:`MEMBERSHIP_FEATURE`): the names of the cohorts a
+  record belongs to (the Evaluator slices by it).
+* ``<column>__cat`` (:data:`CATEGORICAL_VIEW`): the categorical view of an
+  integer column (its own embedding and Transform output).
+
+A data column that takes one of these names would be overwritten, dropped from
+the model's inputs or collide with a layer, so every reader refuses it before
+any work (:func:`check_column_names`) with a one-line error naming the column.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from c2al_tf.errors import C2ALInputError
+
+AUX_PREFIX = "aux__"
+MEMBERSHIP_FEATURE = "c2al_cohorts"
+CATEGORICAL_VIEW = "__cat"
+
+
+def reserved_clash(name: str, columns: Iterable[str]) -> Optional[str]:
+    """Why column ``name`` clashes with a name c2al adds (``columns``: every
+    column of the same data), or None."""
+    if name.startswith(AUX_PREFIX):
+        return f"starts with '{AUX_PREFIX}', the prefix of the auxiliary labels c2al adds"
+    if name == MEMBERSHIP_FEATURE:
+        return "is the feature c2al adds for each row's cohort memberships"
+    if name.endswith(CATEGORICAL_VIEW) and name[: -len(CATEGORICAL_VIEW)] in set(columns):
+        return (f"is the name c2al gives the categorical view of column '{name[: -len(CATEGORICAL_VIEW)]}' "
+                f"(pattern '<column>{CATEGORICAL_VIEW}')")
+    return None
+
+
+def check_column_names(columns: Iterable[str], source: str, drop_flag: Optional[str] = "--drop") -> None:
+    """Raises a one-line C2ALInputError for the first column that takes a name c2al
+    adds; the message offers ``drop_flag`` (None: where columns cannot be left out)."""
+    columns = list(columns)
+    for name in columns:
+        why = reserved_clash(name, columns)
+        if why:
+            fix = f"rename the column or leave it out ({drop_flag} {name})" if drop_flag else "rename the column"
+            raise C2ALInputError(f"{source}: column '{name}' {why}; {fix}")
