@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
+import sys
+
 import numpy as np
 
 import c2al_tf  # noqa: F401
@@ -41,7 +43,7 @@ class SavedModelPredictor:
         absent = [n for n in self.dtypes if n not in table.features.columns]
         if absent:
             print(f"c2al: warning: {path}: model features absent from the data, served as missing: "
-                  f"{', '.join(absent)}")
+                  f"{', '.join(absent)}", file=sys.stderr)
         return table
 
     def predict(self, table, signature: str = "serving_default", batch_size: int = 4096,

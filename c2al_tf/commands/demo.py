@@ -12,7 +12,8 @@ def register(sub) -> None:
                        description="Generate synthetic ads clicks with planted cohorts, run ExampleGen -> ... -> "
                                    "CohortMiner -> Trainer (C2AL + baseline) -> Evaluator -> Pusher locally, and "
                                    "print the cohorts, NE per cohort for both models and how to serve the result.")
-    p.add_argument("--rows", type=int, default=80_000, metavar="N")
+    p.add_argument("--rows", type=int, default=80_000, metavar="N",
+                   help="rows to generate, at least 5000 so the cohorts have positives (default 80000)")
     p.add_argument("--out", default="c2al-demo", metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scenario", default=DEMO_SCENARIO, metavar="NAME",
