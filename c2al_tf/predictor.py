@@ -1,9 +1,8 @@
 """Scoring data with an exported SavedModel through its real serving signatures."""
 from __future__ import annotations
 
-from typing import Dict, Optional
-
 import sys
+from typing import Dict, Optional
 
 import numpy as np
 

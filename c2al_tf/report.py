@@ -13,6 +13,13 @@ LABELS = {"c2al": "C2AL", "random": "random cohorts", "head_only": "head only", 
           "dcn": "DCN-v2 baseline", "per_head": "C2AL, lambda per head", "mmoe": "MMoE (cohort heads as tasks)"}
 
 
+def _candidate(r) -> str:
+    text = f"{r['aux_weight']:g} -> {r['val_logloss']:.5f}"
+    if r.get("diff") is not None:
+        text += f" ({r['diff']:+.5f} [{r['low']:+.5f}, {r['high']:+.5f}]{', significant' if r['significant'] else ''})"
+    return text
+
+
 def format_lambdas(weights) -> str:
     """Per-head lambdas as ``0.3/1`` (one per auxiliary head, in cohort order)."""
     return "/".join(format(w, "g") for w in weights)
@@ -122,9 +129,11 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
         lines.append(f"| {LABELS.get(variant, variant)} | {weights} | {epochs} | {val} |")
     if doc.get("selection"):
         lines.append("")
-        lines.append("C2AL's lambda candidates (validation logloss of the primary head, per seed): " + "; ".join(
-            f"seed {seed}: " + ", ".join(f"{r['aux_weight']:g} -> {r['val_logloss']:.5f}" for r in table)
-            for seed, table in doc["selection"].items()))
+        lines.append("C2AL's lambda candidates (validation logloss of the primary head per seed; for lambda > 0 "
+                     "the paired difference to lambda 0 over the validation rows and its Bonferroni interval; a "
+                     "lambda > 0 is chosen only when the interval is below zero): " + "; ".join(
+                         f"seed {seed}: " + ", ".join(_candidate(r) for r in table)
+                         for seed, table in doc["selection"].items()))
     if doc.get("per_head_selection"):
         lines.append("")
         lines.append("Per-head lambdas looked at (one per auxiliary head, in cohort order -> validation logloss): "

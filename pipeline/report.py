@@ -86,12 +86,11 @@ def format_report(summary: Dict[str, Any]) -> str:
     training = summary.get("training") or {}
     if training.get("selection"):
         lines.append("")
-        lines.append("lambda chosen on the train split's validation rows (primary validation logloss):")
-        for r in training["selection"]:
-            mark = "  <- chosen" if r["aux_weight"] == training["aux_weight"] else ""
-            lines.append(f"  lambda {r['aux_weight']:<5g} {r['val_logloss']:.5f}  (best epoch {r['epochs']}){mark}")
-        if training["aux_weight"] == 0:
-            lines.append("  the auxiliary heads did not help on validation: the C2AL trainer returned the baseline")
+        lines.append("lambda chosen on the train split's validation rows (primary validation logloss; a lambda > 0 "
+                     "needs a paired interval vs lambda 0 below zero):")
+        from c2al_tf.models.protocol import format_selection
+
+        lines.extend(f"  {line}" for line in format_selection(training["selection"], training["aux_weight"]))
     metrics = summary.get("metrics") or {}
     cand, base = metrics.get("candidate", {}), metrics.get("baseline", {})
     if cand:

@@ -53,6 +53,7 @@ import dataclasses  # noqa: E402
 import json  # noqa: E402
 
 import c2al_tf  # noqa: E402,F401
+import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from c2al_tf.cohorts import CohortSpec  # noqa: E402
@@ -63,7 +64,8 @@ from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.labels import APPENDED_FEATURES, MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
-from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets, fit_protocol  # noqa: E402
+from c2al_tf.models.protocol import (FitResult, TrainConfig, fit_datasets, fit_protocol,  # noqa: E402
+                                    format_selection)
 from c2al_tf.models.training import head_priors  # noqa: E402
 
 COHORTS_FILE = "cohorts.json"
@@ -106,6 +108,44 @@ def in_validation(serialized, fraction: float):
     return content_buckets(serialized, HASH_BUCKETS, APPENDED_FEATURES) < int(round(fraction * HASH_BUCKETS))
 
 
+def records(files, validation_fraction: float = 0.0, part: str = "all"):
+    """The serialized examples of ``files`` in file order; ``part`` "fit" / "validation"
+    keeps the rows outside / inside the hashed validation carve-out, "all" every row."""
+    ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if part in ("fit", "validation"):  # hashed a batch at a time, then filtered row by row
+        want = part == "validation"
+
+        def mark(batch):
+            return batch, tf.equal(in_validation(batch, validation_fraction), want)
+
+        def kept(record, keep):
+            return keep
+
+        def record_of(record, keep):
+            return record
+
+        ds = ds.batch(CARVE_BATCH).map(mark).unbatch().filter(kept).map(record_of)
+    return ds
+
+
+def export_row_losses(export_dir: str, files, label: str, validation_fraction: float,
+                      batch_size: int = 4096) -> np.ndarray:
+    """An exported model's primary logloss per validation row of ``files``, scored
+    through its ``serving_default`` on the raw examples, in the order
+    :func:`dataset` yields them (``part="validation"``, no shuffle): the BaselineTrainer's
+    evidence on this trainer's validation rows, paired with each candidate's."""
+    from c2al_tf.models.protocol import row_logloss
+
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    labels_only = FeatureSpec(label, [], [])
+    out = []
+    for batch in records(files, validation_fraction, "validation").batch(batch_size):
+        p = serve(examples=batch)["probabilities"].numpy()
+        y = labels_only.parse_examples(batch, extra_int64=[label])[label].numpy()
+        out.append(row_logloss(y, p).astype(np.float32))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
 def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle: bool = True,
             validation_fraction: float = 0.0, part: str = "all", workers: int = 1, parse=None):
     """``(features, {head: label})`` batches; ``part`` "fit" / "validation" keeps the
@@ -117,20 +157,7 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     files when there are at least as many files as workers, else its part of
     every batch (:func:`c2al_tf.models.distribute.shard_policy`)."""
     label_features = [spec.label] + [h for h in heads if h != PRIMARY]
-    ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    if part in ("fit", "validation"):  # hashed a batch at a time, then filtered row by row
-        want = part == "validation"
-
-        def mark(records):
-            return records, tf.equal(in_validation(records, validation_fraction), want)
-
-        def kept(record, keep):
-            return keep
-
-        def record_of(record, keep):
-            return record
-
-        ds = ds.batch(CARVE_BATCH).map(mark).unbatch().filter(kept).map(record_of)
+    ds = records(files, validation_fraction, part)
     if shuffle:
         ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
 
@@ -184,8 +211,9 @@ def _feature_spec(cfg, files, spec_doc, schema_path, transform_output=None):
     return FeatureSpec.from_table(sample, vocab_budget=vocab_budget), sample
 
 
-def _baseline_candidate(base_model):
-    """(None, FitResult) of the BaselineTrainer's export, or None without one."""
+def _baseline_candidate(base_model, files=None, label=None, validation_fraction=None):
+    """(None, FitResult) of the BaselineTrainer's export, or None without one; with
+    ``files`` its per-row validation losses on those files' validation rows."""
     if not base_model:
         return None
     path = os.path.join(base_model, "assets.extra", "c2al.json")
@@ -195,7 +223,10 @@ def _baseline_candidate(base_model):
         meta = json.loads(f.read())
     if meta.get("validation_logloss") is None:
         return None
-    return None, FitResult(meta.get("epochs", 0), meta.get("epochs", 0), meta["validation_logloss"], {})
+    rows = None
+    if files is not None:
+        rows = export_row_losses(base_model, files, label, validation_fraction)
+    return None, FitResult(meta.get("epochs", 0), meta.get("epochs", 0), meta["validation_logloss"], {}, rows)
 
 
 def _transform_output(fn_args):
@@ -237,8 +268,11 @@ def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, 
               f"{result.best_epoch} of {result.epochs_run}", flush=True)
         return result
 
-    return fit_protocol(build, train, training, with_heads=bool(cohorts),
-                        trained={0.0: baseline} if baseline else None)
+    model, lam, result, table = fit_protocol(build, train, training, with_heads=bool(cohorts),
+                                             trained={0.0: baseline} if baseline else None)
+    for line in format_selection(table, lam) if table else []:
+        print(f"[trainer] {line}", flush=True)
+    return model, lam, result, table
 
 
 def run_fn(fn_args):
@@ -251,7 +285,10 @@ def run_fn(fn_args):
     spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None), transform_output)
     parse = transform_parser(transform_output, spec)[0] if transform_output is not None else None
     cohorts = [] if cfg.get("baseline") else list(spec_doc.cohorts())
-    baseline = None if cfg.get("baseline") else _baseline_candidate(getattr(fn_args, "base_model", None))
+    baseline = None
+    if not cfg.get("baseline"):  # the lambda = 0 candidate; with cohorts, scored on this trainer's validation rows
+        evidence = (files, cfg["label"], training.validation_fraction) if cohorts else ()
+        baseline = _baseline_candidate(getattr(fn_args, "base_model", None), *evidence)
     strategy = distribute.make_strategy(training.strategy)
     try:
         model, lam, result, selection = _train(cfg, files, spec, sample, cohorts, training, seed, strategy,

@@ -5,7 +5,8 @@ import pytest
 
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
-from c2al_tf.models.protocol import (FitResult, TrainConfig, carve_validation, fit, fit_protocol, parse_aux_weights,
+from c2al_tf.models.protocol import (FitResult, TrainConfig, carve_validation, compare_to_baseline, fit, fit_protocol,
+                                    format_selection, parse_aux_weights,
                                      per_head_grid, replay_early_stopping, select_per_head,
                                      select)
 from c2al_tf.models.training import make_dataset
@@ -44,8 +45,19 @@ def test_train_config_always_tries_lambda_zero_and_checks_its_fields():
             TrainConfig(**kwargs)
 
 
-def test_select_keeps_the_lowest_validation_logloss_and_prefers_the_smaller_lambda_on_ties():
-    losses = {0.0: 0.30, 0.1: 0.29, 0.3: 0.29, 1.0: 0.31}
+def _rows(mean_shift, n=5000, seed=0, noise=0.03):
+    """Per-row validation losses: a shared baseline draw plus a candidate's paired shift and noise."""
+    rng = np.random.default_rng(seed)
+    base = rng.exponential(0.45, n)
+    return base, {shift: base + shift + rng.normal(0, noise, n) for shift in mean_shift}
+
+
+def test_select_needs_evidence_to_leave_lambda_0():
+    """A lambda > 0 replaces lambda 0 only when its paired interval over the validation
+    rows is below zero (Bonferroni over the non-zero candidates); among those the lowest
+    validation logloss wins. A gain inside the noise (the demo's 0.00003) keeps lambda 0."""
+    base, rows = _rows((-0.00003, -0.004, -0.006, +0.002))
+    lams = {0.1: -0.00003, 0.3: -0.004, 1.0: -0.006, 3.0: +0.002}
     built = []
 
     def build(lam):
@@ -53,16 +65,49 @@ def test_select_keeps_the_lowest_validation_logloss_and_prefers_the_smaller_lamb
         return f"model-{lam}"
 
     def train(lam, model):
-        return FitResult(3, 2, losses[lam], {})
+        r = base if lam == 0 else rows[lams[lam]]
+        return FitResult(3, 2, float(r.mean()), {}, r)
 
-    model, lam, result, table = select(build, train, (0.0, 0.1, 0.3, 1.0))
-    assert (model, lam, result.val_logloss) == ("model-0.1", 0.1, 0.29)
-    assert [r["aux_weight"] for r in table] == [0.0, 0.1, 0.3, 1.0] and built == [0.0, 0.1, 0.3, 1.0]
+    model, lam, result, table = select(build, train, (0.0, 0.1, 0.3, 1.0, 3.0))
+    assert (model, lam) == ("model-1.0", 1.0)
+    assert [r["aux_weight"] for r in table] == [0.0, 0.1, 0.3, 1.0, 3.0] and built == [0.0, 0.1, 0.3, 1.0, 3.0]
+    by = {r["aux_weight"]: r for r in table}
+    assert not by[0.1]["significant"] and by[0.3]["significant"] and by[1.0]["significant"]
+    assert not by[3.0]["significant"] and by[3.0]["low"] > 0
+    # only a gain inside the noise: lambda 0, and the console says why
+    model, lam, _, table = select(build, lambda lam, m: train(lam if lam in (0.0, 0.1) else 3.0, m), (0.0, 0.1, 0.3))
+    assert (model, lam) == ("model-0.0", 0.0)
+    assert "returns the baseline" in format_selection(table, lam)[-1]
     # a candidate already trained (the baseline for lambda 0) is reused, not rebuilt
     built.clear()
-    losses[0.0] = 0.20
-    model, lam, _, _ = select(build, train, (0.0, 0.1, 0.3, 1.0), trained={0.0: ("base", FitResult(1, 1, 0.2, {}))})
-    assert (model, lam) == ("base", 0.0) and 0.0 not in built
+    model, lam, _, _ = select(build, train, (0.0, 0.3), trained={0.0: ("base", FitResult(1, 1, 0.2, {}, base))})
+    assert (model, lam) == ("model-0.3", 0.3) and 0.0 not in built
+    # without per-row evidence nothing beats lambda 0
+    model, lam, _, _ = select(build, lambda lam, m: FitResult(1, 1, 0.3 - lam, {}), (0.0, 0.3))
+    assert lam == 0.0
+
+
+def test_compare_to_baseline_matches_a_float64_reference():
+    from scipy.stats import norm
+
+    base, rows = _rows((-0.002,), n=3001, seed=4)
+    got = compare_to_baseline(rows[-0.002], base, candidates=3)
+    d = np.asarray(rows[-0.002], np.float64) - base
+    half = norm.ppf(1 - 0.05 / 6) * d.std(ddof=1) / np.sqrt(len(d))
+    assert got["diff"] == pytest.approx(d.mean(), abs=1e-12)
+    assert (got["low"], got["high"]) == pytest.approx((d.mean() - half, d.mean() + half), abs=1e-12)
+    assert got["significant"] == (d.mean() + half < 0)
+    with pytest.raises(ValueError, match="same rows"):
+        compare_to_baseline(base[:10], base[:11])
+
+
+def test_the_rule_refuses_equal_models_about_as_often_as_its_level():
+    """Two candidates with no true difference: lambda > 0 is chosen in at most ~alpha of draws."""
+    wins = 0
+    for seed in range(200):
+        base, rows = _rows((0.0,), n=2000, seed=seed)
+        wins += compare_to_baseline(rows[0.0], base, candidates=3)["significant"]
+    assert wins <= 200 * 0.05
 
 
 def test_fit_protocol_without_heads_reuses_the_trained_baseline():
@@ -183,3 +228,17 @@ def test_fixed_budget_trains_exactly_the_epochs():
     model = build_model(FeatureSpec.from_table(fit_table), None, ModelConfig(mlp_units=(8,)))
     result = fit(model, fit_table, val_table, TrainConfig(epochs=3, early_stopping=False, batch_size=512))
     assert result.epochs_run == 3 and result.best_epoch == 3
+
+
+def test_fit_records_each_validation_row_loss_for_the_choice():
+    from helpers import synthetic_table
+
+    from c2al_tf.models import FeatureSpec, build_model
+
+    table = synthetic_table(rows=3000, seed=2)
+    fit_table, val_table = carve_validation(table, 0.2)
+    model = build_model(FeatureSpec.from_table(fit_table))
+    result = fit(model, fit_table, val_table, TrainConfig(epochs=1, early_stopping=False, batch_size=512))
+    assert result.val_losses.shape == (len(val_table),)
+    # the mean over rows is the validation logloss Keras reports (a mean over examples)
+    assert float(np.mean(result.val_losses, dtype=np.float64)) == pytest.approx(result.val_logloss, abs=2e-4)

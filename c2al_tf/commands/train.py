@@ -63,7 +63,7 @@ def run(args) -> int:
     from c2al_tf.export import export_saved_model
     from c2al_tf.labels import aux_labels
     from c2al_tf.models import FeatureSpec, ModelConfig, build_model, distribute, set_seed
-    from c2al_tf.models.protocol import carve_validation, fit, fit_protocol
+    from c2al_tf.models.protocol import carve_validation, fit, fit_protocol, format_selection
     from c2al_tf.models.training import head_priors
 
     training = train_config(args)  # bad protocol and model flags fail before any work
@@ -121,11 +121,8 @@ def run(args) -> int:
             with_heads=bool(heads), on_candidate=show)
     except distribute.cluster_errors() as e:
         raise C2ALInputError(distribute.lost_worker_message(e)) from None
-    if selection and lam == 0:
-        print("[train] lambda 0 (no auxiliary head) had the lowest validation logloss: the heads did not help "
-              "on this data, so the exported model is the baseline")
-    elif selection:
-        print(f"[train] chose lambda {lam:g} on validation")
+    for line in format_selection(selection, lam) if selection else []:
+        print(f"[train] {line}")
     print(f"[train] kept epoch {result.best_epoch} of {result.epochs_run} (validation logloss "
           f"{result.val_logloss:.5f})")
     metadata = {"seed": args.seed, "data": args.data, "aux_weight": lam, "epochs": result.best_epoch,

@@ -8,9 +8,13 @@
    ``epochs`` epochs (the fixed-budget mode for benchmarks).
 3. lambda (one weight for every auxiliary head) is chosen on that validation
    split from ``aux_weights``; lambda = 0 -- the same encoder with no auxiliary
-   head, i.e. the baseline -- is always a candidate, so when the heads do not
-   lower validation logloss the protocol returns the baseline rather than a
-   worse model. Ties go to the smaller lambda.
+   head, i.e. the baseline -- is always a candidate and the default. **A lambda
+   > 0 replaces it only on evidence** (:func:`compare_to_baseline`): its per-row
+   validation logloss minus the baseline's, paired over the same validation rows,
+   has a confidence interval entirely below zero, at family-wise level
+   :data:`SIGNIFICANCE` over the non-zero candidates (Bonferroni). Among the
+   candidates that pass, the lowest validation logloss wins. A difference inside
+   the noise is no choice, so C2AL then returns the baseline and says why.
 4. Optionally (:func:`select_per_head`, the experiment's ``per_head`` variant) each
    auxiliary head then gets its own lambda by one pass of coordinate search on the
    same validation logloss, the all-zero vector (the baseline) still a candidate.
@@ -26,6 +30,8 @@ from c2al_tf.errors import C2ALInputError
 from c2al_tf.models.features import VOCAB_BUDGET
 
 DEFAULT_AUX_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
+SIGNIFICANCE = 0.05  # family-wise error of "lambda > 0 beats lambda 0" over the non-zero candidates
+LOSS_EPSILON = 1e-7  # probabilities are clipped to [eps, 1 - eps] in the per-row logloss (Keras' epsilon)
 NE_TOLERANCE = 0.0  # the pipeline's gate: C2AL's overall NE may not exceed the baseline's ("not worse")
 VALIDATION_SEED = 20240
 
@@ -131,12 +137,60 @@ def carve_validation(table, fraction: float, seed: int = VALIDATION_SEED):
 
 @dataclasses.dataclass
 class FitResult:
-    """What one training run did: epochs run, the epoch kept and its validation logloss."""
+    """What one training run did: epochs run, the epoch kept and its validation
+    logloss; ``val_losses``: the kept model's primary-head logloss per validation
+    row, in the validation data's order (the evidence of :func:`compare_to_baseline`)."""
 
     epochs_run: int
     best_epoch: int
     val_logloss: Optional[float]
     history: Dict[str, List[float]]
+    val_losses: Optional[np.ndarray] = None
+
+
+def row_logloss(y, p) -> np.ndarray:
+    """Binary cross-entropy per row, float64, probabilities clipped to [eps, 1 - eps]."""
+    y = np.asarray(y, np.float64).reshape(-1)
+    p = np.clip(np.asarray(p, np.float64).reshape(-1), LOSS_EPSILON, 1 - LOSS_EPSILON)
+    return -(y * np.log(p) + (1 - y) * np.log1p(-p))
+
+
+def validation_row_losses(model, val) -> Optional[np.ndarray]:
+    """The primary head's logloss per row of ``val`` ((features, {head: label}[, weights])
+    batches in a fixed order), scored with the serving model; float32 to keep memory small."""
+    if val is None:
+        return None
+    from c2al_tf.models.config import PRIMARY
+
+    out = []
+    for batch in val:
+        p = model.serving_model(batch[0], training=False)
+        out.append(row_logloss(batch[1][PRIMARY].numpy(), p.numpy()).astype(np.float32))
+    return np.concatenate(out) if out else None
+
+
+def compare_to_baseline(losses, baseline, candidates: int = 1, alpha: float = SIGNIFICANCE) -> Dict[str, Any]:
+    """The paired evidence that a candidate beats the baseline on validation.
+
+    With ``d_i = losses_i - baseline_i`` over the n validation rows (the same rows in
+    the same order), ``mean = mean(d)``, ``se = sd(d) / sqrt(n)`` and ``z`` the normal
+    quantile at ``1 - alpha / (2 * candidates)`` (a two-sided interval, Bonferroni over
+    ``candidates`` non-zero lambdas), the interval is ``mean +- z * se`` and the
+    candidate is ``significant`` when its upper end is below zero. Returns ``diff``
+    (mean), ``low``, ``high``, ``relative`` (mean / baseline mean) and ``significant``.
+    """
+    from scipy.stats import norm
+
+    a = np.asarray(losses, np.float64).reshape(-1)
+    b = np.asarray(baseline, np.float64).reshape(-1)
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError(f"compare_to_baseline: {len(a)} and {len(b)} row losses; need the same rows, at least 2")
+    d = a - b
+    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+    z = float(norm.ppf(1 - alpha / (2 * max(int(candidates), 1))))
+    low, high = mean - z * se, mean + z * se
+    return {"diff": mean, "low": low, "high": high, "relative": mean / float(b.mean()) if b.mean() else None,
+            "significant": bool(high < 0)}
 
 
 def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitResult:
@@ -159,10 +213,11 @@ def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitRe
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     losses = hist.get("val_primary_loss")
     run = len(history.epoch)
+    rows = validation_row_losses(model, val)  # the kept weights' per-row evidence for lambda's choice
     if losses and config.early_stopping:
         best = int(np.argmin(losses)) + 1  # EarlyStopping restored this epoch's weights at the end
-        return FitResult(run, best, losses[best - 1], hist)
-    return FitResult(run, run, losses[-1] if losses else None, hist)
+        return FitResult(run, best, losses[best - 1], hist, rows)
+    return FitResult(run, run, losses[-1] if losses else None, hist, rows)
 
 
 def replay_early_stopping(val_losses: Sequence[float], patience: int) -> Tuple[int, int]:
@@ -200,13 +255,18 @@ def fit(model, fit_table, val_table, config: TrainConfig, seed: int = 0,
 
 def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], candidates: Sequence[float],
            trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
-           on_candidate: Optional[Callable[[float, FitResult], None]] = None):
-    """Builds and trains (``train(lam, model)``) each lambda candidate and keeps the
-    one with the lowest validation logloss (ties: the smaller lambda, candidates
-    being sorted). ``trained`` supplies candidates already fit (e.g. the baseline
-    for lambda = 0). Returns ``(model, lam, result, table)``, ``table`` listing every
-    candidate's lambda, validation logloss and epochs kept."""
-    best = None
+           on_candidate: Optional[Callable[[float, FitResult], None]] = None, alpha: float = SIGNIFICANCE):
+    """Builds and trains (``train(lam, model)``) each lambda candidate (0 first) and
+    keeps lambda 0 unless a lambda > 0 beats it on evidence (:func:`compare_to_baseline`
+    on the per-row validation losses, Bonferroni over the non-zero candidates); among
+    those that do, the lowest validation logloss wins. ``trained`` supplies candidates
+    already fit (e.g. the baseline for lambda = 0). Returns ``(model, lam, result,
+    table)``, ``table`` listing every candidate's lambda, validation logloss, epochs
+    kept and, for lambda > 0, its paired difference to lambda 0 with its interval."""
+    candidates = sorted({float(c) for c in candidates} | {0.0})
+    k = len(candidates) - 1
+    best = None  # (score, model, lam, result): lambda 0 until a candidate wins on evidence
+    base_rows = None
     table = []
     for lam in candidates:
         if trained and lam in trained:
@@ -214,16 +274,43 @@ def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResul
         else:
             model = build(lam)
             result = train(lam, model)
-        table.append({"aux_weight": lam, "val_logloss": result.val_logloss, "epochs": result.best_epoch})
-        if on_candidate:
-            on_candidate(lam, result)
+        row = {"aux_weight": lam, "val_logloss": result.val_logloss, "epochs": result.best_epoch}
         score = result.val_logloss if result.val_logloss is not None else np.inf
-        if best is None or score < best[0]:
+        if lam == 0:
+            base_rows = result.val_losses
             best = (score, model, lam, result)
         else:
-            del model  # only the best candidate stays in memory
+            evidence = None
+            if base_rows is not None and result.val_losses is not None:
+                evidence = compare_to_baseline(result.val_losses, base_rows, k, alpha)
+                row.update(evidence)
+            else:
+                row["significant"] = False
+            if evidence is not None and evidence["significant"] and (best[2] == 0 or score < best[0]):
+                best = (score, model, lam, result)
+            else:
+                del model  # only the chosen candidate (and the baseline) stay in memory
+        table.append(row)
+        if on_candidate:
+            on_candidate(lam, result)
     _, model, lam, result = best
     return model, lam, result, table
+
+
+def format_selection(table: Sequence[Mapping[str, Any]], chosen: float) -> List[str]:
+    """Lines for the console: each lambda's validation logloss and, against lambda 0,
+    its paired difference with the interval the choice used, then the verdict."""
+    lines = []
+    for r in table:
+        text = f"lambda {r['aux_weight']:<4g} validation logloss {r['val_logloss']:.5f}"
+        if r["aux_weight"] > 0 and r.get("diff") is not None:
+            text += (f"  vs 0: {r['diff']:+.5f} [{r['low']:+.5f}, {r['high']:+.5f}]"
+                     f"{'  significant' if r['significant'] else ''}")
+        lines.append(text + ("  <- chosen" if r["aux_weight"] == chosen else ""))
+    if chosen == 0 and any(r["aux_weight"] > 0 for r in table):
+        lines.append("no lambda > 0 beat lambda 0 by more than its noise (interval below zero), so C2AL returns "
+                     "the baseline")
+    return lines
 
 
 def fit_protocol(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], config: TrainConfig,
