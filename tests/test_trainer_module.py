@@ -14,11 +14,11 @@ def _write_miner_output(root, rows=3000):
     """What CohortMiner hands the Trainer: Examples with aux__ labels, and cohorts.json."""
     spec = planted_spec()
     table = synthetic_table(rows, seed=2)
-    frame = table.to_frame()
+    mined = table_from_frame(table.to_frame().astype(str), "click")
     for name, values in aux_labels(table.label, table.features, spec.cohorts()).items():
-        frame[name] = values
-    write_tfrecord(table_from_frame(frame.astype(str), "click"),
-                   f"{root}/examples/Split-train/data_tfrecord-00000-of-00001.gz")
+        mined.features[name] = values.astype(np.float64)  # c2al's own targets (a reader refuses them as data)
+        mined.numeric.append(name)
+    write_tfrecord(mined, f"{root}/examples/Split-train/data_tfrecord-00000-of-00001.gz")
     spec.save(f"{root}/examples/cohorts.json")
     return table
 

@@ -5,6 +5,8 @@
   on the same root is refused in one line while the first is alive. The kernel
   drops the lock when its holder dies, so a lock file left by a killed run is
   stale: it is detected and taken over.
+* **Its output is this command's.** The child's stdout and stderr are copied to
+  this process's, so a caller that captures them (a test, a notebook) sees the run.
 * **Ctrl-C in one line.** The pipeline (TFX, Beam's worker processes) runs in a
   child process in a session of its own, so the terminal's SIGINT reaches only
   this process: it stops the child's whole process group (SIGTERM, then SIGKILL)
@@ -23,6 +25,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 from typing import Iterator, List, Optional
 
 from c2al_tf.errors import C2ALInputError
@@ -86,13 +89,35 @@ def run_in_child(argv: List[str], command: Optional[List[str]] = None) -> int:
     group and re-raises KeyboardInterrupt."""
     env = dict(os.environ, **{CHILD_ENV: "1"})
     command = command or [sys.executable, "-m", "c2al_tf.cli"]
-    child = subprocess.Popen([*command, *argv], env=env, start_new_session=True,
-                             preexec_fn=_die_with_parent)
+    child = subprocess.Popen([*command, *argv], env=env, start_new_session=True, preexec_fn=_die_with_parent,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    relays = [threading.Thread(target=_relay, args=(pipe, stream), daemon=True)
+              for pipe, stream in ((child.stdout, sys.stdout), (child.stderr, sys.stderr))]
+    for relay in relays:
+        relay.start()
     try:
-        return child.wait()
+        code = child.wait()
     except KeyboardInterrupt:
         _stop(child)
         raise
+    for relay in relays:
+        relay.join()
+    return code
+
+
+def _relay(pipe, stream) -> None:
+    """Copies the child's output to this process's ``stream`` as it comes (chunks, so
+    progress bars that redraw with carriage returns stay live); through ``stream`` a
+    caller that captures this process's output (tests, notebooks) sees it too."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")  # a character split between chunks stays whole
+    for chunk in iter(lambda: pipe.read1(1 << 16), b""):
+        try:
+            stream.write(decoder.decode(chunk))
+            stream.flush()
+        except (ValueError, OSError):  # the stream was closed (interpreter exit)
+            return
 
 
 def _stop(child: subprocess.Popen) -> None:
