@@ -51,12 +51,12 @@ def primary_functions(spec: FeatureSpec, serving_model, parse=None) -> Dict[str,
     a pipeline model parses raw features and applies its transform graph)."""
     parse = parse or spec.parse_examples
 
-    @tf.function(input_signature=[_EXAMPLES])
+    @tf.function(input_signature=[_EXAMPLES], autograph=False)  # static Python loops only: no conversion
     def serve(examples):
         features = parse(examples)
         return {"probabilities": tf.cast(serving_model(features, training=False), tf.float32)}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")], autograph=False)
     def regress(inputs):
         return {"outputs": serve(inputs)["probabilities"]}
 
@@ -71,7 +71,7 @@ def serving_functions(model: C2ALModel, all_heads: bool = True, parse=None):
     if all_heads:
         training_model = model.training_model
 
-        @tf.function(input_signature=[_EXAMPLES])
+        @tf.function(input_signature=[_EXAMPLES], autograph=False)  # static Python loops only: no conversion
         def heads(examples):
             outputs = training_model(parse(examples), training=False)
             result = {"probabilities": tf.cast(outputs[PRIMARY], tf.float32)}

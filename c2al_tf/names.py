@@ -23,6 +23,12 @@ MEMBERSHIP_FEATURE = "c2al_cohorts"
 CATEGORICAL_VIEW = "__cat"
 
 
+def is_appended(name: str) -> bool:
+    """A feature the CohortMiner appends to a record (an auxiliary label or the
+    memberships): a training target, never a model input."""
+    return name.startswith(AUX_PREFIX) or name == MEMBERSHIP_FEATURE
+
+
 def reserved_clash(name: str, columns: Iterable[str]) -> Optional[str]:
     """Why column ``name`` clashes with a name c2al adds (``columns``: every
     column of the same data), or None."""

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from c2al_tf.models import ENCODERS, PRIMARY, FeatureSpec, ModelConfig, build_model, predict, set_seed, train
-from c2al_tf.layers import CategoricalEmbedding
+from c2al_tf.layers import CategoricalEmbeddings
 from c2al_tf.models.training import head_labels, head_priors
 from helpers import planted_spec, synthetic_table
 
@@ -50,7 +50,7 @@ def test_loss_is_weighted_sum_of_bce(table, spec):
     manual = sum(w * float(bce(labels[h], out[h])) for h, w in model.loss_weights().items())
     # + the embedding L2 (default ModelConfig.embedding_l2) over every categorical table, in float64
     tables = [layer.table.embeddings.numpy().astype(np.float64) for layer in model.training_model.layers
-              if isinstance(layer, CategoricalEmbedding)]
+              if isinstance(layer, CategoricalEmbeddings)]
     assert tables and model.config.embedding_l2 > 0
     manual += model.config.embedding_l2 * sum(float(np.sum(t ** 2)) for t in tables)
     assert keras_loss == pytest.approx(manual, rel=1e-4)

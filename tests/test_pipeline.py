@@ -147,7 +147,11 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
     # the C2AL trainer chose lambda on validation rows, the baseline being its lambda = 0
     selection = summary["training"]["selection"]
     assert [r["aux_weight"] for r in selection] == [0.0, 0.3, 1.0]
-    assert summary["training"]["aux_weight"] == min(selection, key=lambda r: r["val_logloss"])["aux_weight"]
+    # lambda > 0 only on evidence: the lowest validation logloss among the significant candidates, else 0
+    significant = [r for r in selection if r["aux_weight"] > 0 and r["significant"]]
+    assert all("low" in r and "high" in r for r in selection if r["aux_weight"] > 0)
+    expected = min(significant, key=lambda r: r["val_logloss"])["aux_weight"] if significant else 0.0
+    assert summary["training"]["aux_weight"] == expected
     assert "lambda chosen on the train split's validation rows" in out
     pushed = summary["pushed_model"]
     assert pushed and os.path.exists(os.path.join(pushed, "saved_model.pb"))

@@ -305,3 +305,16 @@ def test_mine_refuses_an_all_empty_column(tmp_path, run_cli):
     code, _, err = run_cli("mine", "--data", tmp_path / "d.csv", "--label", "click", "--out", tmp_path / "c.json")
     assert code == 2 and "column 'empty' is missing in every row" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "c.json").exists()
+
+
+def test_leakage_auc_equals_sklearn_with_ties():
+    from sklearn.metrics import roc_auc_score
+
+    from c2al_tf.data.leakage import _auc
+
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    score = np.round(rng.normal(size=500) + y * 0.4, 1)  # many ties
+    ref = roc_auc_score(y, score)
+    assert _auc(y, score) == pytest.approx(max(ref, 1 - ref), abs=1e-12)
+    assert _auc(np.zeros(5), np.arange(5)) == 0.5

@@ -23,7 +23,7 @@ import pandas as pd
 
 from c2al_tf.data.table import FeatureTable
 from c2al_tf.errors import C2ALInputError
-from c2al_tf.names import check_column_names
+from c2al_tf.names import check_column_names, is_appended
 
 # Values read as "missing" in numeric columns (and as "" in categorical ones).
 MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "NAN", "null", "NULL", "None", "none"})
@@ -348,7 +348,8 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
     ``float_list`` features are numeric, ``bytes_list`` ones categorical and
     ``int64_list`` ones follow :mod:`c2al_tf.data.column_types` (ids vs
     quantities). Features with more than one value in some example are skipped
-    with a warning (this reader builds a flat table).
+    with a warning (this reader builds a flat table). The features the CohortMiner
+    appends (``aux__*``, ``c2al_cohorts``) are targets, never inputs: they are left out.
     """
     import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
     import tensorflow as tf
@@ -426,6 +427,9 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
     if n == 0:
         raise C2ALInputError(f"{path}: TFRecord holds no examples")
     frame = pd.concat(parts).reindex(range(n)).fillna("") if len(parts) > 1 else parts[0]
+    # the CohortMiner's targets (aux__*, c2al_cohorts) in its output Examples: never model inputs
+    frame = frame.drop(columns=[k for k in frame.columns if k != label and is_appended(k)])
+    multi = {k for k in multi if not is_appended(k)}
     for key in sorted(multi - {label}):
         print(f"c2al: warning: {path}: feature '{key}' has several values per example; skipped")
         frame = frame.drop(columns=[key])

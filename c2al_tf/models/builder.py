@@ -1,6 +1,6 @@
 """The C2AL model: shared encoder -> primary head + one auxiliary head per cohort.
 
-    embeddings X = [e_1 .. e_m]  (one per feature, [batch, m, d])
+    embeddings X = [e_1 .. e_m]  (one row per feature, [batch, m, d]; grouped layers, see embed)
     h = MLP(interaction(X))      (the shared encoder)
     p = sigmoid(w_0 h + b_0)     primary head, output "primary" (logit layer "primary_logit")
     p_C = sigmoid(w_C h + b_C)   auxiliary head per cohort C, output "aux__<C>"
@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from c2al_tf.cohorts.spec import CohortSpec
 from c2al_tf.errors import C2ALInputError
-from c2al_tf.layers import AttentionFM, CategoricalEmbedding, MixtureOfExperts, NumericEmbedding
+from c2al_tf.layers import AttentionFM, CategoricalEmbeddings, MixtureOfExperts, NumericEmbeddings
 from c2al_tf.models import encoders
 from c2al_tf.models.config import DEFAULT_AUX_WEIGHT, ENCODERS, PRIMARY, ModelConfig  # noqa: F401
 from c2al_tf.models.features import FeatureSpec
@@ -93,6 +93,32 @@ def _head(name: str, prior: Optional[float], representation):
     return logit, tf.keras.layers.Activation("sigmoid", name=name)(logit)
 
 
+def embed(spec: FeatureSpec, inputs, config: ModelConfig):
+    """The feature embeddings X ``[batch, m, d]``: every numeric feature in one
+    :class:`~c2al_tf.layers.NumericEmbeddings`, every categorical one in the
+    :class:`~c2al_tf.layers.CategoricalEmbeddings` of its kind (vocabulary, hashed,
+    indexed), in the order of ``spec.embedded`` within each group (numeric first).
+    The number of layers and ops does not grow with the number of columns."""
+    d = config.embedding_dim
+    groups = []
+    if spec.numeric:
+        columns = [inputs[f.name] for f in spec.numeric]
+        x = tf.keras.layers.Concatenate(axis=1, name="numeric_inputs")(columns) if len(columns) > 1 else columns[0]
+        edges = [f.boundaries if config.numeric_buckets else [] for f in spec.numeric]
+        groups.append(NumericEmbeddings(d, [f.mean for f in spec.numeric], [f.std for f in spec.numeric], edges,
+                                        [config.numeric_scaled or not e for e in edges], name="numeric_embeddings")(x))
+    kinds = (("vocabulary", lambda f: not f.hash_buckets and not f.indices,
+              lambda fs: {"vocabularies": [f.vocabulary for f in fs]}),
+             ("hashed", lambda f: f.hash_buckets, lambda fs: {"hash_buckets": [f.hash_buckets for f in fs]}),
+             ("indexed", lambda f: f.indices and not f.hash_buckets, lambda fs: {"indices": [f.indices for f in fs]}))
+    for kind, member, arguments in kinds:
+        features = [f for f in spec.categorical if member(f)]
+        if features:
+            groups.append(CategoricalEmbeddings(d, l2=config.embedding_l2, name=f"{kind}_embeddings",
+                                                **arguments(features))([inputs[f.column] for f in features]))
+    return tf.keras.layers.Concatenate(axis=1, name="grouped_embeddings")(groups) if len(groups) > 1 else groups[0]
+
+
 def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[str, Any]], None] = None,
                 config: Optional[ModelConfig] = None, priors: Optional[Mapping[str, float]] = None) -> C2ALModel:
     """Builds the multi-head model for ``spec`` and ``cohorts`` (not compiled).
@@ -109,7 +135,7 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
         if not match or isinstance(e, C2ALInputError):
             raise
         name = match.group(1)
-        clashing = [c for c in spec.columns if c == name or f"emb_{_safe(c)}" == name]
+        clashing = [c for c in spec.columns if c == name]
         if not clashing:
             raise
         raise C2ALInputError(f"column '{clashing[0]}' takes the name '{name}' of a layer the model adds; rename "
@@ -128,17 +154,13 @@ def _build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[
         raise ValueError("the feature spec has no features")
     d = config.embedding_dim
     inputs = spec.keras_inputs()
-    embedded = [NumericEmbedding(d, f.mean, f.std, boundaries=f.boundaries if config.numeric_buckets else (),
-                                 scaled=config.numeric_scaled or not f.boundaries, name=f"emb_{_safe(f.name)}")(inputs[f.name]) for f in spec.numeric]
-    embedded += [CategoricalEmbedding(f.vocabulary if not f.hash_buckets else None, d, hash_buckets=f.hash_buckets,
-                                      indices=f.indices, l2=config.embedding_l2, name=f"emb_{_safe(f.name)}")(inputs[f.column]) for f in spec.categorical]
-    rows = [tf.keras.layers.Reshape((1, d), name=f"row_{i}")(e) for i, e in enumerate(embedded)]
-    x = tf.keras.layers.Concatenate(axis=1, name="embeddings")(rows) if len(rows) > 1 else rows[0]
+    m = len(spec.embedded)
+    x = tf.keras.layers.Reshape((m, d), name="embeddings")(embed(spec, inputs, config))  # X: [batch, m, d]
     flat = tf.keras.layers.Flatten(name="flat_embeddings")(x)
     encode = encoders.get(config.model)
-    if config.model in encoders.NEEDS_TWO_FEATURES and len(rows) < 2:
+    if config.model in encoders.NEEDS_TWO_FEATURES and m < 2:
         raise C2ALInputError(f"model '{config.model}' needs at least 2 features to interact, the data has "
-                             f"{len(rows)} ('{spec.embedded[0]}'); use model 'mlp' (--model mlp) or add features")
+                             f"{m} ('{spec.embedded[0]}'); use model 'mlp' (--model mlp) or add features")
     h, attention = encode(x, flat, config)
     representation = encoders.mlp(h, config.mlp_units, config.dropout, "mlp")
     encoder = tf.keras.Model(inputs, representation, name="encoder")

@@ -155,6 +155,10 @@ class MultiHeadModel(tf.keras.Model):
             result[f"{h}_loss"] = values[i]
         return result
 
+    # The steps branch only on Python values fixed at build time (heads, options), so
+    # AutoGraph need not convert them, nor the model and layers they call: converting
+    # them dominated tracing the train function of a model with hundreds of inputs.
+    @tf.autograph.experimental.do_not_convert
     def train_step(self, data):
         # Under a tf.distribute strategy each replica holds 1/R of the global
         # batch and the replicas' gradients are summed: scale so that the sum is
@@ -190,6 +194,7 @@ class MultiHeadModel(tf.keras.Model):
         self.optimizer.apply_gradients(zip(grads, variables))
         return self._report(primary + aux, per_head, rows)
 
+    @tf.autograph.experimental.do_not_convert
     def test_step(self, data):
         loss, per_head, rows = self._loss(data, training=False)
         return self._report(loss, per_head, rows)
