@@ -135,6 +135,8 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
     data = tmp_path / "data.csv"
     frame = _world(flip=True, n=20_000, seed=7)[2]
     frame["user_id"] = [f"u{k}" for k in np.random.default_rng(7).zipf(1.3, len(frame)) % 5000]  # an id vocabulary
+    # a colon in a column name used to crash Transform ('quantiles_dwell:s' is not a valid root scope name)
+    frame["dwell:s"] = np.round(np.random.default_rng(8).exponential(30, len(frame)), 1)
     frame.to_csv(data, index=False)
     root = tmp_path / "root"
     code, out, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", root, "--epochs", 1,
