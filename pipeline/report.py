@@ -122,5 +122,62 @@ def format_report(summary: Dict[str, Any]) -> str:
 
 
 def write_summary(summary: Dict[str, Any], path: str) -> None:
+    """``summary.json``: strict JSON (an undefined metric is null, never NaN)."""
+    from c2al_tf.io_utils import write_json
+
+    write_json(path, json.loads(json.dumps(summary, default=str)))
+
+
+def write_report(summary: Dict[str, Any], root: str) -> str:
+    """``ROOT/report.md`` (and ``ROOT/ne_per_slice.png``): the mined cohorts, the lambda
+    candidates with their intervals, NE per slice for both models, the Evaluator's
+    verdict and the pushed model, for a person to open. Returns the report's path."""
+    metrics = summary.get("metrics") or {}
+    cand, base = metrics.get("candidate", {}), metrics.get("baseline", {})
+    lines = ["# C2AL pipeline run", "", f"Run directory: `{summary.get('root')}`", ""]
+    if cand:
+        plot = _plot_ne(cand, base, os.path.join(root, "ne_per_slice.png"))
+        lines += ["## NE per slice (eval split, TFMA)", "", "| slice | examples | NE baseline | NE C2AL | NE_diff |",
+                  "|---|---|---|---|---|"]
+        for name in ["overall"] + sorted(k for k in cand if k != "overall"):
+            c, b = cand.get(name, {}), base.get(name, {})
+            ne_c, ne_b = c.get("normalized_entropy"), b.get("normalized_entropy")
+            diff = f"{(ne_c - ne_b) / ne_b:+.3%}" if ne_c is not None and ne_b else "n/a"
+            lines.append(f"| {name} | {c.get('example_count', 0):.0f} | {_num(ne_b)} | {_num(ne_c)} | {diff} |")
+        if plot:
+            lines += ["", "![NE per slice](ne_per_slice.png)"]
+        lines.append("")
+    lines += ["## The run, step by step", "", "```", format_report(summary), "```", ""]
+    path = os.path.join(root, "report.md")
     with open(path, "w") as f:
-        json.dump(summary, f, indent=2, default=str)
+        f.write("\n".join(lines))
+    return path
+
+
+def _num(v) -> str:
+    return "n/a" if v is None or v != v else f"{v:.4f}"
+
+
+def _plot_ne(cand, base, path: str) -> Optional[str]:
+    """A bar chart of NE per slice, baseline beside C2AL; None without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    names = ["overall"] + sorted(k for k in cand if k != "overall")
+    xs = range(len(names))
+    fig, ax = plt.subplots(figsize=(max(4, 1.6 * len(names)), 3))
+    ax.bar([x - 0.2 for x in xs], [base.get(n, {}).get("normalized_entropy", 0) for n in names], 0.4,
+           label="baseline")
+    ax.bar([x + 0.2 for x in xs], [cand.get(n, {}).get("normalized_entropy", 0) for n in names], 0.4, label="C2AL")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(names, rotation=15)
+    ax.set_ylabel("NE (lower is better)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -16,6 +16,13 @@ import time
 from typing import List, Optional
 
 DEFAULT_BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+# Set (to 1) by ``c2al pipeline run --verbose``: the Trainers print Keras' epoch lines and
+# TensorFlow/TFX warnings reach the console; otherwise stage lines and results only.
+VERBOSE_ENV = "C2AL_VERBOSE"
+
+
+def verbose() -> bool:
+    return os.environ.get(VERBOSE_ENV) == "1"
 
 
 class ProgressHandler(logging.Handler):
@@ -68,7 +75,7 @@ def run(pipeline, runner: str = "local") -> None:
 def _quiet_absl_stderr():
     """Keeps INFO records flowing to our progress handler while every other
     handler (absl's, or one a library installed on the root logger) shows only
-    warnings and errors."""
+    errors (warnings too with ``--verbose``)."""
     from absl import logging as absl_logging
 
     handlers = [absl_logging.get_absl_handler()] + [
@@ -76,7 +83,7 @@ def _quiet_absl_stderr():
     previous = [(h, h.level) for h in handlers]
     benign = _BenignTfxWarnings()
     for h in handlers:
-        h.setLevel(max(h.level, logging.WARNING))
+        h.setLevel(max(h.level, logging.WARNING if verbose() else logging.ERROR))
         h.addFilter(benign)
 
     def restore():

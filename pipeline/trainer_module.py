@@ -64,6 +64,7 @@ from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.labels import APPENDED_FEATURES, MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
+from pipeline.runner import verbose  # noqa: E402
 from c2al_tf.models.protocol import (FitResult, TrainConfig, fit_datasets, fit_protocol,  # noqa: E402
                                     format_selection)
 from c2al_tf.models.training import head_priors  # noqa: E402
@@ -263,7 +264,7 @@ def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, 
         val_ds = dataset(files, spec, model.head_names, training.batch_size, seed, shuffle=False,
                          validation_fraction=training.validation_fraction, part="validation", workers=workers,
                          parse=parse)
-        result = fit_datasets(model, fit_ds, val_ds, training, verbose=2)
+        result = fit_datasets(model, fit_ds, val_ds, training, verbose=2 if verbose() else 0)
         print(f"[trainer] lambda {lam:g}: validation logloss {result.val_logloss:.5f}, best epoch "
               f"{result.best_epoch} of {result.epochs_run}", flush=True)
         return result

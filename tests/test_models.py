@@ -175,19 +175,22 @@ def test_gradient_projection_step_equals_float64_pcgrad(table, spec, conflict, l
     """One SGD(lr=1) step moves the weights by -(g_p + g_a - min(0, <g_a, g_p>) / |g_p|^2 g_p),
     with g_p (primary + L2) and g_a (weighted auxiliaries) projected in float64; auxiliary
     labels 1 - y make the gradients conflict (projection applies), labels y make them agree."""
-    set_seed(3)
-    model = build_model(spec, planted_spec(), ModelConfig(mlp_units=(8,), aux_weight=2.0, gradient_projection=True,
-                                                          embedding_l2=l2))
-    m = model.training_model
-    m.compile(optimizer=tf.keras.optimizers.SGD(1.0))
-    sub = table.take(np.arange(256))
-    inputs, labels = model.spec.table_to_inputs(sub), head_labels(model, sub)
-    y = np.asarray(labels[PRIMARY], np.float32).reshape(-1, 1)
-    labels = {h: (labels[h] if h == PRIMARY else (1.0 - y if conflict else y)) for h in labels}
-    g_p = _grads(model, inputs, labels, [PRIMARY])
-    g_a = _grads(model, inputs, labels, [h for h in model.head_names if h != PRIMARY])
-    dot = sum(float(np.sum(a * p)) for a, p in zip(g_a, g_p))
-    norm = sum(float(np.sum(p * p)) for p in g_p)
+    for seed in range(3, 23):  # the first initialisation (seeded) where the gradients conflict, or agree, as asked
+        set_seed(seed)
+        model = build_model(spec, planted_spec(), ModelConfig(mlp_units=(8,), aux_weight=2.0,
+                                                              gradient_projection=True, embedding_l2=l2))
+        m = model.training_model
+        m.compile(optimizer=tf.keras.optimizers.SGD(1.0))
+        sub = table.take(np.arange(256))
+        inputs, labels = model.spec.table_to_inputs(sub), head_labels(model, sub)
+        y = np.asarray(labels[PRIMARY], np.float32).reshape(-1, 1)
+        labels = {h: (labels[h] if h == PRIMARY else (1.0 - y if conflict else y)) for h in labels}
+        g_p = _grads(model, inputs, labels, [PRIMARY])
+        g_a = _grads(model, inputs, labels, [h for h in model.head_names if h != PRIMARY])
+        dot = sum(float(np.sum(a * p)) for a, p in zip(g_a, g_p))
+        norm = sum(float(np.sum(p * p)) for p in g_p)
+        if (dot < 0) == conflict:
+            break
     assert (dot < 0) == conflict, dot
     expected = [p + a - min(dot, 0.0) / norm * p for p, a in zip(g_p, g_a)]
     before = [v.numpy().astype(np.float64) for v in m.trainable_variables]

@@ -2,6 +2,7 @@
 and cohorts.json and exports the SavedModel through tf.io.gfile (ram:// is
 TensorFlow's in-memory filesystem, with the same API as gs://)."""
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from c2al_tf.data.examples import table_to_examples, write_tfrecord
@@ -79,7 +80,11 @@ def test_run_fn_carves_validation_by_hash_and_chooses_lambda_on_it(tmp_path):
     table_ = record["selection"]
     assert [r["aux_weight"] for r in table_] == [0.0, 0.3]
     assert table_[0]["val_logloss"] == base["validation_logloss"]
-    assert record["aux_weight"] == min(table_, key=lambda r: r["val_logloss"])["aux_weight"]
+    # lambda 0.3 only on evidence: its paired interval against the baseline's export, scored on the
+    # same validation rows, below zero
+    assert {"diff", "low", "high", "significant"} <= set(table_[1])
+    assert record["aux_weight"] == (0.3 if table_[1]["significant"] else 0.0)
+    assert table_[1]["diff"] == pytest.approx(table_[1]["val_logloss"] - table_[0]["val_logloss"], abs=2e-4)
     assert record["training"]["validation_fraction"] == 0.1
     meta = json.loads(open(f"{root}/serving/assets.extra/c2al.json").read())
     if record["aux_weight"] == 0:  # fell back: the export is the baseline's

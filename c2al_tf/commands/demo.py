@@ -19,6 +19,8 @@ def register(sub) -> None:
     p.add_argument("--scenario", default=DEMO_SCENARIO, metavar="NAME",
                    help=f"generator world (c2al generate --scenario; default {DEMO_SCENARIO}: the 5%% extremes "
                         "of user_value respond in their own way, which the default miner finds at this size)")
+    p.add_argument("--verbose", action="store_true",
+                   help="also show Keras' epoch lines and TensorFlow/TFX warnings (default: stage lines and results)")
     p.add_argument("--pipeline-arg", action="append", default=[], metavar="X",
                    help="extra 'c2al pipeline run' flag for the demo's pipeline (repeatable), e.g. "
                         "--pipeline-arg=--aux-weight=0.3 or --pipeline-arg=--no-early-stopping")
@@ -55,7 +57,8 @@ def pipeline_arguments(args, data: str, out: str):
     from c2al_tf.cli import build_parser
 
     argv = (["pipeline", "run", "--data", data, "--label", "click", "--root", os.path.join(out, "run"),
-             "--seed", str(args.seed)] + [f"--beam-arg={b}" for b in args.beam_arg] + list(args.pipeline_arg))
+             "--seed", str(args.seed)] + [f"--beam-arg={b}" for b in args.beam_arg] + list(args.pipeline_arg)
+            + (["--verbose"] if getattr(args, "verbose", False) else []))
     parsed = build_parser().parse_args(argv)
     parsed.argv = argv  # the pipeline runs this command line in a child process
     return parsed

@@ -18,6 +18,8 @@ def register(sub) -> None:
                         "copied under ROOT/input with the label binarized before ExampleGen reads it")
     r.add_argument("--runner", choices=["local", "beam"], default="local")
     r.add_argument("--no-cache", action="store_true", help="rerun every component even if cached")
+    r.add_argument("--verbose", action="store_true",
+                   help="also show Keras' epoch lines and TensorFlow/TFX warnings (default: stage lines and results)")
     r.set_defaults(func=run)
     c = actions.add_parser("compile", help="compile to a Kubeflow Pipelines v2 spec (JSON)")
     c.add_argument("--target", choices=["kubeflow"], required=True)
@@ -194,6 +196,10 @@ def run(args) -> int:
 
         categorical_features(args.schema, args.label)  # a label or C2AL target marked as an input fails here
     check_writable_dir(args.root, "--root")
+    if getattr(args, "verbose", False):
+        from pipeline.runner import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # read by the Trainers and the runner, here and in the child
     if "://" in args.root:  # a remote root: no local lock, the pipeline runs in this process
         return _run_here(args, args.root)
     root = os.path.abspath(args.root)
@@ -234,13 +240,15 @@ def _run_here(args, root: str) -> int:
 
 def _run_pipeline(args, root: str) -> int:
     """TFX, then the summary and the report."""
-    from pipeline.report import format_report, summarize, write_summary
+    from pipeline.report import format_report, summarize, write_report, write_summary
     from pipeline.runner import run as run_pipeline
 
     run_pipeline(build(args, root), args.runner)
     summary = summarize(root)
     write_summary(summary, os.path.join(root, "summary.json"))
     print(format_report(summary))
+    if "://" not in root:
+        print(f"\nReport: {write_report(summary, root)}")
     return 0
 
 
