@@ -2,7 +2,7 @@
 from setuptools import find_packages, setup
 
 # The full stack is locked in constraints.txt (pip install -c constraints.txt -e .);
-# the pins below are the ones the package itself depends on (see ENVIRONMENT.md).
+# the pins below are the ones the package itself depends on (TFX 1.16 needs Python 3.10; see the README).
 INSTALL_REQUIRES = [
     "tfx==1.16.0",
     "apache-beam[gcp]==2.59.0",
