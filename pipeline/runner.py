@@ -74,12 +74,13 @@ def run(pipeline, runner: str = "local") -> None:
 
 def _quiet_absl_stderr():
     """Keeps INFO records flowing to our progress handler while every other
-    handler (absl's, or one a library installed on the root logger) shows only
+    handler (absl's, TensorFlow's own, or one a library installed on the root logger) shows only
     errors (warnings too with ``--verbose``)."""
     from absl import logging as absl_logging
 
     handlers = [absl_logging.get_absl_handler()] + [
-        h for h in logging.getLogger().handlers if not isinstance(h, ProgressHandler)]
+        h for h in logging.getLogger().handlers + logging.getLogger("tensorflow").handlers
+        if not isinstance(h, ProgressHandler)]
     previous = [(h, h.level) for h in handlers]
     benign = _BenignTfxWarnings()
     for h in handlers:

@@ -302,7 +302,7 @@ def run_fn(fn_args):
                 export_saved_model(model, scratch, transform_output=transform_output)
         return
     if model is None:  # lambda 0 won: the baseline's export is this trainer's result
-        why = ("lambda 0 (no auxiliary head) had the lowest validation logloss" if cohorts
+        why = ("no lambda > 0 beat lambda 0 (no auxiliary head) on evidence" if cohorts
                else "the CohortMiner kept no cohort")
         print(f"[trainer] {why}: the C2AL trainer returns the baseline model", flush=True)
         copy_tree(fn_args.base_model, fn_args.serving_model_dir)
