@@ -24,6 +24,7 @@ def mined(table):
     return mine_table(table, max_pairs=3, cross_top=2, by="stats")
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_planted_axis_is_top_pair(mined):
     spec, results = mined
     truth = ground_truth()
@@ -56,6 +57,7 @@ def test_crosses_of_top_axes_are_mined(mined):
                                      "tail": cross.tail}])
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_shuffled_labels_give_no_pair_above_noise(table):
     shuffled = table.take(np.arange(len(table)))
     shuffled.label = np.random.default_rng(0).permutation(table.label)
@@ -64,6 +66,7 @@ def test_shuffled_labels_give_no_pair_above_noise(table):
     assert all(not r.significant for r in results)
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_spec_is_valid_and_deterministic(table, mined):
     spec, _ = mined
     CohortSpec(spec.doc)  # validates against the JSON schema
@@ -71,6 +74,7 @@ def test_spec_is_valid_and_deterministic(table, mined):
     assert again.doc == spec.doc
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_tfdv_counts_equal_exact_counts(table):
     batches = table_to_record_batches(table)
     stats = run_statistics(batches, global_statistics)
@@ -104,12 +108,14 @@ def test_divergences_equal_scipy():
         divergence.get("hellinger")
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 @pytest.mark.parametrize("name", ["kl", "wasserstein", "cosine"])
 def test_other_divergences_also_find_planted_axis(table, name):
     spec, _ = mine_table(table, axes=["user_value", "region", "account_age_days", "bid"], divergence=name, by="stats")
     assert spec.pairs and spec.pairs[0]["axis"] == ["user_value"] and spec.doc["divergence"] == name
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_min_support_and_positives_refuse_thin_cohorts(table):
     # surface: feed .5, story .2, search .2, video .1 -> one value above 25%, no pair
     spec, results = mine_table(table, axes=["surface"], min_support=0.25, by="stats")
@@ -122,6 +128,7 @@ def test_min_support_and_positives_refuse_thin_cohorts(table):
     assert spec.pairs == []
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_mine_cli(tmp_path, run_cli, table):
     from c2al_tf.data import write_csv
     data = tmp_path / "d.csv"
@@ -172,6 +179,7 @@ def test_movielens_mining(movielens_dir, run_cli, tmp_path):
     assert len(CohortSpec.load(str(tmp_path / "ml.json")).pairs) >= 1
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_category_with_zero_positives_and_a_label_copy_do_not_crash_tfdv():
     """TFDV asserts on weighted quantiles of a slice whose weights sum to zero (a
     category with no positive); a categorical copy of the label is such a case."""
@@ -296,6 +304,7 @@ def test_the_default_miner_finds_every_planted_axis_and_nothing_in_the_null_worl
     assert abs(float(np.mean(values >= high["min"])) - (1 - truth.head_quantile)) <= 0.025, high
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_mine_table_gives_the_same_sample_bins_and_ranking_in_any_row_order():
     """The miner reads its rows in an order set by their content, so the same rows in
     another order give the same sample (above --max-mining-rows), the same TFDV

@@ -35,6 +35,7 @@ def smoke(data):
     return out, json.loads((out / "metrics.json").read_text())
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_smoke_all_variants(smoke):
     out, doc = smoke
     variants = {r["variant"] for r in doc["runs"]}
@@ -71,6 +72,7 @@ def test_lambda_is_chosen_per_seed_on_validation_with_the_baseline_as_lambda_zer
         assert runs[("dcn", seed)]["aux_weight"] == 0
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_rerun_reproduces_every_ne(smoke, data, run_cli):
     _, first = smoke
     code, _, err = run_cli("experiment", "--data", data / "d.csv", "--label", "click", "--out", data / "again",
@@ -86,6 +88,7 @@ def test_rerun_reproduces_every_ne(smoke, data, run_cli):
             assert abs(a["cohorts"][c]["ne"] - b["cohorts"][c]["ne"]) <= 1e-6
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_recipe_ablations_train_heads_with_c2al_lambda(smoke, data, run_cli):
     """--variants towers,warmup,projection: C2AL's cohorts and lambda (its best non-zero
     candidate when it chose 0) with one change to the recipe each; opt-in, not default."""
@@ -108,6 +111,7 @@ def test_recipe_ablations_train_heads_with_c2al_lambda(smoke, data, run_cli):
     assert "| towers |" in report and "| projection |" in report
 
 
+@pytest.mark.slow  # runs Beam (TFDV) or trains several models
 def test_per_head_lambdas_and_the_mmoe_ablation(smoke, data, run_cli):
     """--variants per_head,mmoe: per_head chooses one lambda per head on validation,
     starting from C2AL's and reusing its candidates (the baseline stays one); mmoe is
