@@ -5,6 +5,22 @@ import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
 
+def write_json_asset(dir_path: str, name: str, value) -> None:
+    """A layer's state that is not a Keras weight (a vocabulary), as ``<dir_path>/<name>``
+    in a ``.keras`` file's assets."""
+    import json
+
+    with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, name), "w") as f:
+        f.write(json.dumps(value))
+
+
+def read_json_asset(dir_path: str, name: str):
+    import json
+
+    with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, name)) as f:
+        return json.loads(f.read())
+
+
 class StaticLayer(tf.keras.layers.Layer):
     """A Keras layer whose ``call`` has no Python control flow on tensor values, so
     Keras need not convert it with AutoGraph each time it is called on a symbolic

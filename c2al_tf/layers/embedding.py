@@ -1,14 +1,13 @@
 """Per-feature embeddings: numeric values and categorical values to R^d."""
 from __future__ import annotations
 
-import json
 from typing import Optional, Sequence
 
 import numpy as np
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
-from c2al_tf.layers.base import StaticLayer
+from c2al_tf.layers.base import StaticLayer, read_json_asset, write_json_asset
 
 
 @tf.keras.utils.register_keras_serializable(package="c2al")
@@ -208,16 +207,13 @@ class CategoricalEmbedding(StaticLayer):
 
     # .keras format: the table is not a Keras weight, so it travels as an asset file.
     def save_assets(self, dir_path):
-        if self.lookup_table is None:
-            return
-        with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, "vocabulary.json"), "w") as f:
-            f.write(json.dumps(self.vocabulary))
+        if self.lookup_table is not None:
+            write_json_asset(dir_path, "vocabulary.json", self.vocabulary)
 
     def load_assets(self, dir_path):
         if self.lookup_table is None:
             return
-        with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, "vocabulary.json")) as f:
-            keys = json.loads(f.read())
+        keys = read_json_asset(dir_path, "vocabulary.json")
         if len(keys) != self.vocabulary_size:
             raise ValueError(f"CategoricalEmbedding '{self.name}': saved vocabulary has {len(keys)} values, "
                              f"the layer expects {self.vocabulary_size}")

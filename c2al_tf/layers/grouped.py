@@ -10,14 +10,13 @@ the same functions for all columns at once (``bench/wide.py`` measures both).
 """
 from __future__ import annotations
 
-import json
 from typing import List, Optional, Sequence
 
 import numpy as np
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
-from c2al_tf.layers.base import StaticLayer
+from c2al_tf.layers.base import StaticLayer, read_json_asset, write_json_asset
 
 _SEPARATOR = "\x1f"  # between a feature's index and its value in the shared vocabulary's keys
 
@@ -248,16 +247,13 @@ class CategoricalEmbeddings(StaticLayer):
 
     # .keras format: the table is not a Keras weight, so it travels as an asset file.
     def save_assets(self, dir_path):
-        if self.lookup_table is None:
-            return
-        with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, "vocabularies.json"), "w") as f:
-            f.write(json.dumps(self.vocabularies))
+        if self.lookup_table is not None:
+            write_json_asset(dir_path, "vocabularies.json", self.vocabularies)
 
     def load_assets(self, dir_path):
         if self.lookup_table is None:
             return
-        with tf.io.gfile.GFile(tf.io.gfile.join(dir_path, "vocabularies.json")) as f:
-            keys = json.loads(f.read())
+        keys = read_json_asset(dir_path, "vocabularies.json")
         if [len(k) for k in keys] != self.vocabulary_sizes:
             raise ValueError(f"CategoricalEmbeddings '{self.name}': saved vocabularies have sizes "
                              f"{[len(k) for k in keys][:5]}, the layer expects {self.vocabulary_sizes[:5]}")
