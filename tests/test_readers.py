@@ -318,3 +318,11 @@ def test_leakage_auc_equals_sklearn_with_ties():
     ref = roc_auc_score(y, score)
     assert _auc(y, score) == pytest.approx(max(ref, 1 - ref), abs=1e-12)
     assert _auc(np.zeros(5), np.arange(5)) == 0.5
+
+
+def test_one_row_gets_a_message_about_the_label_not_the_statistics(tmp_path, run_cli):
+    (tmp_path / "row1.csv").write_text("a,b,click\n1,x,0\n")
+    for command in (["experiment", "--out", tmp_path / "e"], ["train", "--export", tmp_path / "m"],
+                    ["mine", "--out", tmp_path / "c.json"]):
+        code, _, err = run_cli(command[0], "--data", tmp_path / "row1.csv", "--label", "click", *command[1:])
+        assert code == 2 and "label 'click' is 0 in all 1 rows" in err and len(err.strip().splitlines()) == 1, err
