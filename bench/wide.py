@@ -15,7 +15,6 @@ Usage: ``python bench/wide.py [--widths 40,400,2000] [--rows 20000] [--out FILE.
 """
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -94,11 +93,8 @@ def main():
     ap.add_argument("--rows", type=int, default=20_000)
     ap.add_argument("--out", default=None, help="JSON path (default bench/results/wide.json)")
     args = ap.parse_args()
-    work = tempfile.mkdtemp(prefix="c2al-wide-")
-    try:
+    with tempfile.TemporaryDirectory(prefix="c2al-wide-") as work:  # the exports, removed with it
         results = [measure(int(w), args.rows, work) for w in args.widths.split(",")]
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     print_table(results, ["columns", "embeddings", "build_s", "per_feature_build_s", "build_ratio", "fit_s",
                           "train_examples_per_s", "export_s"])
     write_json("wide", {"rows": args.rows, "results": results}, args.out)

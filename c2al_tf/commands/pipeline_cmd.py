@@ -221,10 +221,29 @@ def run(args) -> int:
             return run_in_child(args.argv)
     except BaseException:
         if created and not started:  # an input error: leave no directory behind that this run created
-            import shutil
-
-            shutil.rmtree(root, ignore_errors=True)
+            _remove_own_start(root)
         raise
+
+
+def _remove_own_start(root: str) -> None:
+    """Removes what a run writes into a new ``root`` before the pipeline starts (the lock
+    file, the binarized input copy), then ``root`` itself if it is left empty; anything
+    else found there is kept."""
+    from c2al_tf.commands.pipeline_process import LOCK_FILE
+
+    inputs = os.path.join(root, "input")
+    if os.path.isdir(inputs):
+        for name in os.listdir(inputs):
+            if name.startswith("data-") and name.endswith((".csv", ".json")):
+                os.remove(os.path.join(inputs, name))
+    for path in (inputs, root):
+        lock = os.path.join(path, LOCK_FILE)
+        if os.path.exists(lock):
+            os.remove(lock)
+        try:
+            os.rmdir(path)
+        except OSError:  # absent, or holds something this run did not write: kept
+            pass
 
 
 def _run_here(args, root: str) -> int:

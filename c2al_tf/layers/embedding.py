@@ -7,7 +7,7 @@ import numpy as np
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
-from c2al_tf.layers.base import StaticLayer, read_json_asset, write_json_asset
+from c2al_tf.layers.base import StaticLayer, as_text, read_json_asset, write_json_asset
 
 
 @tf.keras.utils.register_keras_serializable(package="c2al")
@@ -184,13 +184,7 @@ class CategoricalEmbedding(StaticLayer):
             x = tf.cast(x, tf.int64)
             ids = tf.where((x >= 1) & (x <= self.indices), x, tf.zeros_like(x))
             return tf.squeeze(self.table(ids), axis=1)
-        if x.dtype.is_floating:
-            present = tf.logical_not(tf.math.is_nan(x))
-            x = tf.where(present, tf.strings.as_string(tf.cast(tf.where(present, x, 0), tf.int64)), "")
-        elif x.dtype.is_integer:
-            x = tf.strings.as_string(x)
-        elif x.dtype != tf.string:
-            raise TypeError(f"CategoricalEmbedding '{self.name}' expects tf.string or numeric input, got {x.dtype}")
+        x = as_text(x, f"CategoricalEmbedding '{self.name}'")
         if self.hash_buckets:
             ids = tf.where(tf.equal(x, ""), tf.constant(0, tf.int64),
                            tf.strings.to_hash_bucket_fast(x, self.hash_buckets) + 1)

@@ -16,7 +16,7 @@ import numpy as np
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
-from c2al_tf.layers.base import StaticLayer, read_json_asset, write_json_asset
+from c2al_tf.layers.base import StaticLayer, as_text, read_json_asset, write_json_asset
 
 _SEPARATOR = "\x1f"  # between a feature's index and its value in the shared vocabulary's keys
 
@@ -185,16 +185,8 @@ class CategoricalEmbeddings(StaticLayer):
             out[int(j)][int(value) - 1] = text
         return out
 
-    @staticmethod
-    def _text(x):
-        if x.dtype.is_floating:
-            present = tf.logical_not(tf.math.is_nan(x))
-            return tf.where(present, tf.strings.as_string(tf.cast(tf.where(present, x, 0), tf.int64)), "")
-        if x.dtype.is_integer:
-            return tf.strings.as_string(x)
-        if x.dtype != tf.string:
-            raise TypeError(f"CategoricalEmbeddings expects tf.string or numeric inputs, got {x.dtype}")
-        return x
+    def _text(self, x):
+        return as_text(x, f"CategoricalEmbeddings '{self.name}'")
 
     def _texts(self, inputs):
         """``[batch, n]`` strings: the inputs converted by dtype group (one conversion per
