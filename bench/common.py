@@ -5,6 +5,19 @@ import platform
 import time
 
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def shared_data_dir() -> str:
+    """Where the real data sets live: ``$C2AL_SHARED_DATA``, else ``../shared/data`` beside
+    the repository. (The library names no such path: its readers take the path.)"""
+    return os.path.normpath(os.environ.get("C2AL_SHARED_DATA") or os.path.join(REPO, "..", "shared", "data"))
+
+
+def movielens_dir() -> str:
+    """MovieLens 100K in RecBole's atomic files: ``$C2AL_MOVIELENS_DIR``, else
+    ``shared_data_dir()/movielens-100k``."""
+    return os.environ.get("C2AL_MOVIELENS_DIR") or os.path.join(shared_data_dir(), "movielens-100k")
 
 
 def print_table(rows, columns):

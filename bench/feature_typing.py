@@ -94,14 +94,16 @@ def oracle_rows(name: str, info: dict, seeds: int):
 def movielens_csv(path: str) -> dict:
     from c2al_tf.data.readers import movielens_frame
 
-    movielens_frame().to_csv(path, index=False)
+    from bench.common import movielens_dir
+
+    movielens_frame(movielens_dir()).to_csv(path, index=False)
     return {"label": "rating", "positive": ">=4", "declared": ["user_id", "item_id"], "cohorts": None}
 
 
 def clothing(_path: str) -> dict:
-    from c2al_tf.data.readers import default_movielens_dir
+    from bench.common import shared_data_dir
 
-    shared = os.path.dirname(default_movielens_dir())
+    shared = shared_data_dir()
     return {"label": "recommended", "positive": None, "declared": ["clothing_id"], "cohorts": None,
             "path": os.path.join(shared, "clothing-reviews", "clothing_reviews.csv")}
 

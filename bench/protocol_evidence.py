@@ -44,9 +44,9 @@ ABLATIONS = tuple(RECIPES) + ("per_head", "masked", "reweight")
 
 
 def _shared():
-    from c2al_tf.data.readers import default_movielens_dir
+    from bench.common import shared_data_dir
 
-    return os.path.dirname(default_movielens_dir())
+    return shared_data_dir()
 
 
 def planted(scenario: str, rows: int, work: str):

@@ -115,10 +115,23 @@ def format_report(summary: Dict[str, Any]) -> str:
                      f"--model_base_path={os.path.dirname(pushed)}")
         lines.append("or try it with saved_model_cli (serving_default takes serialized tf.Examples):")
         lines.append(f"  saved_model_cli run --dir {pushed} --tag_set serve --signature_def serving_default "
-                     f"--input_examples 'examples=[{{\"user_value\":[3.5],\"surface\":[\"feed\"]}}]'")
+                     f"--input_examples 'examples=[{example_input(pushed)}]'")
     else:
         lines.append("No model was pushed (the candidate did not pass the Evaluator's check).")
     return "\n".join(lines)
+
+
+def example_input(model_dir: str) -> str:
+    """One tf.Example for ``saved_model_cli --input_examples``, in JSON, from the raw
+    features the exported model reads (``assets.extra/c2al.json``): 1.0 for a number,
+    "a" for a string; a feature left out is a missing value, which the model accepts."""
+    path = os.path.join(model_dir, "assets.extra", "c2al.json")
+    raw = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            raw = json.load(f).get("raw_features") or {}
+    return json.dumps({name: ["a"] if dtype == "string" else [1] if dtype.startswith("int") else [1.0]
+                       for name, dtype in list(raw.items())[:3]}, separators=(",", ":"))
 
 
 def write_summary(summary: Dict[str, Any], path: str) -> None:

@@ -6,12 +6,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import pytest  # noqa: E402
 
 import c2al_tf  # noqa: E402,F401
-from c2al_tf.data.readers import default_movielens_dir  # noqa: E402
+from bench.common import movielens_dir as shared_movielens_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def movielens_dir():
-    path = default_movielens_dir()
+    path = shared_movielens_dir()
     if not os.path.exists(os.path.join(path, "ml-100k.inter")):
         pytest.skip(f"MovieLens 100K not found at {path} (set C2AL_MOVIELENS_DIR)")
     return path

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from c2al_tf.experiment import likely_causes
+from c2al_tf.models.protocol import TrainConfig
 from c2al_tf.report import verdict_line
 from helpers import write_spec
 
@@ -53,7 +54,7 @@ def test_smoke_all_variants(smoke):
     for png in ("ne_diff.png", "attention_density.png", "calibration.png"):
         assert (out / png).stat().st_size > 5000
     split = doc["split"]
-    assert split["fit"] + split["validation"] == split["train"] and split["validation"] == round(0.1 * split["train"])
+    assert split["fit"] + split["validation"] == split["train"] and split["validation"] == round(TrainConfig().validation_fraction * split["train"])
 
 
 def test_lambda_is_chosen_per_seed_on_validation_with_the_baseline_as_lambda_zero(smoke):

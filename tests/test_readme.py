@@ -33,3 +33,37 @@ def test_every_c2al_command_the_readme_names_exists():
     commands = set(parser._subparsers._group_actions[0].choices)
     named = set(re.findall(r"`(?:\./)?c2al ([a-z]+)", _readme()))
     assert named and named <= commands, sorted(named - commands)
+
+
+def test_the_readme_is_a_guide_of_at_most_250_lines():
+    assert len(_readme().splitlines()) <= 250
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    """Markdown links ``[text](path#anchor)`` in the README, docs/ and bench/README.md point
+    at files that exist, and an anchor at a heading of that file."""
+    pages = ["README.md", "bench/README.md"] + [os.path.join("docs", f) for f in os.listdir(os.path.join(REPO, "docs"))
+                                                if f.endswith(".md")]
+    broken = []
+    for page in pages:
+        with open(os.path.join(REPO, page)) as f:
+            text = f.read()
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if "://" in target:
+                continue
+            path, _, anchor = target.partition("#")
+            resolved = os.path.normpath(os.path.join(REPO, os.path.dirname(page), path)) if path else \
+                os.path.join(REPO, page)
+            if not os.path.exists(resolved):
+                broken.append(f"{page}: {target}")
+            elif anchor and resolved.endswith(".md"):
+                with open(resolved) as f:
+                    slugs = {_slug(h) for h in re.findall(r"^#+ (.+)$", f.read(), re.M)}
+                if anchor not in slugs:
+                    broken.append(f"{page}: {target} (no such heading)")
+    assert not broken, broken
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")

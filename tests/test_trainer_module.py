@@ -8,6 +8,7 @@ import tensorflow as tf
 from c2al_tf.data.examples import table_to_examples, write_tfrecord
 from c2al_tf.data.readers import table_from_frame
 from c2al_tf.labels import aux_labels
+from c2al_tf.models.protocol import TrainConfig
 from helpers import planted_spec, synthetic_table
 
 
@@ -85,7 +86,7 @@ def test_run_fn_carves_validation_by_hash_and_chooses_lambda_on_it(tmp_path):
     assert {"diff", "low", "high", "significant"} <= set(table_[1])
     assert record["aux_weight"] == (0.3 if table_[1]["significant"] else 0.0)
     assert table_[1]["diff"] == pytest.approx(table_[1]["val_logloss"] - table_[0]["val_logloss"], abs=2e-4)
-    assert record["training"]["validation_fraction"] == 0.1
+    assert record["training"]["validation_fraction"] == TrainConfig().validation_fraction
     meta = json.loads(open(f"{root}/serving/assets.extra/c2al.json").read())
     if record["aux_weight"] == 0:  # fell back: the export is the baseline's
         assert meta["heads"] == ["primary"] and meta["validation_logloss"] == base["validation_logloss"]

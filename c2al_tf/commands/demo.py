@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-DEMO_SCENARIO = "rate_shift"
+DEMO_SCENARIO = "interaction"
+DEMO_ROWS = 120_000
 
 
 def register(sub) -> None:
@@ -12,13 +13,14 @@ def register(sub) -> None:
                        description="Generate synthetic ads clicks with planted cohorts, run ExampleGen -> ... -> "
                                    "CohortMiner -> Trainer (C2AL + baseline) -> Evaluator -> Pusher locally, and "
                                    "print the cohorts, NE per cohort for both models and how to serve the result.")
-    p.add_argument("--rows", type=int, default=80_000, metavar="N",
-                   help="rows to generate, at least 5000 so the cohorts have positives (default 80000)")
+    p.add_argument("--rows", type=int, default=DEMO_ROWS, metavar="N",
+                   help=f"rows to generate, at least 5000 so the cohorts have positives (default {DEMO_ROWS})")
     p.add_argument("--out", default="c2al-demo", metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scenario", default=DEMO_SCENARIO, metavar="NAME",
-                   help=f"generator world (c2al generate --scenario; default {DEMO_SCENARIO}: the 5%% extremes "
-                        "of user_value respond in their own way, which the default miner finds at this size)")
+                   help=f"generator world (c2al generate --scenario; default {DEMO_SCENARIO}: the 10%% newest and "
+                        "10%% oldest users (tenure_days) respond to two feature interactions the opposite way "
+                        "from everybody else)")
     p.add_argument("--verbose", action="store_true",
                    help="also show Keras' epoch lines and TensorFlow/TFX warnings (default: stage lines and results)")
     p.add_argument("--pipeline-arg", action="append", default=[], metavar="X",

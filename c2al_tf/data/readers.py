@@ -476,16 +476,6 @@ def read_criteo(path: str) -> FeatureTable:
 
 # --------------------------------------------------------------------------- MovieLens
 
-def default_movielens_dir() -> str:
-    """``$C2AL_MOVIELENS_DIR``, else ``$C2AL_SHARED_DATA/movielens-100k``, else
-    ``../shared/data/movielens-100k`` relative to the repository."""
-    if os.environ.get("C2AL_MOVIELENS_DIR"):
-        return os.environ["C2AL_MOVIELENS_DIR"]
-    shared = os.environ.get("C2AL_SHARED_DATA") or os.path.join(
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "..", "shared", "data")
-    return os.path.normpath(os.path.join(shared, "movielens-100k"))
-
-
 def _read_atomic(path: str) -> pd.DataFrame:
     if not os.path.exists(path):
         raise C2ALInputError(f"{path}: file not found")
@@ -494,15 +484,14 @@ def _read_atomic(path: str) -> pd.DataFrame:
     return frame
 
 
-def movielens_frame(directory: Optional[str] = None) -> pd.DataFrame:
+def movielens_frame(directory: str) -> pd.DataFrame:
     """RecBole atomic files (``*.inter`` joined with ``*.user`` and ``*.item``) as
     one string DataFrame: user_id, item_id, rating, timestamp, age, gender,
     occupation, zip_code, release_year (non-numeric years become missing), genre
     (first genre of ``class``)."""
-    directory = directory or default_movielens_dir()
     inter = glob.glob(os.path.join(directory, "*.inter"))
     if not inter:
-        raise C2ALInputError(f"{directory}: no RecBole *.inter file (set C2AL_MOVIELENS_DIR)")
+        raise C2ALInputError(f"{directory}: no RecBole *.inter file (MovieLens in RecBole atomic files, e.g. ml-100k.inter)")
     stem = inter[0][: -len(".inter")]
     frame = _read_atomic(inter[0])
     if os.path.exists(stem + ".user"):
@@ -518,12 +507,11 @@ def movielens_frame(directory: Optional[str] = None) -> pd.DataFrame:
     return frame.fillna("")
 
 
-def read_movielens(directory: Optional[str] = None, positive_label: str = ">=4") -> FeatureTable:
+def read_movielens(directory: str, positive_label: str = ">=4") -> FeatureTable:
     """MovieLens in RecBole's atomic format; label ``rating`` binarized as
     ``rating >= 4``. ``user_id``, ``item_id``, ``gender``, ``occupation``,
     ``zip_code``, ``genre`` are categorical; ``age``, ``release_year`` and
     ``timestamp`` numeric."""
-    directory = directory or default_movielens_dir()
     frame = movielens_frame(directory)
     return _finish(frame, source=directory, label="rating", positive_label=positive_label,
                    categorical=[c for c in ("user_id", "item_id", "gender", "occupation", "zip_code", "genre")

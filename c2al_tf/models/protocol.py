@@ -61,7 +61,7 @@ class TrainConfig:
     batch_size: int = 1024
     early_stopping: bool = True
     patience: int = 3  # 2 stopped a baseline before its validation minimum (bench/convergence.py, README)
-    validation_fraction: float = 0.1
+    validation_fraction: float = 0.25
     validation_seed: int = VALIDATION_SEED
     aux_weights: Sequence[float] = DEFAULT_AUX_WEIGHTS
     select_aux_weight: bool = True
