@@ -217,7 +217,7 @@ def run_variant(variant: str, seed: int, fit_table, val_table, spec, cohorts, ma
     if variant == "per_head":
         known = {(0.0,) * len(heads): baseline} if baseline else {}
         known.update({(float(r["aux_weight"]),) * len(heads): (None, r["val_logloss"])
-                      for r in (selection or []) if r["aux_weight"] > 0})
+                      for r in (selection or []) if r["aux_weight"] > 0 and r["val_logloss"] is not None})
         if c2al and c2al[2] > 0:  # C2AL's own model: not trained again if its vector wins
             known[(float(c2al[2]),) * len(heads)] = (c2al[0], c2al[1])
         model, weights, result, table = select_per_head(

@@ -60,7 +60,8 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
     """``{aux_label: tensor}`` (label's dtype and shape) inside a tf.data map."""
     import tensorflow as tf
 
-    return {c["aux_label"]: label * tf.cast(tf_predicate_mask(c["predicate"], features), label.dtype)
+    return {c["aux_label"]: label * tf.reshape(tf.cast(tf_predicate_mask(c["predicate"], features), label.dtype),
+                                               tf.shape(label))
             for c in cohorts}
 
 

@@ -14,6 +14,8 @@ LABELS = {"c2al": "C2AL", "random": "random cohorts", "head_only": "head only", 
 
 
 def _candidate(r) -> str:
+    if r.get("trained") is False:
+        return f"{r['aux_weight']:g} not trained"
     text = f"{r['aux_weight']:g} -> {r['val_logloss']:.5f}"
     if r.get("diff") is not None:
         text += f" ({r['diff']:+.5f} [{r['low']:+.5f}, {r['high']:+.5f}]{', significant' if r['significant'] else ''})"
@@ -130,7 +132,7 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
     if doc.get("selection"):
         lines.append("")
         lines.append("C2AL's lambda candidates (validation logloss of the primary head per seed; for lambda > 0 "
-                     "the paired difference to lambda 0 over the validation rows and its Bonferroni interval; a "
+                     "the paired difference to lambda 0 over the validation rows and its 90% interval, tested in increasing order; a "
                      "lambda > 0 is chosen only when the interval is below zero): " + "; ".join(
                          f"seed {seed}: " + ", ".join(_candidate(r) for r in table)
                          for seed, table in doc["selection"].items()))

@@ -45,8 +45,11 @@ class MultiHeadModel(tf.keras.Model):
 
     def __init__(self, *args, heads: Optional[Sequence[str]] = None,
                  head_weights: Optional[Sequence[float]] = None, aux_warmup_steps: int = 0,
-                 gradient_projection: bool = False, **kwargs):
+                 gradient_projection: bool = False, logits=None, **kwargs):
         super().__init__(*args, **kwargs)
+        # {head: logit tensor} when a head's logit is not the output of a layer named
+        # "<head>_logit" (a user's model; see c2al_tf.models.heads); not saved
+        self.__dict__["_c2al_logit_tensors"] = dict(logits) if logits is not None else None
         if int(aux_warmup_steps) < 0:
             raise ValueError(f"MultiHeadModel: aux_warmup_steps must be >= 0, got {aux_warmup_steps}")
         self.c2al_aux_warmup_steps = int(aux_warmup_steps)
@@ -64,9 +67,12 @@ class MultiHeadModel(tf.keras.Model):
     def _c2al_logits(self) -> tf.keras.Model:
         """inputs -> {head: logit}: a view of this model's own layers (each head's
         ``<h>_logit``), derived on first use and never saved (cached_property
-        stores it outside Keras's attribute tracking), so no layer is saved twice."""
-        return tf.keras.Model(self.inputs, {h: self.get_layer(f"{h}_logit").output for h in self.c2al_heads},
-                              name=f"{self.name}_logits")
+        stores it outside Keras's attribute tracking), so no layer is saved twice.
+        A model built with ``logits`` uses those tensors instead."""
+        given = self.__dict__.get("_c2al_logit_tensors")
+        outputs = {h: given[h] for h in self.c2al_heads} if given else \
+            {h: self.get_layer(f"{h}_logit").output for h in self.c2al_heads}
+        return tf.keras.Model(self.inputs, outputs, name=f"{self.name}_logits")
 
     @property
     def _c2al_heads(self) -> List[str]:

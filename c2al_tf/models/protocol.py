@@ -11,10 +11,13 @@
    head, i.e. the baseline -- is always a candidate and the default. **A lambda
    > 0 replaces it only on evidence** (:func:`compare_to_baseline`): its per-row
    validation logloss minus the baseline's, paired over the same validation rows,
-   has a confidence interval entirely below zero, at family-wise level
-   :data:`SIGNIFICANCE` over the non-zero candidates (Bonferroni). Among the
-   candidates that pass, the lowest validation logloss wins. A difference inside
-   the noise is no choice, so C2AL then returns the baseline and says why.
+   must be below zero by a one-sided test at level :data:`SIGNIFICANCE`. The
+   candidates are tested in increasing order and the search stops at the first
+   that fails (a fixed-sequence procedure: the family-wise error over all
+   candidates stays at :data:`SIGNIFICANCE`, with no Bonferroni split, and a larger
+   lambda is trained only when a smaller one helped). Among the candidates that
+   pass, the lowest validation logloss wins. A difference inside the noise is no
+   choice, so C2AL then returns the baseline and says why.
 4. Optionally (:func:`select_per_head`, the experiment's ``per_head`` variant) each
    auxiliary head then gets its own lambda by one pass of coordinate search on the
    same validation logloss, the all-zero vector (the baseline) still a candidate.
@@ -30,7 +33,7 @@ from c2al_tf.errors import C2ALInputError
 from c2al_tf.models.features import VOCAB_BUDGET
 
 DEFAULT_AUX_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
-SIGNIFICANCE = 0.05  # family-wise error of "lambda > 0 beats lambda 0" over the non-zero candidates
+SIGNIFICANCE = 0.05  # family-wise error of "some lambda > 0 beats lambda 0" (one-sided, fixed sequence)
 LOSS_EPSILON = 1e-7  # probabilities are clipped to [eps, 1 - eps] in the per-row logloss (Keras' epsilon)
 NE_TOLERANCE = 0.0  # the pipeline's gate: C2AL's overall NE may not exceed the baseline's ("not worse")
 VALIDATION_SEED = 20240
@@ -169,14 +172,14 @@ def validation_row_losses(model, val) -> Optional[np.ndarray]:
     return np.concatenate(out) if out else None
 
 
-def compare_to_baseline(losses, baseline, candidates: int = 1, alpha: float = SIGNIFICANCE) -> Dict[str, Any]:
+def compare_to_baseline(losses, baseline, alpha: float = SIGNIFICANCE) -> Dict[str, Any]:
     """The paired evidence that a candidate beats the baseline on validation.
 
     With ``d_i = losses_i - baseline_i`` over the n validation rows (the same rows in
     the same order), ``mean = mean(d)``, ``se = sd(d) / sqrt(n)`` and ``z`` the normal
-    quantile at ``1 - alpha / (2 * candidates)`` (a two-sided interval, Bonferroni over
-    ``candidates`` non-zero lambdas), the interval is ``mean +- z * se`` and the
-    candidate is ``significant`` when its upper end is below zero. Returns ``diff``
+    quantile at ``1 - alpha``, the interval is ``mean +- z * se`` (two-sided at
+    ``1 - 2 alpha``: 90% for alpha 0.05) and the candidate is ``significant`` when its
+    upper end, the one-sided ``1 - alpha`` bound, is below zero. Returns ``diff``
     (mean), ``low``, ``high``, ``relative`` (mean / baseline mean) and ``significant``.
     """
     from scipy.stats import norm
@@ -187,7 +190,7 @@ def compare_to_baseline(losses, baseline, candidates: int = 1, alpha: float = SI
         raise ValueError(f"compare_to_baseline: {len(a)} and {len(b)} row losses; need the same rows, at least 2")
     d = a - b
     mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-    z = float(norm.ppf(1 - alpha / (2 * max(int(candidates), 1))))
+    z = float(norm.ppf(1 - alpha))
     low, high = mean - z * se, mean + z * se
     return {"diff": mean, "low": low, "high": high, "relative": mean / float(b.mean()) if b.mean() else None,
             "significant": bool(high < 0)}
@@ -256,19 +259,24 @@ def fit(model, fit_table, val_table, config: TrainConfig, seed: int = 0,
 def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], candidates: Sequence[float],
            trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
            on_candidate: Optional[Callable[[float, FitResult], None]] = None, alpha: float = SIGNIFICANCE):
-    """Builds and trains (``train(lam, model)``) each lambda candidate (0 first) and
-    keeps lambda 0 unless a lambda > 0 beats it on evidence (:func:`compare_to_baseline`
-    on the per-row validation losses, Bonferroni over the non-zero candidates); among
-    those that do, the lowest validation logloss wins. ``trained`` supplies candidates
-    already fit (e.g. the baseline for lambda = 0). Returns ``(model, lam, result,
-    table)``, ``table`` listing every candidate's lambda, validation logloss, epochs
-    kept and, for lambda > 0, its paired difference to lambda 0 with its interval."""
+    """Builds and trains (``train(lam, model)``) lambda 0, then the candidates > 0 in
+    increasing order while each beats lambda 0 on evidence (:func:`compare_to_baseline`
+    on the per-row validation losses): the first that does not ends the search, and
+    the larger ones are not trained. Among those that pass, the lowest validation
+    logloss wins; otherwise lambda 0. ``trained`` supplies candidates already fit
+    (e.g. the baseline for lambda = 0). Returns ``(model, lam, result, table)``,
+    ``table`` listing every candidate's lambda, validation logloss, epochs kept and,
+    for lambda > 0, its paired difference to lambda 0 with its interval; a candidate
+    the search did not reach has ``trained: False`` and no loss."""
     candidates = sorted({float(c) for c in candidates} | {0.0})
-    k = len(candidates) - 1
+    stopped = False
     best = None  # (score, model, lam, result): lambda 0 until a candidate wins on evidence
     base_rows = None
     table = []
     for lam in candidates:
+        if stopped:
+            table.append({"aux_weight": lam, "val_logloss": None, "epochs": None, "trained": False})
+            continue
         if trained and lam in trained:
             model, result = trained[lam]
         else:
@@ -282,10 +290,11 @@ def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResul
         else:
             evidence = None
             if base_rows is not None and result.val_losses is not None:
-                evidence = compare_to_baseline(result.val_losses, base_rows, k, alpha)
+                evidence = compare_to_baseline(result.val_losses, base_rows, alpha)
                 row.update(evidence)
             else:
                 row["significant"] = False
+            stopped = not row["significant"]
             if evidence is not None and evidence["significant"] and (best[2] == 0 or score < best[0]):
                 best = (score, model, lam, result)
             else:
@@ -301,15 +310,21 @@ def format_selection(table: Sequence[Mapping[str, Any]], chosen: float) -> List[
     """Lines for the console: each lambda's validation logloss and, against lambda 0,
     its paired difference with the interval the choice used, then the verdict."""
     lines = []
+    skipped = [r["aux_weight"] for r in table if r.get("trained") is False]
     for r in table:
+        if r.get("trained") is False:
+            continue
         text = f"lambda {r['aux_weight']:<4g} validation logloss {r['val_logloss']:.5f}"
         if r["aux_weight"] > 0 and r.get("diff") is not None:
             text += (f"  vs 0: {r['diff']:+.5f} [{r['low']:+.5f}, {r['high']:+.5f}]"
                      f"{'  significant' if r['significant'] else ''}")
         lines.append(text + ("  <- chosen" if r["aux_weight"] == chosen else ""))
+    if skipped:
+        lines.append(f"lambda {', '.join(format(w, 'g') for w in skipped)} not trained: lambdas are tested in "
+                     f"increasing order and the search stops at the first without evidence")
     if chosen == 0 and any(r["aux_weight"] > 0 for r in table):
-        lines.append("no lambda > 0 beat lambda 0 by more than its noise (interval below zero), so C2AL returns "
-                     "the baseline")
+        lines.append("no lambda > 0 beat lambda 0 by more than its noise (90% interval below zero), so C2AL "
+                     "returns the baseline")
     return lines
 
 
