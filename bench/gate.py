@@ -44,7 +44,8 @@ def main(argv=None):
     from c2al_tf.experiment import split
     from c2al_tf.metrics import normalized_entropy, row_logloss
     from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
-    from c2al_tf.models.protocol import TrainConfig, carve_validation, compare_to_baseline, fit
+    from c2al_tf.models.protocol import TrainConfig, carve_validation, fit
+    from c2al_tf.models.search import compare_to_baseline
     from c2al_tf.models.training import predict
 
     with tempfile.TemporaryDirectory() as tmp:

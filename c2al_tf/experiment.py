@@ -17,7 +17,7 @@ Opt-in (``--variants``): the recipes of ``RECIPES`` (C2AL with one change each;
 ``mmoe`` is a multi-gate mixture of experts with the cohort heads as tasks, which
 changes the serving model) and ``per_head``: C2AL with one lambda per auxiliary
 head, chosen by coordinate search on validation from C2AL's lambda
-(:func:`~c2al_tf.models.protocol.select_per_head`; the baseline stays a candidate).
+(:func:`~c2al_tf.models.search.select_per_head`; the baseline stays a candidate).
 
 Protocol (:mod:`c2al_tf.models.protocol`): a validation split is carved from the
 training rows; every run trains with early stopping on it and keeps its best
@@ -41,7 +41,8 @@ import numpy as np
 
 from c2al_tf.cohorts.spec import AUX_PREFIX
 from c2al_tf.models.config import EMBEDDING_L2
-from c2al_tf.models.protocol import TrainConfig, carve_validation, fit, fit_protocol, select_per_head
+from c2al_tf.models.protocol import TrainConfig, carve_validation, fit
+from c2al_tf.models.search import fit_protocol, select_per_head
 from c2al_tf.metrics import evaluate_predictions, paired_comparison
 
 DEFAULT_VARIANTS = ("baseline", "c2al", "random", "head_only", "tail_only", "reweight", "masked", "dcn")

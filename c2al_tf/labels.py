@@ -65,6 +65,60 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
             for c in cohorts}
 
 
+def with_cohort_labels(dataset, cohorts, primary: str = "primary"):
+    """A ``tf.data`` pipeline of ``(features, label)`` as ``(features, {primary: label,
+    aux_label: y * 1[x in C], ...})``, the labels a model from
+    :func:`c2al_tf.add_cohort_heads` trains on, computed from the raw features by each
+    cohort's predicate (for users who skip the CohortMiner). ``cohorts``: a CohortSpec,
+    a cohorts.json path or its cohort dicts. A ``(features, label, weight)`` pipeline
+    keeps its weight for every head."""
+    from c2al_tf.models.heads import cohort_labels, cohort_list
+
+    cohorts = cohort_list(cohorts)
+
+    def attach(features, label, *weight):
+        labels = {primary: label, **cohort_labels(features, label, cohorts)}
+        if weight:
+            return features, labels, {k: weight[0] for k in labels}
+        return features, labels
+
+    return dataset.map(attach)
+
+
+def with_miner_labels(dataset, label: str, cohorts=None, primary: str = "primary"):
+    """A ``tf.data`` pipeline of parsed CohortMiner examples (feature dicts holding
+    ``label`` and the ``aux__*`` features the miner wrote) as ``(features, {primary:
+    label, aux__C: ...})``, the targets taken out of the features (and
+    ``c2al_cohorts``, the slicing feature). With ``cohorts`` only their aux labels are
+    kept, and a missing one is refused naming it."""
+    from c2al_tf.errors import C2ALInputError
+    from c2al_tf.models.heads import cohort_list
+
+    wanted = [c["aux_label"] for c in cohort_list(cohorts)] if cohorts is not None else None
+    spec = dataset.element_spec
+    if not isinstance(spec, Mapping) or label not in spec:
+        raise C2ALInputError(f"with_miner_labels: the dataset's elements must be feature dicts holding the label "
+                             f"'{label}' (parse the CohortMiner's examples with tf.io.parse_example)")
+    present = [k for k in spec if k.startswith(AUX_PREFIX)]
+    missing = [n for n in (wanted or []) if n not in present]
+    if missing:
+        raise C2ALInputError(f"with_miner_labels: no feature {', '.join(missing)} in the examples (their aux "
+                             f"features: {', '.join(present) or 'none'}); read the CohortMiner's output examples")
+    heads = wanted if wanted is not None else present
+
+    def split(features):
+        features = dict(features)
+        labels = {primary: features.pop(label)}
+        for name in present:
+            value = features.pop(name)
+            if name in heads:
+                labels[name] = value
+        features.pop(MEMBERSHIP_FEATURE, None)
+        return features, labels
+
+    return dataset.map(split)
+
+
 # RE2/Python pattern of the feature names AuxSuffixes appends to a record (aux__<C>, the
 # membership): not part of a row's identity (the Trainer's validation hash leaves them out)
 APPENDED_FEATURES = f"{re.escape(AUX_PREFIX)}.*|{re.escape(MEMBERSHIP_FEATURE)}"

@@ -28,9 +28,10 @@ from c2al_tf.cohorts.binning import QUANTILE_BUCKETS
 from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.data.transform import TransformConfig
 from c2al_tf.models.config import EMBEDDING_L2
-from c2al_tf.models.protocol import NE_TOLERANCE, TrainConfig
+from c2al_tf.models.protocol import TrainConfig
 from c2al_tf.names import MEMBERSHIP_FEATURE
 from components.cohort_miner import CohortMiner
+from pipeline.evaluation import NE_TOLERANCE, eval_config
 
 RUN_FN = "pipeline.trainer_module.run_fn"
 PREPROCESSING_FN = "pipeline.transform_module.preprocessing_fn"
@@ -97,34 +98,6 @@ class TrainingCluster:
 def _join(root: str, name: str) -> str:
     """root/name for local paths (made absolute) and remote URIs (gs://, s3://, hdfs://)."""
     return root.rstrip("/") + "/" + name if "://" in root else os.path.join(os.path.abspath(root), name)
-
-
-def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE):
-    import tensorflow_model_analysis as tfma
-
-    # The non-regression check applies to the overall slice only: a cohort may move
-    # either way (the report shows it), the pushed model must not be worse overall.
-    ne = tfma.MetricConfig(
-        class_name="NormalizedEntropy", module="c2al_tf.keras_metrics",
-        per_slice_thresholds=[tfma.PerSliceMetricThreshold(
-            slicing_specs=[tfma.SlicingSpec()],
-            threshold=tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.LOWER_IS_BETTER, relative={"value": ne_tolerance})))])
-    return tfma.EvalConfig(
-        model_specs=[
-            # model_type tf_generic: TFMA loads the SavedModel and calls serving_default (the
-            # served graph), instead of probing it as a Keras model (the export is one, for users)
-            tfma.ModelSpec(name="candidate", signature_name="serving_default", label_key=label,
-                           prediction_key="probabilities", model_type=tfma.TF_GENERIC),
-            tfma.ModelSpec(name="baseline", signature_name="serving_default", label_key=label,
-                           prediction_key="probabilities", is_baseline=True, model_type=tfma.TF_GENERIC)],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[MEMBERSHIP_FEATURE])],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="BinaryCrossentropy"),
-            tfma.MetricConfig(class_name="AUC"),
-            tfma.MetricConfig(class_name="Calibration"),
-            ne])])
 
 
 def transform_config(label: str, categorical: Optional[List[str]], schema_file: Optional[str],

@@ -88,7 +88,7 @@ def format_report(summary: Dict[str, Any]) -> str:
         lines.append("")
         lines.append("lambda chosen on the train split's validation rows (primary validation logloss; a lambda > 0 "
                      "needs a paired 90% interval vs lambda 0 below zero, tested in increasing order):")
-        from c2al_tf.models.protocol import format_selection
+        from c2al_tf.models.search import format_selection
 
         lines.extend(f"  {line}" for line in format_selection(training["selection"], training["aux_weight"]))
     metrics = summary.get("metrics") or {}

@@ -65,8 +65,8 @@ from c2al_tf.labels import APPENDED_FEATURES, MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
 from pipeline.runner import verbose  # noqa: E402
-from c2al_tf.models.protocol import (FitResult, TrainConfig, fit_datasets, fit_protocol,  # noqa: E402
-                                    format_selection)
+from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets  # noqa: E402
+from c2al_tf.models.search import fit_protocol, format_selection  # noqa: E402
 from c2al_tf.models.training import head_priors  # noqa: E402
 
 COHORTS_FILE = "cohorts.json"

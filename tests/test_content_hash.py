@@ -101,3 +101,25 @@ def test_the_miner_sample_does_not_depend_on_serialized_order():
     assert kept_f == kept_b
     assert 0.25 < len(kept_f) / 2_000 < 0.35
     assert sample_records(forward, 1.0) == forward
+
+
+def test_split_validation_holds_out_the_same_rows_in_any_order():
+    import tensorflow as tf
+
+    from c2al_tf.data.content_hash import split_validation
+
+    rng = np.random.default_rng(0)
+    rows = {"a": rng.normal(size=2000).astype(np.float32), "b": rng.integers(0, 9, 2000)}
+    label = rng.integers(0, 2, 2000)
+
+    def held_out(order):
+        ds = tf.data.Dataset.from_tensor_slices(({k: v[order] for k, v in rows.items()}, label[order]))
+        fit, val = split_validation(ds, 0.25)
+        fit_a = {float(f["a"]) for f, _ in fit}
+        val_a = {float(f["a"]) for f, _ in val}
+        assert not fit_a & val_a and len(fit_a) + len(val_a) == 2000
+        return val_a
+
+    first = held_out(np.arange(2000))
+    assert 0.2 < len(first) / 2000 < 0.3
+    assert held_out(rng.permutation(2000)) == first

@@ -1,5 +1,6 @@
 """Auxiliary labels: numpy and tf.data agree and follow y * 1[x in C]."""
 import numpy as np
+import pytest
 import pandas as pd
 import tensorflow as tf
 
@@ -53,3 +54,29 @@ def test_appended_features_pattern_matches_what_aux_suffixes_writes():
     assert names == {AUX_PREFIX + "user_value_tail", MEMBERSHIP_FEATURE}
     assert all(re.fullmatch(APPENDED_FEATURES, n) for n in names)
     assert not any(re.fullmatch(APPENDED_FEATURES, n) for n in ("click", "user_value", "auxiliary", "c2al_cohorts_x"))
+
+
+def test_with_cohort_labels_and_with_miner_labels_give_the_heads_targets():
+    import tensorflow as tf
+
+    from c2al_tf.errors import C2ALInputError
+    from c2al_tf.labels import with_cohort_labels, with_miner_labels
+
+    cohorts = [{"name": "hi", "aux_label": "aux__hi", "predicate": {"feature": "x", "min": 0.5, "max": None}}]
+    x = np.array([0.1, 0.7, 0.9, 0.2], np.float32)
+    y = np.array([1, 1, 0, 0], np.int64)
+    ds = with_cohort_labels(tf.data.Dataset.from_tensor_slices(({"x": x}, y)).batch(4), cohorts)
+    features, labels = next(iter(ds))
+    assert labels["primary"].numpy().tolist() == [1, 1, 0, 0] and labels["aux__hi"].numpy().tolist() == [0, 1, 0, 0]
+    weighted = with_cohort_labels(tf.data.Dataset.from_tensor_slices(({"x": x}, y, np.ones(4))).batch(4), cohorts)
+    assert set(next(iter(weighted))[2]) == {"primary", "aux__hi"}
+    # the CohortMiner's examples: targets leave the features
+    parsed = tf.data.Dataset.from_tensor_slices({"x": x, "click": y, "aux__hi": y * (x >= 0.5),
+                                                  "c2al_cohorts": np.array([b"", b"hi", b"hi", b""])}).batch(4)
+    features, labels = next(iter(with_miner_labels(parsed, "click")))
+    assert set(features) == {"x"} and labels["aux__hi"].numpy().tolist() == [0, 1, 0, 0]
+    with pytest.raises(C2ALInputError, match="no feature aux__lo in the examples"):
+        with_miner_labels(parsed, "click", [{"name": "lo", "aux_label": "aux__lo", "predicate": {"feature": "x",
+                                                                                                  "max": 0.5}}])
+    with pytest.raises(C2ALInputError, match="holding the label 'label'"):
+        with_miner_labels(parsed, "label")

@@ -26,3 +26,11 @@ def test_only_tf_teardown_noise_is_silenced():
     err = _run(code).stderr
     assert "teardown" not in err
     assert "real problem" in err and "Other.__del__" in err
+
+
+def test_the_public_api_resolves_and_import_stays_light():
+    """Every name in c2al_tf.__all__ imports; `import c2al_tf` alone loads no TensorFlow."""
+    out = _run("import sys, c2al_tf; light = 'tensorflow' not in sys.modules\n"
+               "missing = [n for n in c2al_tf.__all__ if getattr(c2al_tf, n, None) is None]\n"
+               "print(light, missing)")
+    assert out.stdout.split() == ["True", "[]"], out.stderr[-2000:]

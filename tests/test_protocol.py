@@ -5,10 +5,10 @@ import pytest
 
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
-from c2al_tf.models.protocol import (FitResult, TrainConfig, carve_validation, compare_to_baseline, fit, fit_protocol,
-                                    format_selection, parse_aux_weights,
-                                     per_head_grid, replay_early_stopping, select_per_head,
-                                     select)
+from c2al_tf.commands.common import parse_aux_weights
+from c2al_tf.models.protocol import FitResult, TrainConfig, carve_validation, fit, replay_early_stopping
+from c2al_tf.models.search import (compare_to_baseline, fit_protocol, format_selection, per_head_grid, select,
+                                   select_per_head)
 from c2al_tf.models.training import make_dataset
 from helpers import planted_spec, synthetic_table
 

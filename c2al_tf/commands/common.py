@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Tuple
 
 
 def add_data_args(p: argparse.ArgumentParser, label_required: bool = True) -> None:
@@ -95,7 +96,7 @@ def model_config_args(args) -> dict:
 
 def train_config(args):
     """A :class:`~c2al_tf.models.protocol.TrainConfig` from :func:`add_training_args`'s flags."""
-    from c2al_tf.models.protocol import TrainConfig, parse_aux_weights
+    from c2al_tf.models.protocol import TrainConfig
 
     weights, select = parse_aux_weights(args.aux_weight)
     extra = {"strategy": args.strategy, "vocab_budget": args.vocab_budget} if hasattr(args, "strategy") else {}
@@ -163,3 +164,19 @@ def mining_config(args, **extra):
                         divergence=args.divergence, min_support=args.min_support, min_positives=args.min_positives,
                         cross_top=args.cross_top, by=args.by, max_rows=args.max_mining_rows,
                         **({"bins": args.bins} if hasattr(args, "bins") else {}), **extra)
+
+
+def parse_aux_weights(text: str) -> Tuple[Tuple[float, ...], bool]:
+    """``"0.3"`` -> fixed lambda 0.3 (no selection); ``"0,0.1,0.3"`` -> chosen on
+    validation among those (0 always included). Returns (values, select)."""
+    from c2al_tf.errors import C2ALInputError
+    from c2al_tf.models.protocol import _weights
+
+    try:
+        values = [float(v) for v in str(text).split(",") if v.strip()]
+    except ValueError:
+        raise C2ALInputError(f"--aux-weight takes a number or a comma list of numbers, got '{text}'") from None
+    if not values:
+        raise C2ALInputError("--aux-weight needs at least one value")
+    _weights(values, "--aux-weight")  # the same check as TrainConfig's
+    return tuple(values), len(values) > 1

@@ -38,7 +38,7 @@ def register(sub) -> None:
 def _pipeline_args(p, for_compile: bool = False) -> None:
     from c2al_tf.commands.common import add_mining_args, add_model_args, add_training_args
     from c2al_tf.models.builder import ENCODERS
-    from c2al_tf.models.protocol import NE_TOLERANCE
+    from pipeline.evaluation import NE_TOLERANCE
 
     p.add_argument("--data", required=not for_compile, metavar="PATH",
                    help="CSV file / directory of CSVs, or TFRecord files of tf.Example (0/1 label)")

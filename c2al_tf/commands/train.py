@@ -63,7 +63,8 @@ def run(args) -> int:
     from c2al_tf.export import export_saved_model
     from c2al_tf.labels import aux_labels
     from c2al_tf.models import FeatureSpec, ModelConfig, build_model, distribute, set_seed
-    from c2al_tf.models.protocol import carve_validation, fit, fit_protocol, format_selection
+    from c2al_tf.models.protocol import carve_validation, fit
+    from c2al_tf.models.search import fit_protocol, format_selection
     from c2al_tf.models.training import head_priors
 
     training = train_config(args)  # bad protocol and model flags fail before any work

@@ -85,3 +85,42 @@ def content_buckets(serialized, buckets: int, ignore: Optional[str] = None):
     hashes = tf.where(keep, hashes, tf.zeros_like(hashes))
     total = tf.reduce_sum(tf.reshape(hashes, tf.shape(per_row)), axis=1)[:n]
     return tf.math.floormod(total, tf.constant(int(buckets), tf.int64))
+
+
+def row_buckets(features, buckets: int):
+    """The bucket of one row given as a feature dict (``{name: tensor}``, as a
+    ``tf.data`` pipeline yields before ``batch``): a fingerprint of every feature's name
+    and values, in name order, so the same row lands in the same bucket in every run
+    and any row order. Returns an int64 scalar in ``[0, buckets)``."""
+    import tensorflow as tf
+
+    if not isinstance(features, dict) or not features:
+        raise ValueError("row_buckets takes a non-empty feature dict (one row, before .batch())")
+    parts = []
+    for name in sorted(features):
+        value = tf.convert_to_tensor(features[name])
+        text = value if value.dtype == tf.string else tf.strings.as_string(value, precision=9) \
+            if value.dtype.is_floating else tf.strings.as_string(value)
+        parts.append(tf.strings.reduce_join([tf.constant(name), tf.strings.reduce_join(tf.reshape(text, [-1]),
+                                                                                         separator="\x1f")],
+                                            separator="\x1e"))
+    key = tf.strings.reduce_join(tf.stack(parts), separator="\x1d")
+    return tf.strings.to_hash_bucket_fast(key, int(buckets))
+
+
+def split_validation(dataset, fraction: float, buckets: int = 10_000):
+    """``(fit, validation)``: the rows of an unbatched ``tf.data`` pipeline of
+    ``(features, ...)`` (or feature dicts) split by :func:`row_buckets`, the validation
+    part about ``fraction`` of them. The same rows are held out in every epoch and run,
+    whatever the order of the rows (the protocol's carve-out, for a user's pipeline)."""
+    import tensorflow as tf
+
+    if not 0 < float(fraction) < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    cut = int(round(float(fraction) * buckets))
+
+    def held_out(*element):
+        features = element[0]
+        return row_buckets(dict(features), buckets) < cut
+
+    return (dataset.filter(lambda *e: tf.logical_not(held_out(*e))), dataset.filter(held_out))

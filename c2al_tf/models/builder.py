@@ -39,6 +39,7 @@ from c2al_tf.layers import AttentionFM, CategoricalEmbeddings, MixtureOfExperts,
 from c2al_tf.models import encoders
 from c2al_tf.models.config import DEFAULT_AUX_WEIGHT, ENCODERS, PRIMARY, ModelConfig  # noqa: F401
 from c2al_tf.models.features import FeatureSpec
+from c2al_tf.models.heads import add_cohort_heads
 from c2al_tf.models.multihead import MultiHeadModel  # noqa: F401  (registered; imported here for callers)
 
 
@@ -164,23 +165,25 @@ def _build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[
     h, attention = encode(x, flat, config)
     representation = encoders.mlp(h, config.mlp_units, config.dropout, "mlp")
     encoder = tf.keras.Model(inputs, representation, name="encoder")
-    logits, outputs = {}, {}
-    heads = [PRIMARY] + names
     tasks = None
     if config.mmoe_experts:
-        tasks = MixtureOfExperts(int(config.mmoe_experts), int(config.mmoe_units), len(heads),
+        tasks = MixtureOfExperts(int(config.mmoe_experts), int(config.mmoe_units), 1 + len(names),
                                  name="mmoe")(representation)
-    for t, name in enumerate(heads):
+    _, primary = _head(PRIMARY, priors.get(PRIMARY), tasks[0] if tasks is not None else representation)
+    serving = tf.keras.Model(inputs, primary, name="c2al_serving")
+
+    def tower(name, h):
         if tasks is not None:
-            tower = tasks[t]
-        elif name == PRIMARY or not config.aux_tower:
-            tower = representation
-        else:  # --aux-tower: each auxiliary head reads its own small MLP on h (the primary reads h itself)
-            tower = encoders.mlp(representation, config.aux_tower, config.dropout, f"{_safe(name)}_tower")
-        logits[name], outputs[name] = _head(name, priors.get(name), tower)
-    training = MultiHeadModel(inputs, outputs, name="c2al_training", heads=[PRIMARY] + names,
-                              head_weights=[1.0] + [config.weight_for(c) for c in cohorts],
-                              aux_warmup_steps=int(config.aux_warmup_steps),
-                              gradient_projection=bool(config.gradient_projection))
-    serving = tf.keras.Model(inputs, outputs[PRIMARY], name="c2al_serving")
-    return C2ALModel(spec, config, cohorts, training, serving, encoder, attention)
+            return tasks[1 + names.index(name)]
+        if config.aux_tower:  # --aux-tower: each auxiliary head reads its own small MLP on h
+            return encoders.mlp(h, config.aux_tower, config.dropout, f"{_safe(name)}_tower")
+        return h
+
+    # the auxiliary heads and the fused loss: the public API users call on their own models
+    heads = add_cohort_heads(serving, cohorts, representation=representation,
+                             aux_weight={c["aux_label"]: config.weight_for(c) for c in cohorts},
+                             priors={n: priors[n] for n in names if n in priors}, aux_tower=tower,
+                             check_features=False, name="c2al_training",
+                             aux_warmup_steps=int(config.aux_warmup_steps),
+                             gradient_projection=bool(config.gradient_projection))
+    return C2ALModel(spec, config, cohorts, heads.training_model, serving, encoder, attention)

@@ -34,7 +34,7 @@ import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import numpy as np
 import tensorflow as tf
 
-from c2al_tf.cohorts.spec import CohortSpec
+from c2al_tf.cohorts.spec import CohortSpec, predicate_features
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.models.config import PRIMARY
 from c2al_tf.models.multihead import MultiHeadModel
@@ -182,16 +182,10 @@ def cohort_labels(features: Mapping[str, Any], label, cohorts) -> Dict[str, Any]
     return tf_aux_labels(label, features, cohorts)
 
 
-def _predicate_features(predicate) -> List[str]:
-    if "all" in predicate:
-        return [f for p in predicate["all"] for f in _predicate_features(p)]
-    return [predicate["feature"]]
-
-
 def _check_features(cohorts, available, where: str) -> None:
     names = set(available)
     for c in cohorts:
-        for f in _predicate_features(c["predicate"]):
+        for f in predicate_features(c["predicate"]):
             if f not in names:
                 raise C2ALInputError(f"cohort '{c.get('name', c['aux_label'])}' is defined on feature '{f}', which "
                                      f"{where} do not have ({', '.join(sorted(map(str, names))[:20])}); mine "
@@ -214,6 +208,11 @@ class CohortModel:
     def compile(self, optimizer="adam", **kwargs) -> None:
         """Compiles the training model (its loss is the fused multi-head loss)."""
         self.training_model.compile(optimizer=optimizer, **kwargs)
+
+    def ensure_compiled(self) -> None:
+        """Compiles with Adam once, unless the training model is compiled already."""
+        if getattr(self.training_model, "optimizer", None) is None:
+            self.compile()
 
 
 def _is_sigmoid(activation) -> bool:
@@ -274,7 +273,8 @@ def _representation(model: tf.keras.Model, representation):
 
 def add_cohort_heads(model: tf.keras.Model, cohorts, representation: Union[str, Any, None] = None,
                      aux_weight: Union[float, Mapping[str, float]] = DEFAULT_LAMBDA,
-                     priors: Optional[Mapping[str, float]] = None, aux_tower=None, **training_options) -> CohortModel:
+                     priors: Optional[Mapping[str, float]] = None, aux_tower=None, check_features: bool = True,
+                     name: Optional[str] = None, **training_options) -> CohortModel:
     """Adds one auxiliary head per cohort to a functional Keras ranking model.
 
     Args:
@@ -286,6 +286,10 @@ def add_cohort_heads(model: tf.keras.Model, cohorts, representation: Union[str, 
       aux_weight: lambda for every head, or a mapping cohort name / aux label -> lambda.
       priors: aux label -> the head's training positive rate (each bias starts at its logit).
       aux_tower: optional ``callable(aux_label, h) -> tensor`` between ``h`` and a head.
+      check_features: refuse a cohort whose predicate reads a feature the model does not
+        take (its labels could not be computed from the model's inputs). ``False`` when
+        the labels come from the CohortMiner's ``aux__*`` features.
+      name: the training model's name (default ``<model name>_c2al``).
       **training_options: ``aux_warmup_steps``, ``gradient_projection`` of
         :class:`~c2al_tf.models.multihead.MultiHeadModel`.
 
@@ -298,11 +302,11 @@ def add_cohort_heads(model: tf.keras.Model, cohorts, representation: Union[str, 
                              "subclassed model use CohortHeads in its train step or compute_loss")
     logit, probability = _primary_logit(model)
     h = _representation(model, representation)
-    if cohorts:
+    if cohorts and check_features:
         names = list(model.input) if isinstance(model.input, Mapping) else list(model.input_names)
         _check_features(cohorts, names, f"the inputs of model '{model.name}'")
     return _assemble(model.inputs, logit, probability, h, cohorts, aux_weight, priors, model, aux_tower,
-                     training_options, name=f"{model.name}_c2al")
+                     training_options, name=name or f"{model.name}_c2al")
 
 
 def add_cohort_heads_to_encoder(encoder: tf.keras.Model, primary_head, cohorts,

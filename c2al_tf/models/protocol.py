@@ -33,16 +33,14 @@ from c2al_tf.errors import C2ALInputError
 from c2al_tf.models.features import VOCAB_BUDGET
 
 DEFAULT_AUX_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
-SIGNIFICANCE = 0.05  # family-wise error of "some lambda > 0 beats lambda 0" (one-sided, fixed sequence)
 LOSS_EPSILON = 1e-7  # probabilities are clipped to [eps, 1 - eps] in the per-row logloss (Keras' epsilon)
-NE_TOLERANCE = 0.0  # the pipeline's gate: C2AL's overall NE may not exceed the baseline's ("not worse")
 VALIDATION_SEED = 20240
 
 
-def _weights(values) -> Tuple[float, ...]:
+def _weights(values, name: str = "aux_weights") -> Tuple[float, ...]:
     out = sorted({float(v) for v in values} | {0.0})
     if any(not np.isfinite(v) or v < 0 for v in out):
-        raise C2ALInputError(f"--aux-weight values must be finite and >= 0, got {list(values)}")
+        raise C2ALInputError(f"{name} values must be finite and >= 0, got {list(values)}")
     return tuple(out)
 
 
@@ -103,19 +101,6 @@ class TrainConfig:
         return d
 
 
-def parse_aux_weights(text: str) -> Tuple[Tuple[float, ...], bool]:
-    """``"0.3"`` -> fixed lambda 0.3 (no selection); ``"0,0.1,0.3"`` -> chosen on
-    validation among those (0 always included). Returns (values, select)."""
-    try:
-        values = [float(v) for v in str(text).split(",") if v.strip()]
-    except ValueError:
-        raise C2ALInputError(f"--aux-weight takes a number or a comma list of numbers, got '{text}'") from None
-    if not values:
-        raise C2ALInputError("--aux-weight needs at least one value")
-    _weights(values)  # the same check as TrainConfig's
-    return tuple(values), len(values) > 1
-
-
 def carve_validation(table, fraction: float, seed: int = VALIDATION_SEED):
     """(fit, validation): a random ``fraction`` of ``table``'s rows (fixed ``seed``).
     Refuses a validation split without positives or without negatives: early
@@ -170,30 +155,6 @@ def validation_row_losses(model, val) -> Optional[np.ndarray]:
         p = model.serving_model(batch[0], training=False)
         out.append(row_logloss(batch[1][PRIMARY].numpy(), p.numpy()).astype(np.float32))
     return np.concatenate(out) if out else None
-
-
-def compare_to_baseline(losses, baseline, alpha: float = SIGNIFICANCE) -> Dict[str, Any]:
-    """The paired evidence that a candidate beats the baseline on validation.
-
-    With ``d_i = losses_i - baseline_i`` over the n validation rows (the same rows in
-    the same order), ``mean = mean(d)``, ``se = sd(d) / sqrt(n)`` and ``z`` the normal
-    quantile at ``1 - alpha``, the interval is ``mean +- z * se`` (two-sided at
-    ``1 - 2 alpha``: 90% for alpha 0.05) and the candidate is ``significant`` when its
-    upper end, the one-sided ``1 - alpha`` bound, is below zero. Returns ``diff``
-    (mean), ``low``, ``high``, ``relative`` (mean / baseline mean) and ``significant``.
-    """
-    from scipy.stats import norm
-
-    a = np.asarray(losses, np.float64).reshape(-1)
-    b = np.asarray(baseline, np.float64).reshape(-1)
-    if len(a) != len(b) or len(a) < 2:
-        raise ValueError(f"compare_to_baseline: {len(a)} and {len(b)} row losses; need the same rows, at least 2")
-    d = a - b
-    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
-    z = float(norm.ppf(1 - alpha))
-    low, high = mean - z * se, mean + z * se
-    return {"diff": mean, "low": low, "high": high, "relative": mean / float(b.mean()) if b.mean() else None,
-            "significant": bool(high < 0)}
 
 
 def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitResult:
@@ -254,156 +215,3 @@ def fit(model, fit_table, val_table, config: TrainConfig, seed: int = 0,
     ds = make_dataset(model, fit_table, config.batch_size, True, seed, sample_weights, aux_override)
     val = make_dataset(model, val_table, config.batch_size, False) if val_table is not None else None
     return fit_datasets(model, ds, val, config, verbose)
-
-
-def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], candidates: Sequence[float],
-           trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
-           on_candidate: Optional[Callable[[float, FitResult], None]] = None, alpha: float = SIGNIFICANCE):
-    """Builds and trains (``train(lam, model)``) lambda 0, then the candidates > 0 in
-    increasing order while each beats lambda 0 on evidence (:func:`compare_to_baseline`
-    on the per-row validation losses): the first that does not ends the search, and
-    the larger ones are not trained. Among those that pass, the lowest validation
-    logloss wins; otherwise lambda 0. ``trained`` supplies candidates already fit
-    (e.g. the baseline for lambda = 0). Returns ``(model, lam, result, table)``,
-    ``table`` listing every candidate's lambda, validation logloss, epochs kept and,
-    for lambda > 0, its paired difference to lambda 0 with its interval; a candidate
-    the search did not reach has ``trained: False`` and no loss."""
-    candidates = sorted({float(c) for c in candidates} | {0.0})
-    stopped = False
-    best = None  # (score, model, lam, result): lambda 0 until a candidate wins on evidence
-    base_rows = None
-    table = []
-    for lam in candidates:
-        if stopped:
-            table.append({"aux_weight": lam, "val_logloss": None, "epochs": None, "trained": False})
-            continue
-        if trained and lam in trained:
-            model, result = trained[lam]
-        else:
-            model = build(lam)
-            result = train(lam, model)
-        row = {"aux_weight": lam, "val_logloss": result.val_logloss, "epochs": result.best_epoch}
-        score = result.val_logloss if result.val_logloss is not None else np.inf
-        if lam == 0:
-            base_rows = result.val_losses
-            best = (score, model, lam, result)
-        else:
-            evidence = None
-            if base_rows is not None and result.val_losses is not None:
-                evidence = compare_to_baseline(result.val_losses, base_rows, alpha)
-                row.update(evidence)
-            else:
-                row["significant"] = False
-            stopped = not row["significant"]
-            if evidence is not None and evidence["significant"] and (best[2] == 0 or score < best[0]):
-                best = (score, model, lam, result)
-            else:
-                del model  # only the chosen candidate (and the baseline) stay in memory
-        table.append(row)
-        if on_candidate:
-            on_candidate(lam, result)
-    _, model, lam, result = best
-    return model, lam, result, table
-
-
-def format_selection(table: Sequence[Mapping[str, Any]], chosen: float) -> List[str]:
-    """Lines for the console: each lambda's validation logloss and, against lambda 0,
-    its paired difference with the interval the choice used, then the verdict."""
-    lines = []
-    skipped = [r["aux_weight"] for r in table if r.get("trained") is False]
-    for r in table:
-        if r.get("trained") is False:
-            continue
-        text = f"lambda {r['aux_weight']:<4g} validation logloss {r['val_logloss']:.5f}"
-        if r["aux_weight"] > 0 and r.get("diff") is not None:
-            text += (f"  vs 0: {r['diff']:+.5f} [{r['low']:+.5f}, {r['high']:+.5f}]"
-                     f"{'  significant' if r['significant'] else ''}")
-        lines.append(text + ("  <- chosen" if r["aux_weight"] == chosen else ""))
-    if skipped:
-        lines.append(f"lambda {', '.join(format(w, 'g') for w in skipped)} not trained: lambdas are tested in "
-                     f"increasing order and the search stops at the first without evidence")
-    if chosen == 0 and any(r["aux_weight"] > 0 for r in table):
-        lines.append("no lambda > 0 beat lambda 0 by more than its noise (90% interval below zero), so C2AL "
-                     "returns the baseline")
-    return lines
-
-
-def fit_protocol(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], config: TrainConfig,
-                 with_heads: bool, trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
-                 on_candidate: Optional[Callable[[float, FitResult], None]] = None):
-    """The protocol's lambda step for every trainer: with auxiliary heads and a grid,
-    :func:`select` among the candidates; otherwise train the one lambda (0 without
-    heads). A lambda found in ``trained`` is not trained again (e.g. the baseline,
-    when no cohort was mined). Returns ``(model, lam, result, table or None)``."""
-    if with_heads and config.select_aux_weight:
-        return select(build, train, config.candidates, trained=trained, on_candidate=on_candidate)
-    lam = config.candidates[-1] if with_heads else 0.0
-    if trained and lam in trained:
-        model, result = trained[lam]
-        return model, lam, result, None
-    model = build(lam)
-    return model, lam, train(lam, model), None
-
-
-def per_head_grid(candidates: Sequence[float], start: float) -> Tuple[float, ...]:
-    """The lambdas one head tries in :func:`select_per_head`: 0, ``start`` and the
-    next larger candidate (``candidates`` sorted): switch the head off, keep it, or
-    weigh it one step more."""
-    above = sorted(float(c) for c in candidates if float(c) > float(start))
-    return tuple(sorted({0.0, float(start)} | set(above[:1])))
-
-
-def select_per_head(build: Callable[[Tuple[float, ...]], Any], train: Callable[[Tuple[float, ...], Any], FitResult],
-                    heads: int, candidates: Sequence[float], start: float,
-                    known: Optional[Mapping[Tuple[float, ...], Tuple[Any, Any]]] = None):
-    """Per-head lambda by coordinate search on validation logloss.
-
-    From ``(start, ..., start)`` (``heads`` auxiliary heads), each head in turn tries
-    the other values of :func:`per_head_grid` with the other heads fixed, and the
-    vector moves when validation logloss goes down (strictly). The all-zero vector
-    (no auxiliary head: the baseline) is always compared last, so the search never
-    returns a model worse on validation than the baseline. ``known`` maps vectors
-    already trained to ``(model or None, FitResult or val_logloss)`` (e.g. the
-    baseline and the joint-lambda candidates); a winner known without its model is trained again
-    (training is deterministic per seed). ``build(w)`` builds the model of the vector
-    ``w`` and ``train(w, model)`` fits it.
-
-    Returns ``(model, weights, result or None, table)``; ``table`` lists every vector
-    looked at with its validation logloss.
-    """
-    if heads < 1:
-        raise ValueError("select_per_head needs at least one auxiliary head")
-    seen: Dict[Tuple[float, ...], Tuple[Any, Any, float]] = {}
-    for w, (model, known_result) in (known or {}).items():
-        result = known_result if isinstance(known_result, FitResult) else None
-        loss = result.val_logloss if result is not None else known_result
-        seen[tuple(float(v) for v in w)] = (model if result is not None else None, result,
-                                            np.inf if loss is None else float(loss))
-
-    def score(w):
-        if w not in seen:
-            model = build(w)
-            result = train(w, model)
-            seen[w] = (model, result, np.inf if result.val_logloss is None else float(result.val_logloss))
-        return seen[w][2]
-
-    current = (float(start),) * heads
-    best = score(current)
-    for h in range(heads):
-        for value in per_head_grid(candidates, start):
-            if value == current[h]:
-                continue
-            trial = current[:h] + (value,) + current[h + 1:]
-            loss = score(trial)
-            if loss < best:
-                current, best = trial, loss
-    zero = (0.0,) * heads
-    if score(zero) <= best:  # ties go to the baseline
-        current, best = zero, seen[zero][2]
-    model, result, _ = seen[current]
-    if model is None:
-        model = build(current)
-        result = train(current, model)
-    table = [{"aux_weights": list(w), "val_logloss": None if not np.isfinite(v[2]) else v[2]}
-             for w, v in seen.items()]
-    return model, current, result, table
