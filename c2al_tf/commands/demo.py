@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 DEMO_SCENARIO = "interaction"
-DEMO_ROWS = 120_000
+DEMO_ROWS = 160_000
 
 
 def register(sub) -> None:
