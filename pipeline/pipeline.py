@@ -18,6 +18,7 @@ every exported model (its ``serving_default`` takes raw tf.Examples).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Dict, List, Optional
 
@@ -32,6 +33,7 @@ from c2al_tf.models.protocol import TrainConfig
 from c2al_tf.names import MEMBERSHIP_FEATURE
 from components.cohort_miner import CohortMiner
 from pipeline.evaluation import NE_TOLERANCE, eval_config
+from pipeline.trainer_config import TrainerConfig
 
 RUN_FN = "pipeline.trainer_module.run_fn"
 PREPROCESSING_FN = "pipeline.transform_module.preprocessing_fn"
@@ -136,9 +138,8 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
     props = mining.to_properties()
     training = training if training is not None else TrainConfig()
     trainer_cls, remote = trainer_class(cluster)
-    config: Dict = {"label": label, "model": model, "seed": seed, "categorical": list(categorical or []),
-                    "embedding_l2": float(embedding_l2),
-                    **training.to_dict(), **remote}
+    config = TrainerConfig(label=label, model=model, seed=seed, categorical=list(categorical or []),
+                           embedding_l2=float(embedding_l2), training=training, platform=remote)
 
     transform = tfx.components.Transform(
         examples=gen.outputs["examples"], schema=schema.outputs["schema"], preprocessing_fn=PREPROCESSING_FN,
@@ -151,7 +152,7 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
         return trainer_cls(
             run_fn=RUN_FN, examples=examples, schema=schema.outputs["schema"], transform_graph=graph,
             train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
-            custom_config={**config, "baseline": True}).with_id("BaselineTrainer")
+            custom_config=dataclasses.replace(config, baseline=True).to_custom_config()).with_id("BaselineTrainer")
 
     # mining by a model's predictions or residuals needs the baseline first, trained on the
     # raw examples (it reads no auxiliary label); mining by statistics or pairwise needs no model
@@ -169,7 +170,7 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
         run_fn=RUN_FN, examples=miner.outputs["output_examples"], schema=schema.outputs["schema"],
         transform_graph=graph, base_model=baseline.outputs["model"],
         train_args=tfx.proto.TrainArgs(num_steps=0), eval_args=tfx.proto.EvalArgs(num_steps=0),
-        custom_config=config)
+        custom_config=config.to_custom_config())
     evaluator = tfx.components.Evaluator(
         examples=miner.outputs["output_examples"], model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"], eval_config=eval_config(label, ne_tolerance))

@@ -2,13 +2,9 @@
 ``custom_config["baseline"]``, the same encoder without auxiliary heads) from the
 CohortMiner's Examples and exports the serving SavedModel.
 
-custom_config keys: label (required), baseline (bool), model (attention_fm | dhen |
-dcn | fm | mlp), embedding_l2 (:class:`c2al_tf.models.config.ModelConfig`'s default
-when absent), seed, categorical (list), vocab_rows (without a Transform: rows
-read to build vocabularies and normalization, default 200000), and the training protocol's
-fields (:class:`c2al_tf.models.protocol.TrainConfig`: epochs, batch_size,
-early_stopping, patience, validation_fraction, validation_seed, aux_weights,
-select_aux_weight, strategy; defaults from that class).
+custom_config: :class:`pipeline.trainer_config.TrainerConfig` (label, baseline, model,
+embedding_l2, seed, categorical, vocab_rows, and the protocol's
+:class:`c2al_tf.models.protocol.TrainConfig` fields); an unknown key is refused.
 
 Distribution: ``strategy`` ("auto" by default) picks the ``tf.distribute``
 strategy (:mod:`c2al_tf.models.distribute`): on Kubeflow/Vertex with several
@@ -68,6 +64,7 @@ from pipeline.runner import verbose  # noqa: E402
 from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets  # noqa: E402
 from c2al_tf.models.search import fit_protocol, format_selection  # noqa: E402
 from c2al_tf.models.training import head_priors  # noqa: E402
+from pipeline.trainer_config import TrainerConfig  # noqa: E402
 
 COHORTS_FILE = "cohorts.json"
 PRIOR_ROWS = 50_000  # with a transform graph the sample only sets the heads' starting base rates
@@ -179,12 +176,6 @@ def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle
     return distribute.with_shard_policy(ds, distribute.shard_policy(len(files), workers))
 
 
-def train_config(cfg) -> TrainConfig:
-    """The protocol from custom_config; absent keys take TrainConfig's defaults."""
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    return TrainConfig(**{k: v for k, v in cfg.items() if k in fields})
-
-
 def schema_categorical(schema_path, label):
     """Features the schema marks ``int_domain { is_categorical: true }`` (refusing the
     label or a C2AL target marked so: :func:`c2al_tf.data.schema.categorical_features`)."""
@@ -195,20 +186,20 @@ def schema_categorical(schema_path, label):
     return categorical_features(schema_path, label)
 
 
-def _feature_spec(cfg, files, spec_doc, schema_path, transform_output=None):
+def _feature_spec(cfg: TrainerConfig, files, spec_doc, schema_path, transform_output=None):
     """(model FeatureSpec, sample table). With a transform graph the spec is the
     transform's (vocabularies and quantiles over the whole split) and the sample
     (the first :data:`PRIOR_ROWS` records) only gives the heads' starting base
     rates; without one the spec is built from the first ``vocab_rows`` records."""
-    label = cfg["label"]
+    label = cfg.label
     drop = [MEMBERSHIP_FEATURE] + [c["aux_label"] for c in spec_doc.cohorts()]
-    categorical = sorted(set(cfg.get("categorical", [])) | set(schema_categorical(schema_path, label)))
-    rows = int(cfg.get("vocab_rows", 200_000))
+    categorical = sorted(set(cfg.categorical) | set(schema_categorical(schema_path, label)))
+    rows = int(cfg.vocab_rows)
     sample = read_tfrecord(files, label, categorical=[c for c in categorical if c != label], drop=drop,
                            max_rows=min(rows, PRIOR_ROWS) if transform_output is not None else rows)
     if transform_output is not None:
         return transform_spec(transform_output, label), sample
-    vocab_budget = train_config(cfg).vocab_budget
+    vocab_budget = cfg.training.vocab_budget
     return FeatureSpec.from_table(sample, vocab_budget=vocab_budget), sample
 
 
@@ -241,7 +232,7 @@ def _transform_output(fn_args):
     return tft.TFTransformOutput(path)
 
 
-def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, strategy, baseline=None,
+def _train(cfg: TrainerConfig, files, spec, sample, cohorts, training: TrainConfig, seed: int, strategy, baseline=None,
            parse=None):
     """Trains under the protocol (each model built under ``strategy``); returns
     (model, lambda, FitResult, candidates table). ``baseline``: the lambda = 0
@@ -252,8 +243,7 @@ def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, 
         set_seed(seed)
         heads = cohorts if lam > 0 else []
         with strategy.scope():
-            config = ModelConfig(model=cfg.get("model", "attention_fm"), aux_weight=lam,
-                                 **({"embedding_l2": float(cfg["embedding_l2"])} if "embedding_l2" in cfg else {}))
+            config = ModelConfig(model=cfg.model, aux_weight=lam, embedding_l2=float(cfg.embedding_l2))
             model = build_model(spec, heads, config, priors=head_priors(heads, sample))
             model.compile()
         return model
@@ -277,18 +267,18 @@ def _train(cfg, files, spec, sample, cohorts, training: TrainConfig, seed: int, 
 
 
 def run_fn(fn_args):
-    cfg = dict(fn_args.custom_config or {})
-    seed = int(cfg.get("seed", 0))
-    training = train_config(cfg)
+    cfg = TrainerConfig.from_custom_config(fn_args.custom_config)
+    seed = int(cfg.seed)
+    training = cfg.training
     files = _files(fn_args.train_files)
-    spec_doc = load_cohorts(fn_args.train_files, cfg["label"], baseline=bool(cfg.get("baseline")))
+    spec_doc = load_cohorts(fn_args.train_files, cfg.label, baseline=cfg.baseline)
     transform_output = _transform_output(fn_args)
     spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None), transform_output)
     parse = transform_parser(transform_output, spec)[0] if transform_output is not None else None
-    cohorts = [] if cfg.get("baseline") else list(spec_doc.cohorts())
+    cohorts = [] if cfg.baseline else list(spec_doc.cohorts())
     baseline = None
-    if not cfg.get("baseline"):  # the lambda = 0 candidate; with cohorts, scored on this trainer's validation rows
-        evidence = (files, cfg["label"], training.validation_fraction) if cohorts else ()
+    if not cfg.baseline:  # the lambda = 0 candidate; with cohorts, scored on this trainer's validation rows
+        evidence = (files, cfg.label, training.validation_fraction) if cohorts else ()
         baseline = _baseline_candidate(getattr(fn_args, "base_model", None), *evidence)
     strategy = distribute.make_strategy(training.strategy)
     try:
@@ -308,8 +298,8 @@ def run_fn(fn_args):
         copy_tree(fn_args.base_model, fn_args.serving_model_dir)
     else:
         export_saved_model(model, fn_args.serving_model_dir, transform_output=transform_output, extra_metadata={
-            "seed": seed, "baseline": bool(cfg.get("baseline")), "aux_weight": lam, "epochs": result.best_epoch,
+            "seed": seed, "baseline": cfg.baseline, "aux_weight": lam, "epochs": result.best_epoch,
             "validation_logloss": result.val_logloss, "selection": selection})
     with tf.io.gfile.GFile(os.path.join(fn_args.serving_model_dir, "assets.extra", "trainer.json"), "w") as f:
-        f.write(json.dumps({"custom_config": cfg, "train_files": files, "training": training.to_dict(),
+        f.write(json.dumps({"custom_config": cfg.to_custom_config(), "train_files": files, "training": training.to_dict(),
                             "aux_weight": lam, "selection": selection}, default=str))
