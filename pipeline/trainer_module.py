@@ -13,7 +13,7 @@ under ``MultiWorkerMirroredStrategy``; each reads its own shard of the
 CohortMiner's files, and only the chief writes ``serving_model_dir``.
 
 Protocol: the validation rows are carved out of the *train* split by a hash of
-each example's features (``validation_fraction`` of them; :func:`in_validation`:
+each example's features (``validation_fraction`` of them; :func:`c2al_tf.data.content_hash.in_validation`:
 in any serialized order and without the auxiliary targets, so the same rows in
 every trainer, epoch, worker and pipeline run, no extra pass over the data); the eval split stays
 for the Evaluator alone. Early stopping watches the primary head's logloss on
@@ -53,11 +53,11 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from c2al_tf.cohorts import CohortSpec  # noqa: E402
-from c2al_tf.data.content_hash import content_buckets  # noqa: E402
+from c2al_tf.data.content_hash import example_records as records  # noqa: E402
 from c2al_tf.data.readers import read_tfrecord  # noqa: E402
 from c2al_tf.data.transform import model_spec as transform_spec, transform_parser  # noqa: E402
 from c2al_tf.export import export_saved_model  # noqa: E402
-from c2al_tf.labels import APPENDED_FEATURES, MEMBERSHIP_FEATURE  # noqa: E402
+from c2al_tf.labels import MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
 from c2al_tf.io_utils import copy_tree  # noqa: E402
 from pipeline.runner import verbose  # noqa: E402
@@ -89,41 +89,6 @@ def load_cohorts(train_patterns, label: str, baseline: bool = False):
             return CohortSpec.from_pairs(label, [], method="manual")
         raise ValueError(f"{path} not found: the Trainer's examples must come from CohortMiner")
     return CohortSpec.load(path)
-
-
-HASH_BUCKETS = 10_000
-
-
-CARVE_BATCH = 4096
-
-
-def in_validation(serialized, fraction: float):
-    """``[n]`` serialized examples -> ``[n]`` bool, True for the rows held out for
-    validation: a hash of each row's features (names and values, in any serialized
-    order; the auxiliary targets left out, :mod:`c2al_tf.data.content_hash`), so the
-    rows are the same in every trainer (the baseline on ExampleGen's examples, C2AL
-    on the CohortMiner's), epoch, worker and pipeline run."""
-    return content_buckets(serialized, HASH_BUCKETS, APPENDED_FEATURES) < int(round(fraction * HASH_BUCKETS))
-
-
-def records(files, validation_fraction: float = 0.0, part: str = "all"):
-    """The serialized examples of ``files`` in file order; ``part`` "fit" / "validation"
-    keeps the rows outside / inside the hashed validation carve-out, "all" every row."""
-    ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
-    if part in ("fit", "validation"):  # hashed a batch at a time, then filtered row by row
-        want = part == "validation"
-
-        def mark(batch):
-            return batch, tf.equal(in_validation(batch, validation_fraction), want)
-
-        def kept(record, keep):
-            return keep
-
-        def record_of(record, keep):
-            return record
-
-        ds = ds.batch(CARVE_BATCH).map(mark).unbatch().filter(kept).map(record_of)
-    return ds
 
 
 def export_row_losses(export_dir: str, files, label: str, validation_fraction: float,

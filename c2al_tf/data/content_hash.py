@@ -124,3 +124,43 @@ def split_validation(dataset, fraction: float, buckets: int = 10_000):
         return row_buckets(dict(features), buckets) < cut
 
     return (dataset.filter(lambda *e: tf.logical_not(held_out(*e))), dataset.filter(held_out))
+
+
+VALIDATION_BUCKETS = 10_000
+CARVE_BATCH = 4096
+
+
+def in_validation(serialized, fraction: float):
+    """``[n]`` serialized examples -> ``[n]`` bool, True for the rows held out for
+    validation: :func:`content_buckets` of each row's features (names and values, in any
+    serialized order; the CohortMiner's targets ``aux__*`` and ``c2al_cohorts`` left
+    out), so the rows are the same in every trainer (a baseline on ExampleGen's
+    examples, C2AL on the CohortMiner's), epoch, worker and pipeline run."""
+    from c2al_tf.labels import APPENDED_FEATURES
+
+    return content_buckets(serialized, VALIDATION_BUCKETS, APPENDED_FEATURES) < int(
+        round(fraction * VALIDATION_BUCKETS))
+
+
+def example_records(files, validation_fraction: float = 0.0, part: str = "all"):
+    """The serialized tf.Examples of GZIP TFRecord ``files`` (an ExampleGen or
+    CohortMiner split) in file order; ``part`` "fit" / "validation" keeps the rows
+    outside / inside the validation carve-out (:func:`in_validation`), "all" every row.
+    The protocol's carve-out for a TFX Trainer."""
+    import tensorflow as tf
+
+    ds = tf.data.TFRecordDataset(files, compression_type="GZIP")
+    if part in ("fit", "validation"):  # hashed a batch at a time, then filtered row by row
+        want = part == "validation"
+
+        def mark(batch):
+            return batch, tf.equal(in_validation(batch, validation_fraction), want)
+
+        def kept(record, keep):
+            return keep
+
+        def record_of(record, keep):
+            return record
+
+        ds = ds.batch(CARVE_BATCH).map(mark).unbatch().filter(kept).map(record_of)
+    return ds
