@@ -68,6 +68,8 @@ class ExperimentConfig:
     split_seed: int = 12345
     variants: Sequence[str] = DEFAULT_VARIANTS
     embedding_l2: float = EMBEDDING_L2  # ModelConfig.embedding_l2 of every variant
+    model_fn: Optional[str] = None  # "package.module:function": the user's model instead of `model`
+    representation: Optional[str] = None  # the layer of model_fn's model the auxiliary heads read
 
 
 def split_indices(rows: int, test_fraction: float, seed: int):
@@ -178,6 +180,17 @@ def _build(spec, config: ExperimentConfig, fit_table, heads, aux_override, aux_w
 
     priors = head_priors([], fit_table)
     priors.update({k: float(v.mean()) for k, v in aux_override.items()})
+    if config.model_fn and model != "dcn":  # the user's model; the dcn variant stays c2al's TFRS peer
+        from c2al_tf.models.builder import build_from_model_fn, load_model_fn
+
+        kept = heads if aux_weight and not isinstance(aux_weight, tuple) else \
+            [h for h, w in zip(heads, aux_weight or ()) if w > 0]
+        weights = ({h["aux_label"]: float(w) for h, w in zip(heads, aux_weight)} if isinstance(aux_weight, tuple)
+                   else None)
+        return build_from_model_fn(spec, load_model_fn(config.model_fn), kept,
+                                   ModelConfig(aux_weight=float(max(aux_weight) if isinstance(aux_weight, tuple)
+                                                                else aux_weight), aux_weights=weights),
+                                   priors, config.representation)
     if isinstance(aux_weight, tuple):
         kept = [(h, w) for h, w in zip(heads, aux_weight) if w > 0]
         heads, per_head = [h for h, _ in kept], {h["aux_label"]: float(w) for h, w in kept}

@@ -56,7 +56,7 @@ def write_markdown(doc: Dict[str, Any], path: str, meta: Dict[str, Any]) -> None
     sp, tc = doc["split"], doc["config"]["train"]
     lines.append(f"- split: {sp['train']:,} train ({sp['fit']:,} fit + {sp['validation']:,} validation) / "
                  f"{sp['test']:,} test rows (fixed seeds {sp['split_seed']}, {sp['validation_seed']}); seeds: "
-                 f"{doc['config']['seeds']}; model `{doc['config']['model']}`")
+                 f"{doc['config']['seeds']}; model `{doc['config'].get('model_fn') or doc['config']['model']}`")
     if tc["early_stopping"]:
         lines.append(f"- protocol: early stopping on validation logloss of the primary head (patience "
                      f"{tc['patience']}, at most {tc['epochs']} epochs, best epoch kept); the test split is "

@@ -279,7 +279,7 @@ def test_identifier_columns_are_not_default_axes_but_can_be_named():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", ["planted", "rate_shift", "interaction", "extremes", "decoys", "int_ids", "null"])
+@pytest.mark.parametrize("scenario", ["planted", "rate_shift", "interaction", "extremes", "decoys", "int_ids", "flips", "null"])
 def test_the_default_miner_finds_every_planted_axis_and_nothing_in_the_null_world(scenario):
     """Every generator world, mined with the defaults (200k rows, typing by the default
     rule): the top pair is the planted axis and its tails lie within 2.5 percentage

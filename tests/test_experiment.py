@@ -157,3 +157,34 @@ def test_verdict_says_plainly_when_c2al_hurts():
 def test_bad_arguments(data, run_cli, args, msg):
     code, _, err = run_cli("experiment", "--data", data / "d.csv", "--label", "click", "--out", data / "bad", *args)
     assert code == 2 and msg in err and not os.path.exists(data / "bad")
+
+
+def test_model_fn_is_refused_in_one_line_when_it_cannot_be_found(tmp_path, run_cli):
+    from c2al_tf.data.synthetic import write_csv
+
+    write_csv(str(tmp_path / "d.csv"), 2000, 0)
+    for fn, message in (("nosuchmodule:f", "model_fn 'nosuchmodule:f': cannot import module 'nosuchmodule'"),
+                        ("examples.model_fns:nope", "model_fn 'examples.model_fns:nope': module 'examples.model_fns' "
+                                                    "has no function 'nope'"),
+                        ("justaname", "model_fn 'justaname': write it as package.module:function")):
+        code, _, err = run_cli("experiment", "--data", tmp_path / "d.csv", "--label", "click", "--out",
+                               tmp_path / "out", "--model-fn", fn)
+        assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_experiment_measures_c2al_on_a_user_model_fn(tmp_path, run_cli):
+    """--model-fn: the user's DCN-v2 (examples/model_fns.py) in the harness; the report
+    names it and C2AL's serving model is the user's model."""
+    from c2al_tf.data.synthetic import write_csv
+
+    write_csv(str(tmp_path / "d.csv"), 30_000, 2, scenario="flips")
+    code, out, err = run_cli("experiment", "--data", tmp_path / "d.csv", "--label", "click", "--out", tmp_path / "e",
+                             "--seeds", "2", "--variants", "baseline,c2al", "--epochs", "2",
+                             "--model-fn", "examples.model_fns:dcn_v2")
+    assert code == 0, err
+    doc = json.loads((tmp_path / "e" / "metrics.json").read_text())
+    assert doc["config"]["model_fn"] == "examples.model_fns:dcn_v2"
+    assert "model `examples.model_fns:dcn_v2`" in (tmp_path / "e" / "report.md").read_text()
+    assert {r["variant"] for r in doc["runs"]} == {"baseline", "c2al"}

@@ -185,3 +185,9 @@ def test_bad_input_is_refused_in_one_line():
     _refused("aux_weight names nobody, which no cohort is", add_cohort_heads, _functional(), COHORTS,
              representation="hidden", aux_weight={"nobody": 1.0})
     _refused(r"CohortHeads takes a representation \[batch, d\]", CohortHeads(COHORTS), tf.zeros([2, 3, 4]))
+
+
+def test_the_representation_defaults_to_the_input_of_the_logit_layer():
+    cm = add_cohort_heads(_functional(), COHORTS)
+    dense = cm.training_model.get_layer("aux__a_high_logit")
+    assert dense.input is cm.serving_model.get_layer("hidden").output

@@ -85,7 +85,7 @@ def _contrast(frame, mask, a, b, inside, control):
     return (rate(a & inside) - rate(b & inside)) - (rate(a & control) - rate(b & control))
 
 
-@pytest.mark.parametrize("scenario", ["rate_shift", "interaction", "extremes", "decoys", "int_ids"])
+@pytest.mark.parametrize("scenario", ["rate_shift", "interaction", "extremes", "decoys", "int_ids", "flips"])
 def test_each_scenario_plants_what_its_truth_says(scenario):
     """Cohort shares match the planted quantiles, and each cohort's surface x category
     and device x category responses have the signs of its coefficients."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-DEMO_SCENARIO = "interaction"
+DEMO_SCENARIO = "flips"
 DEMO_ROWS = 160_000
 
 
@@ -19,8 +19,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scenario", default=DEMO_SCENARIO, metavar="NAME",
                    help=f"generator world (c2al generate --scenario; default {DEMO_SCENARIO}: the 10%% newest and "
-                        "10%% oldest users (tenure_days) respond to two feature interactions the opposite way "
-                        "from everybody else)")
+                        "10%% oldest users (tenure_days) respond to two feature interactions strongly the opposite "
+                        "way from everybody else)")
     p.add_argument("--verbose", action="store_true",
                    help="also show Keras' epoch lines and TensorFlow/TFX warnings (default: stage lines and results)")
     p.add_argument("--pipeline-arg", action="append", default=[], metavar="X",

@@ -31,6 +31,12 @@ def register(sub) -> None:
                    help=f"subset of {', '.join(VARIANTS)} (default: all but the recipe ablations "
                         f"{', '.join(RECIPES)} and per_head)")
     p.add_argument("--test-fraction", type=float, default=0.2)
+    p.add_argument("--model-fn", metavar="MODULE:FUNCTION",
+                   help="your model instead of --model: a function taking c2al's FeatureSpec and returning a "
+                        "functional Keras model on spec.keras_inputs() that ends in the click probability")
+    p.add_argument("--representation", metavar="LAYER",
+                   help="with --model-fn: the layer whose output the auxiliary heads read (default: the input of "
+                        "the logit layer)")
     p.set_defaults(func=run)
 
 
@@ -63,8 +69,15 @@ def run(args) -> int:
     table = read_data(args)
     table.check_trainable("compare models")
     print(f"[experiment] {table.source}: {table.summary()}")
+    if args.model_fn:
+        from c2al_tf.models.builder import load_model_fn
+
+        load_model_fn(args.model_fn)  # refused before any work
+    elif args.representation:
+        raise C2ALInputError("--representation names a layer of --model-fn's model; pass --model-fn too")
     config = ExperimentConfig(seeds=args.seeds, model=args.model, train=training,
-                              test_fraction=args.test_fraction, variants=variants, **model_kwargs)
+                              test_fraction=args.test_fraction, variants=variants, model_fn=args.model_fn,
+                              representation=args.representation, **model_kwargs)
     validation = []
     if cohorts is None:
         train, _ = split(table, config.test_fraction, config.split_seed)

@@ -45,6 +45,8 @@ scenario            mechanism (majority: b -2.0, s +0.8, t 0, h 0 unless said)
                     on age, country and surface (decoys x 3) that carry no conflict
 ``int_ids``         ``user_value`` 10% / 10% as ``rate_shift``, with strong per-item effects
                     (ids x 2.5) on the integer-coded ``item_id``/``item_category``/``store``
+``flips``           ``tenure_days`` 10% / 10% as ``interaction`` with twice the conflict: the tail's
+                    SC is -2.0 (the majority's +0.8), the head's DC -2.0 (the demo's world)
 ``null``            nothing planted: one response for everybody (``user_value`` has no effect)
 ==================  =========================================================================
 """
@@ -111,6 +113,9 @@ WORLDS: Dict[str, World] = {w.name: w for w in [
     World("int_ids", "user_value", "lognormal", 0.10, 0.90, {"s": -0.8, "h": 0.8}, {"b": -0.9, "s": 0.0, "t": 1.0},
           ids=2.5, description="rate_shift's conflicts at 10%/10%, with strong per-item effects on integer-coded "
                                "item_id, item_category and store"),
+    World("flips", "tenure_days", "exponential", 0.10, 0.90, {"s": -2.0}, {"t": -2.0},
+          description="10%/10% of tenure_days, no rate shift: the tail flips surface x category and the head "
+                      "reverses device x category, both strongly (the demo's world)"),
     World("null", None, "lognormal", 0.10, 0.90, {}, {},
           description="nothing planted: user_value has no effect, every row follows one response"),
 ]}

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Union
 
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import numpy as np
@@ -187,3 +187,47 @@ def _build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[
                              aux_warmup_steps=int(config.aux_warmup_steps),
                              gradient_projection=bool(config.gradient_projection))
     return C2ALModel(spec, config, cohorts, heads.training_model, serving, encoder, attention)
+
+
+def load_model_fn(path: str) -> Callable[[FeatureSpec], Any]:
+    """``package.module:function`` -> the function (the working directory is importable).
+    Refused in one line when the module or the function cannot be found."""
+    import importlib
+    import os
+    import sys
+
+    module_name, _, name = str(path).partition(":")
+    if not module_name or not name:
+        raise C2ALInputError(f"model_fn '{path}': write it as package.module:function")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise C2ALInputError(f"model_fn '{path}': cannot import module '{module_name}' ({e})") from None
+    fn = getattr(module, name, None)
+    if not callable(fn):
+        raise C2ALInputError(f"model_fn '{path}': module '{module_name}' has no function '{name}'")
+    return fn
+
+
+def build_from_model_fn(spec: FeatureSpec, model_fn: Callable[[FeatureSpec], Any], cohorts=None,
+                        config: Optional[ModelConfig] = None, priors: Optional[Mapping[str, float]] = None,
+                        representation: Optional[str] = None) -> C2ALModel:
+    """A :class:`C2ALModel` around a user's model: ``model_fn(spec)`` returns a functional
+    Keras model on ``spec.keras_inputs()`` ending in the click probability; the auxiliary
+    heads read ``representation`` (default: the input of its logit layer). Its serving
+    model is the user's model, unchanged."""
+    config = config or ModelConfig()
+    cohorts = _cohort_list(cohorts)
+    model = model_fn(spec)
+    if not isinstance(model, tf.keras.Model):
+        raise C2ALInputError(f"model_fn returned {type(model).__name__}, not a tf.keras.Model")
+    names = [c["aux_label"] for c in cohorts]
+    heads = add_cohort_heads(model, cohorts, representation=representation,
+                             aux_weight={c["aux_label"]: config.weight_for(c) for c in cohorts},
+                             priors={n: priors[n] for n in names if priors and n in priors}, check_features=False,
+                             name="c2al_training")
+    h = heads.training_model.get_layer(f"{names[0]}_logit").input if names else None
+    encoder = tf.keras.Model(model.inputs, h if h is not None else model.outputs[0], name="encoder")
+    return C2ALModel(spec, config, cohorts, heads.training_model, model, encoder, None)

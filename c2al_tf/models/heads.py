@@ -258,10 +258,14 @@ class _PreActivation(tf.keras.layers.Layer):
         return z + self.dense.bias if self.dense.use_bias else z
 
 
-def _representation(model: tf.keras.Model, representation):
-    if representation is None:
-        raise C2ALInputError("representation: name the layer whose output feeds the model's logit (or pass that "
-                             "tensor)")
+def _representation(model: tf.keras.Model, representation, logit):
+    if representation is None:  # the input of the layer that computes the logit
+        layer = logit._keras_history.layer
+        layer = getattr(layer, "dense", layer)  # _PreActivation: the Dense it reads
+        if not isinstance(layer, tf.keras.layers.Dense) or isinstance(layer.input, (list, tuple, dict)):
+            raise C2ALInputError(f"representation: model '{model.name}' computes its logit in layer '{layer.name}', "
+                                 f"not a Dense layer on one tensor; name the layer whose output feeds the logit")
+        return layer.input
     if isinstance(representation, str):
         names = [layer.name for layer in model.layers]
         if representation not in names:
@@ -282,7 +286,8 @@ def add_cohort_heads(model: tf.keras.Model, cohorts, representation: Union[str, 
         (``Dense(1, activation="sigmoid")``, ``Activation("sigmoid")``) or its logit.
       cohorts: a CohortSpec, a cohorts.json path or its cohort dicts.
       representation: the name of the layer (or its output tensor) that feeds the logit:
-        the shared representation ``h`` the auxiliary heads read, ``[batch, d]``.
+        the shared representation ``h`` the auxiliary heads read, ``[batch, d]``. Default:
+        the input of the Dense layer that computes the logit.
       aux_weight: lambda for every head, or a mapping cohort name / aux label -> lambda.
       priors: aux label -> the head's training positive rate (each bias starts at its logit).
       aux_tower: optional ``callable(aux_label, h) -> tensor`` between ``h`` and a head.
@@ -301,7 +306,7 @@ def add_cohort_heads(model: tf.keras.Model, cohorts, representation: Union[str, 
         raise C2ALInputError("add_cohort_heads takes a functional Keras model (built from tf.keras.Input); for a "
                              "subclassed model use CohortHeads in its train step or compute_loss")
     logit, probability = _primary_logit(model)
-    h = _representation(model, representation)
+    h = _representation(model, representation, logit)
     if cohorts and check_features:
         names = list(model.input) if isinstance(model.input, Mapping) else list(model.input_names)
         _check_features(cohorts, names, f"the inputs of model '{model.name}'")
