@@ -20,6 +20,8 @@ from c2al_tf.errors import C2ALInputError
 
 AUX_PREFIX = "aux__"
 MEMBERSHIP_FEATURE = "c2al_cohorts"
+# the CohortSpec file: in the CohortMiner's cohorts artifact and at the root of its Examples artifact
+COHORTS_FILE = "cohorts.json"
 CATEGORICAL_VIEW = "__cat"
 
 

@@ -38,8 +38,8 @@ import os
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from c2al_tf.errors import C2ALInputError
+from c2al_tf.names import COHORTS_FILE
 
-COHORTS_FILE = "cohorts.json"  # written by the CohortMiner at the root of its Examples artifact
 
 
 def miner_cohorts(train_patterns, label: str, baseline: bool = False):
@@ -58,7 +58,7 @@ def miner_cohorts(train_patterns, label: str, baseline: bool = False):
     return CohortSpec.load(path)
 
 
-def _files(patterns) -> List[str]:
+def training_files(patterns) -> List[str]:
     import tensorflow as tf
 
     files = sorted(f for p in patterns for f in tf.io.gfile.glob(p))
@@ -183,7 +183,7 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
     seed = int(cfg.get("seed", 0) if seed is None else seed)
     baseline = bool(cfg.get("baseline", False) if baseline is None else baseline)
     batch_size = int(batch_size or training.batch_size)
-    files = _files(fn_args.train_files)
+    files = training_files(fn_args.train_files)
     cohorts = [] if baseline else list(miner_cohorts(fn_args.train_files, label, baseline).cohorts())
     tft_output = _transform_output(fn_args)
     raw_spec = dict(tft_output.raw_feature_spec())

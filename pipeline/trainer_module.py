@@ -52,7 +52,6 @@ import c2al_tf  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from c2al_tf.cohorts import CohortSpec  # noqa: E402
 from c2al_tf.data.content_hash import example_records as records  # noqa: E402
 from c2al_tf.data.readers import read_tfrecord  # noqa: E402
 from c2al_tf.data.transform import model_spec as transform_spec, transform_parser  # noqa: E402
@@ -65,30 +64,9 @@ from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets  # noqa
 from c2al_tf.models.search import fit_protocol, format_selection  # noqa: E402
 from c2al_tf.models.training import head_priors  # noqa: E402
 from pipeline.trainer_config import TrainerConfig  # noqa: E402
+from c2al_tf.tfx_trainer import training_files, miner_cohorts as load_cohorts  # noqa: E402
 
-COHORTS_FILE = "cohorts.json"
 PRIOR_ROWS = 50_000  # with a transform graph the sample only sets the heads' starting base rates
-
-
-def _files(patterns):
-    files = []
-    for pattern in patterns:
-        files.extend(sorted(tf.io.gfile.glob(pattern)))
-    if not files:
-        raise ValueError(f"no training files match {patterns}")
-    return files
-
-
-def load_cohorts(train_patterns, label: str, baseline: bool = False):
-    """The CohortSpec CohortMiner stored at the root of its Examples artifact. The
-    baseline may read ExampleGen's examples (when the miner needs it first): no cohorts."""
-    split_dir = os.path.dirname(train_patterns[0])
-    path = os.path.join(os.path.dirname(split_dir), COHORTS_FILE)
-    if not tf.io.gfile.exists(path):
-        if baseline:
-            return CohortSpec.from_pairs(label, [], method="manual")
-        raise ValueError(f"{path} not found: the Trainer's examples must come from CohortMiner")
-    return CohortSpec.load(path)
 
 
 def export_row_losses(export_dir: str, files, label: str, validation_fraction: float,
@@ -235,7 +213,7 @@ def run_fn(fn_args):
     cfg = TrainerConfig.from_custom_config(fn_args.custom_config)
     seed = int(cfg.seed)
     training = cfg.training
-    files = _files(fn_args.train_files)
+    files = training_files(fn_args.train_files)
     spec_doc = load_cohorts(fn_args.train_files, cfg.label, baseline=cfg.baseline)
     transform_output = _transform_output(fn_args)
     spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None), transform_output)

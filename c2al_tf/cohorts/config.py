@@ -7,7 +7,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from c2al_tf.errors import C2ALInputError
 
-DIVERGENCES = ("js", "kl", "wasserstein", "cosine")
+from c2al_tf.cohorts.divergence import DIVERGENCES  # noqa: F401  (defined once, with the functions)
 MODES = ("stats", "predictions", "residuals", "pairwise")
 NEEDS_MODEL = ("predictions", "residuals")  # modes that score a baseline model's predictions
 

@@ -25,10 +25,10 @@ from c2al_tf.cohorts.spec import predicate_features
 from c2al_tf.data.arrow import batch_labels
 from c2al_tf.data.records import ReadRecordBatches, WriteRecordBatches, records_to_record_batch, sample_records
 from c2al_tf.labels import AuxSuffixes, label_records
+from c2al_tf.names import COHORTS_FILE
 
 _TELEMETRY = ["C2ALCohortMiner"]
 RAW = "__raw_record__"  # raw-record column of the predictions mode's TFXIO read
-COHORTS_FILE = "cohorts.json"
 SLICED_STATS_FILE = "cohort_statistics.pb"
 RANKING_FILE = "ranking.txt"  # the ranked axes as `c2al mine` prints them
 BATCH = 10_000  # records per batch: per-slice overhead of TFDV dominates on small batches
