@@ -50,7 +50,7 @@ _PUBLIC = {
     "add_cohort_heads_to_encoder": "c2al_tf.models.heads",
     "CohortHeads": "c2al_tf.models.heads",
     "CohortModel": "c2al_tf.models.heads",
-    "cohort_labels": "c2al_tf.models.heads",
+    "cohort_labels": "c2al_tf.labels",
     "with_cohort_labels": "c2al_tf.labels",
     "with_miner_labels": "c2al_tf.labels",
     # the protocol

@@ -15,8 +15,9 @@ from typing import Any, Dict, Iterable, Mapping
 
 import numpy as np
 
-from c2al_tf.cohorts.spec import AUX_PREFIX, cohort_mask, predicate_mask
+from c2al_tf.cohorts.spec import AUX_PREFIX, cohort_mask, predicate_features, predicate_mask
 from c2al_tf.data.arrow import batch_labels
+from c2al_tf.errors import C2ALInputError
 from c2al_tf.names import MEMBERSHIP_FEATURE
 
 
@@ -65,6 +66,33 @@ def tf_aux_labels(label, features: Mapping[str, Any], cohorts: Iterable[Mapping[
             for c in cohorts}
 
 
+def cohort_labels(features: Mapping[str, Any], label, cohorts) -> Dict[str, Any]:
+    """``{aux_label: y * 1[x in C]}`` for a batch of raw features inside TensorFlow
+    (``tf.data`` maps, ``compute_loss``): numeric predicates min inclusive / max
+    exclusive, categorical ones on string values, crosses all of their parts; a
+    missing value (NaN) is in no cohort. A cohort on a feature the batch lacks is
+    refused, naming both."""
+    import tensorflow as tf
+
+    from c2al_tf.cohorts.spec import cohort_list
+
+    cohorts = cohort_list(cohorts)
+    check_cohort_features(cohorts, features, "the features")
+    label = tf.convert_to_tensor(label)
+    return tf_aux_labels(label, features, cohorts)
+
+
+def check_cohort_features(cohorts, available, where: str) -> None:
+    """Refuses a cohort whose predicate reads a feature not in ``available``."""
+    names = set(available)
+    for c in cohorts:
+        for f in predicate_features(c["predicate"]):
+            if f not in names:
+                raise C2ALInputError(f"cohort '{c.get('name', c['aux_label'])}' is defined on feature '{f}', which "
+                                     f"{where} do not have ({', '.join(sorted(map(str, names))[:20])}); mine "
+                                     f"cohorts on the model's own features, or pass the CohortMiner's aux__* labels")
+
+
 def with_cohort_labels(dataset, cohorts, primary: str = "primary"):
     """A ``tf.data`` pipeline of ``(features, label)`` as ``(features, {primary: label,
     aux_label: y * 1[x in C], ...})``, the labels a model from
@@ -72,7 +100,7 @@ def with_cohort_labels(dataset, cohorts, primary: str = "primary"):
     cohort's predicate (for users who skip the CohortMiner). ``cohorts``: a CohortSpec,
     a cohorts.json path or its cohort dicts. A ``(features, label, weight)`` pipeline
     keeps its weight for every head."""
-    from c2al_tf.models.heads import cohort_labels, cohort_list
+    from c2al_tf.cohorts.spec import cohort_list
 
     cohorts = cohort_list(cohorts)
 
@@ -92,7 +120,7 @@ def with_miner_labels(dataset, label: str, cohorts=None, primary: str = "primary
     ``c2al_cohorts``, the slicing feature). With ``cohorts`` only their aux labels are
     kept, and a missing one is refused naming it."""
     from c2al_tf.errors import C2ALInputError
-    from c2al_tf.models.heads import cohort_list
+    from c2al_tf.cohorts.spec import cohort_list
 
     wanted = [c["aux_label"] for c in cohort_list(cohorts)] if cohorts is not None else None
     spec = dataset.element_spec

@@ -215,3 +215,20 @@ def _short(error) -> str:
         return "not a valid predicate: use {feature, min, max}, {feature, in: [...]} or {all: [...]}"
     msg = error.message
     return msg if len(msg) < 160 else msg[:157] + "..."
+
+
+def cohort_list(cohorts) -> List[Dict[str, Any]]:
+    """The cohort dicts (``name``, ``aux_label``, ``predicate``...) of a CohortSpec,
+    a path to a cohorts.json, or a list of cohort dicts."""
+    if cohorts is None:
+        return []
+    if isinstance(cohorts, str):
+        cohorts = CohortSpec.load(cohorts)
+    if isinstance(cohorts, CohortSpec):
+        return list(cohorts.cohorts())
+    out = list(cohorts)
+    for c in out:
+        if not isinstance(c, Mapping) or "aux_label" not in c or "predicate" not in c:
+            raise C2ALInputError(f"cohorts: each cohort needs 'aux_label' and 'predicate' (a CohortSpec's "
+                                 f"cohorts()), got {c!r}")
+    return out

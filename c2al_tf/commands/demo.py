@@ -56,7 +56,14 @@ def pipeline_arguments(args, data: str, out: str):
     """The demo's 'c2al pipeline run', parsed by that command's own parser (its flags
     and defaults live in one place). Beam options start with "--", so each is passed
     as ``--beam-arg=OPTION``."""
-    from c2al_tf.cli import build_parser
+    import argparse
+
+    from c2al_tf.commands import pipeline_cmd
+
+    def build_parser():
+        parser = argparse.ArgumentParser(prog="c2al")
+        pipeline_cmd.register(parser.add_subparsers(dest="command"))
+        return parser
 
     argv = (["pipeline", "run", "--data", data, "--label", "click", "--root", os.path.join(out, "run"),
              "--seed", str(args.seed)] + [f"--beam-arg={b}" for b in args.beam_arg] + list(args.pipeline_arg)

@@ -34,29 +34,13 @@ import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import numpy as np
 import tensorflow as tf
 
-from c2al_tf.cohorts.spec import CohortSpec, predicate_features
+from c2al_tf.cohorts.spec import cohort_list
+from c2al_tf.labels import check_cohort_features as _check_features, cohort_labels  # noqa: F401  (re-exported)
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.models.config import PRIMARY
 from c2al_tf.models.multihead import MultiHeadModel
 
 DEFAULT_LAMBDA = 0.1  # the smallest non-zero candidate of the protocol's default grid
-
-
-def cohort_list(cohorts) -> List[Dict[str, Any]]:
-    """The cohort dicts (``name``, ``aux_label``, ``predicate``...) of a CohortSpec,
-    a path to a cohorts.json, or a list of cohort dicts."""
-    if cohorts is None:
-        return []
-    if isinstance(cohorts, str):
-        cohorts = CohortSpec.load(cohorts)
-    if isinstance(cohorts, CohortSpec):
-        return list(cohorts.cohorts())
-    out = list(cohorts)
-    for c in out:
-        if not isinstance(c, Mapping) or "aux_label" not in c or "predicate" not in c:
-            raise C2ALInputError(f"cohorts: each cohort needs 'aux_label' and 'predicate' (a CohortSpec's "
-                                 f"cohorts()), got {c!r}")
-    return out
 
 
 def head_weights(cohorts: Sequence[Mapping[str, Any]], aux_weight) -> List[float]:
@@ -166,30 +150,6 @@ class CohortHeads(tf.keras.layers.Layer):
     def get_config(self):
         return {**super().get_config(), "cohorts": self.cohorts, "aux_weight": json.loads(self._aux_weight_json),
                 "priors": json.loads(self._priors_json)}
-
-
-def cohort_labels(features: Mapping[str, Any], label, cohorts) -> Dict[str, Any]:
-    """``{aux_label: y * 1[x in C]}`` for a batch of raw features inside TensorFlow
-    (``tf.data`` maps, ``compute_loss``): numeric predicates min inclusive / max
-    exclusive, categorical ones on string values, crosses all of their parts; a
-    missing value (NaN) is in no cohort. A cohort on a feature the batch lacks is
-    refused, naming both."""
-    from c2al_tf.labels import tf_aux_labels
-
-    cohorts = cohort_list(cohorts)
-    _check_features(cohorts, features, "the features")
-    label = tf.convert_to_tensor(label)
-    return tf_aux_labels(label, features, cohorts)
-
-
-def _check_features(cohorts, available, where: str) -> None:
-    names = set(available)
-    for c in cohorts:
-        for f in predicate_features(c["predicate"]):
-            if f not in names:
-                raise C2ALInputError(f"cohort '{c.get('name', c['aux_label'])}' is defined on feature '{f}', which "
-                                     f"{where} do not have ({', '.join(sorted(map(str, names))[:20])}); mine "
-                                     f"cohorts on the model's own features, or pass the CohortMiner's aux__* labels")
 
 
 @dataclasses.dataclass
