@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-DEMO_SCENARIO = "flips"
-DEMO_ROWS = 160_000
+DEMO_SCENARIO = "interaction"
+DEMO_ROWS = 120_000
 
 
 def register(sub) -> None:

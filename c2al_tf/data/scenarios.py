@@ -46,7 +46,7 @@ scenario            mechanism (majority: b -2.0, s +0.8, t 0, h 0 unless said)
 ``int_ids``         ``user_value`` 10% / 10% as ``rate_shift``, with strong per-item effects
                     (ids x 2.5) on the integer-coded ``item_id``/``item_category``/``store``
 ``flips``           ``tenure_days`` 10% / 10% as ``interaction`` with twice the conflict: the tail's
-                    SC is -2.0 (the majority's +0.8), the head's DC -2.0 (the demo's world)
+                    SC is -2.0 (the majority's +0.8), the head's DC -2.0
 ``null``            nothing planted: one response for everybody (``user_value`` has no effect)
 ==================  =========================================================================
 """
@@ -115,7 +115,7 @@ WORLDS: Dict[str, World] = {w.name: w for w in [
                                "item_id, item_category and store"),
     World("flips", "tenure_days", "exponential", 0.10, 0.90, {"s": -2.0}, {"t": -2.0},
           description="10%/10% of tenure_days, no rate shift: the tail flips surface x category and the head "
-                      "reverses device x category, both strongly (the demo's world)"),
+                      "reverses device x category, both strongly"),
     World("null", None, "lognormal", 0.10, 0.90, {}, {},
           description="nothing planted: user_value has no effect, every row follows one response"),
 ]}
