@@ -187,14 +187,16 @@ def test_train_chooses_lambda_on_validation_with_zero_a_candidate(data, run_cli,
     code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",
                              "--cohorts", spec, "--epochs", 2, "--aux-weight", "0.3,1")
     assert code == 0, err
-    assert "4,500 rows to fit, 500 held out for validation" in out
+    assert "3,750 rows to fit, 1,250 held out for validation" in out
     meta = load_metadata(str(tmp_path / "m"))
     table = meta["selection"]
     assert [r["aux_weight"] for r in table] == [0.0, 0.3, 1.0]
-    best = min(table, key=lambda r: r["val_logloss"])
-    assert meta["aux_weight"] == best["aux_weight"] and meta["validation_logloss"] == best["val_logloss"]
+    # 1 is trained only when 0.3 beat lambda 0 on evidence; the export is the chosen candidate
+    assert table[2].get("trained", True) == bool(table[1]["significant"])
+    chosen = next(r for r in table if r["aux_weight"] == meta["aux_weight"])
+    assert meta["validation_logloss"] == chosen["val_logloss"] and (chosen["aux_weight"] == 0 or chosen["significant"])
     assert 1 <= meta["epochs"] <= 2
-    heads = ["primary"] if best["aux_weight"] == 0 else ["primary", "aux__user_value_head", "aux__user_value_tail"]
+    heads = ["primary"] if chosen["aux_weight"] == 0 else ["primary", "aux__user_value_head", "aux__user_value_tail"]
     assert meta["heads"] == heads
 
 

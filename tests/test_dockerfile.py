@@ -31,3 +31,5 @@ def test_dockerfile_pins_agree_with_constraints():
 def test_compiled_pipeline_names_the_image_the_readme_builds():
     readme = open(os.path.join(REPO, "README.md")).read()
     assert "docker build -t" in readme and "--image" in readme
+    assert "docker build -t" in open(os.path.join(REPO, "docs", "scaling.md")).read() + \
+        open(os.path.join(REPO, "docs", "pipeline.md")).read()
