@@ -19,9 +19,14 @@ Wire the Trainer after the CohortMiner (its ``examples``: the miner's
 ``output_examples``, which carry the ``aux__*`` labels and ``cohorts.json``) and with
 your Transform's ``transform_graph``. A second Trainer with the same module file and
 ``custom_config={"baseline": True}`` gives the Evaluator its baseline (lambda 0, the
-same model without heads); pass its model to the C2AL Trainer as ``base_model`` and,
-when lambda 0 wins (or no cohort was mined), the C2AL Trainer's output is that very
-export, which the Evaluator blesses.
+same model without heads); pass its model to the C2AL Trainer as ``base_model``: that
+export is the lambda 0 candidate (its per-row losses on the same validation rows are
+scored, it is not trained again) and, when lambda 0 wins (or no cohort was mined), the
+C2AL Trainer's output is that very export, which the Evaluator blesses.
+
+c2al's own Trainer module (``pipeline/trainer_module.py``) uses the same pieces:
+:func:`training_files`, :func:`miner_cohorts`, :func:`transform_output`,
+:func:`baseline_candidate` and :func:`return_baseline`.
 
 The Trainer helper: carves validation rows out of the train split by a hash of each
 example's content (:func:`c2al_tf.data.content_hash.example_records`), trains lambda 0
@@ -67,14 +72,63 @@ def training_files(patterns) -> List[str]:
     return files
 
 
-def _transform_output(fn_args):
+def transform_output(fn_args, required: bool = True):
+    """The Transform's output (``tft.TFTransformOutput``) the Trainer was wired with;
+    without one, None, or (``required``) a one-line error saying how to wire it."""
     path = getattr(fn_args, "transform_graph_path", None) or getattr(fn_args, "transform_output", None)
     if not path:
+        if not required:
+            return None
         raise C2ALInputError("train_in_trainer needs the Trainer wired with transform_graph=<your Transform's "
                              "transform_graph>")
     import tensorflow_transform as tft
 
     return tft.TFTransformOutput(path)
+
+
+def export_row_losses(export_dir: str, files, label: str, validation_fraction: float,
+                      batch_size: int = 4096):
+    """An export's primary logloss per validation row of ``files``, scored through its
+    ``serving_default`` on the raw examples, in the order the validation dataset yields
+    them (:func:`c2al_tf.data.content_hash.example_records`, ``part="validation"``):
+    the BaselineTrainer's evidence on this trainer's validation rows, paired with each
+    candidate's."""
+    import numpy as np
+    import tensorflow as tf
+
+    from c2al_tf.data.content_hash import example_records
+    from c2al_tf.models.protocol import row_logloss
+
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    out = []
+    for batch in example_records(files, validation_fraction, "validation").batch(batch_size):
+        p = serve(examples=batch)["probabilities"].numpy()
+        y = tf.io.parse_example(batch, {label: tf.io.FixedLenFeature([], tf.int64)})[label].numpy()
+        out.append(row_logloss(y, p).astype(np.float32))
+    return np.concatenate(out) if out else np.zeros(0, np.float32)
+
+
+def baseline_candidate(fn_args, label: str, files=None, validation_fraction: Optional[float] = None):
+    """The lambda = 0 candidate from the BaselineTrainer's export (``fn_args.base_model``:
+    the same model, data, carve-out and seed, without heads), so the C2AL Trainer does
+    not train it twice: ``{0.0: (None, FitResult)}``, or None without a base model.
+    With ``files`` its per-row losses on those files' validation rows are scored too
+    (the pairing the evidence rule needs)."""
+    import tensorflow as tf
+
+    from c2al_tf.models.protocol import FitResult
+
+    base_model = getattr(fn_args, "base_model", None)
+    path = os.path.join(base_model, "assets.extra", "c2al.json") if base_model else None
+    if not path or not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as f:
+        meta = json.loads(f.read())
+    if meta.get("validation_logloss") is None:
+        return None
+    rows = export_row_losses(base_model, files, label, validation_fraction) if files is not None else None
+    epochs = meta.get("epochs", 0)
+    return {0.0: (None, FitResult(epochs, epochs, meta["validation_logloss"], {}, rows))}
 
 
 def raw_examples_functions(serving_model, tf_transform_output, label: str) -> Dict[str, Any]:
@@ -129,15 +183,17 @@ def export_raw_examples_model(serving_model, tf_transform_output, label: str, ex
     return export_dir
 
 
-def _copy_baseline(base_model: str, serving_model_dir: str, metadata: Dict[str, Any]):
+def return_baseline(fn_args, metadata: Dict[str, Any], why: str):
     """The BaselineTrainer's export as this trainer's result (lambda 0 is that model:
     the Evaluator then compares a model with itself and blesses it), its metadata
-    replaced by this trainer's (the cohorts and the lambda table)."""
+    updated with this trainer's (the cohorts and the lambda table); ``why`` is printed."""
     import tensorflow as tf
 
     from c2al_tf.io_utils import copy_tree
 
-    copy_tree(base_model, serving_model_dir)
+    print(f"[trainer] {why}: the C2AL trainer returns the baseline model", flush=True)
+    serving_model_dir = fn_args.serving_model_dir
+    copy_tree(fn_args.base_model, serving_model_dir)
     path = os.path.join(serving_model_dir, "assets.extra", "c2al.json")
     with tf.io.gfile.GFile(path) as f:
         doc = json.loads(f.read())
@@ -185,7 +241,7 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
     batch_size = int(batch_size or training.batch_size)
     files = training_files(fn_args.train_files)
     cohorts = [] if baseline else list(miner_cohorts(fn_args.train_files, label, baseline).cohorts())
-    tft_output = _transform_output(fn_args)
+    tft_output = transform_output(fn_args)
     raw_spec = dict(tft_output.raw_feature_spec())
     raw_spec.pop(label, None)
     targets = {label: tf.io.FixedLenFeature([], tf.int64)}
@@ -213,18 +269,18 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
         return add_cohort_heads(model_fn(tft_output), cohorts if lam > 0 else [], representation=representation,
                                 aux_weight=lam, priors=priors, check_features=False)
 
-    base_model = getattr(fn_args, "base_model", None)
-    if not cohorts and base_model and not baseline:
-        print("[trainer] no cohort was mined: the C2AL trainer returns the baseline model", flush=True)
-        _copy_baseline(base_model, fn_args.serving_model_dir, {"baseline": False, "cohorts": [], "selection": []})
+    # lambda 0 is the BaselineTrainer's export when there is one: scored, not trained again
+    known = None if baseline else baseline_candidate(fn_args, label, files if cohorts else None,
+                                                     training.validation_fraction)
+    if not cohorts and known:
+        return_baseline(fn_args, {"baseline": False, "cohorts": [], "selection": []}, "the CohortMiner kept no cohort")
         return None
     candidates = training if cohorts else TrainConfig(**{**training.to_dict(), "aux_weights": (0.0,)})
-    result = train_cohort_model(build, data("fit", True), data("validation", False), candidates)
+    result = train_cohort_model(build, data("fit", True), data("validation", False), candidates, trained=known)
     print("\n".join(f"[trainer] {line}" for line in result.summary().splitlines()), flush=True)
-    if result.aux_weight == 0 and base_model and not baseline:
-        print("[trainer] lambda 0 won: the C2AL trainer returns the baseline model", flush=True)
-        _copy_baseline(base_model, fn_args.serving_model_dir, {"baseline": False, "aux_weight": 0.0,
-                                                               "selection": result.table, "cohorts": cohorts})
+    if result.model is None:  # lambda 0 won, and lambda 0 is the baseline's export
+        return_baseline(fn_args, {"baseline": False, "aux_weight": 0.0, "selection": result.table,
+                                  "cohorts": cohorts}, "no lambda > 0 beat lambda 0 on evidence")
         return result
     export_raw_examples_model(result.model.serving_model, tft_output, label, fn_args.serving_model_dir,
                               {"aux_weight": result.aux_weight, "epochs": result.epochs, "baseline": baseline,

@@ -49,7 +49,6 @@ import dataclasses  # noqa: E402
 import json  # noqa: E402
 
 import c2al_tf  # noqa: E402,F401
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from c2al_tf.data.content_hash import example_records as records  # noqa: E402
@@ -58,33 +57,17 @@ from c2al_tf.data.transform import model_spec as transform_spec, transform_parse
 from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.labels import MEMBERSHIP_FEATURE  # noqa: E402
 from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, distribute, set_seed  # noqa: E402
-from c2al_tf.io_utils import copy_tree  # noqa: E402
 from pipeline.runner import verbose  # noqa: E402
-from c2al_tf.models.protocol import FitResult, TrainConfig, fit_datasets  # noqa: E402
+from c2al_tf.models.protocol import TrainConfig, fit_datasets  # noqa: E402
 from c2al_tf.models.search import fit_protocol, format_selection  # noqa: E402
 from c2al_tf.models.training import head_priors  # noqa: E402
 from pipeline.trainer_config import TrainerConfig  # noqa: E402
-from c2al_tf.tfx_trainer import training_files, miner_cohorts as load_cohorts  # noqa: E402
+from c2al_tf.tfx_trainer import (baseline_candidate, miner_cohorts, return_baseline, training_files,  # noqa: E402
+                                 transform_output as wired_transform)
 
 PRIOR_ROWS = 50_000  # with a transform graph the sample only sets the heads' starting base rates
 
 
-def export_row_losses(export_dir: str, files, label: str, validation_fraction: float,
-                      batch_size: int = 4096) -> np.ndarray:
-    """An exported model's primary logloss per validation row of ``files``, scored
-    through its ``serving_default`` on the raw examples, in the order
-    :func:`dataset` yields them (``part="validation"``, no shuffle): the BaselineTrainer's
-    evidence on this trainer's validation rows, paired with each candidate's."""
-    from c2al_tf.models.protocol import row_logloss
-
-    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
-    labels_only = FeatureSpec(label, [], [])
-    out = []
-    for batch in records(files, validation_fraction, "validation").batch(batch_size):
-        p = serve(examples=batch)["probabilities"].numpy()
-        y = labels_only.parse_examples(batch, extra_int64=[label])[label].numpy()
-        out.append(row_logloss(y, p).astype(np.float32))
-    return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
 def dataset(files, spec: FeatureSpec, heads, batch_size: int, seed: int, shuffle: bool = True,
@@ -146,40 +129,15 @@ def _feature_spec(cfg: TrainerConfig, files, spec_doc, schema_path, transform_ou
     return FeatureSpec.from_table(sample, vocab_budget=vocab_budget), sample
 
 
-def _baseline_candidate(base_model, files=None, label=None, validation_fraction=None):
-    """(None, FitResult) of the BaselineTrainer's export, or None without one; with
-    ``files`` its per-row validation losses on those files' validation rows."""
-    if not base_model:
-        return None
-    path = os.path.join(base_model, "assets.extra", "c2al.json")
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as f:
-        meta = json.loads(f.read())
-    if meta.get("validation_logloss") is None:
-        return None
-    rows = None
-    if files is not None:
-        rows = export_row_losses(base_model, files, label, validation_fraction)
-    return None, FitResult(meta.get("epochs", 0), meta.get("epochs", 0), meta["validation_logloss"], {}, rows)
 
 
-def _transform_output(fn_args):
-    """The Transform component's output (``tft.TFTransformOutput``), or None when
-    the Trainer was wired without one."""
-    path = getattr(fn_args, "transform_graph_path", None) or getattr(fn_args, "transform_output", None)
-    if not path:
-        return None
-    import tensorflow_transform as tft
-
-    return tft.TFTransformOutput(path)
 
 
-def _train(cfg: TrainerConfig, files, spec, sample, cohorts, training: TrainConfig, seed: int, strategy, baseline=None,
+def _train(cfg: TrainerConfig, files, spec, sample, cohorts, training: TrainConfig, seed: int, strategy, known=None,
            parse=None):
     """Trains under the protocol (each model built under ``strategy``); returns
-    (model, lambda, FitResult, candidates table). ``baseline``: the lambda = 0
-    candidate already trained (model None: its export)."""
+    (model, lambda, FitResult, candidates table). ``known``: candidates already
+    trained (:func:`c2al_tf.tfx_trainer.baseline_candidate`; model None: an export)."""
     workers = distribute.num_workers(strategy)
 
     def build(lam):
@@ -202,8 +160,7 @@ def _train(cfg: TrainerConfig, files, spec, sample, cohorts, training: TrainConf
               f"{result.best_epoch} of {result.epochs_run}", flush=True)
         return result
 
-    model, lam, result, table = fit_protocol(build, train, training, with_heads=bool(cohorts),
-                                             trained={0.0: baseline} if baseline else None)
+    model, lam, result, table = fit_protocol(build, train, training, with_heads=bool(cohorts), trained=known)
     for line in format_selection(table, lam) if table else []:
         print(f"[trainer] {line}", flush=True)
     return model, lam, result, table
@@ -214,19 +171,18 @@ def run_fn(fn_args):
     seed = int(cfg.seed)
     training = cfg.training
     files = training_files(fn_args.train_files)
-    spec_doc = load_cohorts(fn_args.train_files, cfg.label, baseline=cfg.baseline)
-    transform_output = _transform_output(fn_args)
+    spec_doc = miner_cohorts(fn_args.train_files, cfg.label, baseline=cfg.baseline)
+    transform_output = wired_transform(fn_args, required=False)
     spec, sample = _feature_spec(cfg, files, spec_doc, getattr(fn_args, "schema_path", None), transform_output)
     parse = transform_parser(transform_output, spec)[0] if transform_output is not None else None
     cohorts = [] if cfg.baseline else list(spec_doc.cohorts())
-    baseline = None
-    if not cfg.baseline:  # the lambda = 0 candidate; with cohorts, scored on this trainer's validation rows
-        evidence = (files, cfg.label, training.validation_fraction) if cohorts else ()
-        baseline = _baseline_candidate(getattr(fn_args, "base_model", None), *evidence)
+    # the lambda = 0 candidate is the BaselineTrainer's export; with cohorts, scored on this trainer's validation rows
+    known = None if cfg.baseline else baseline_candidate(fn_args, cfg.label, files if cohorts else None,
+                                                         training.validation_fraction)
     strategy = distribute.make_strategy(training.strategy)
     try:
         model, lam, result, selection = _train(cfg, files, spec, sample, cohorts, training, seed, strategy,
-                                               baseline, parse)
+                                               known, parse)
     except distribute.cluster_errors() as e:
         raise RuntimeError(distribute.lost_worker_message(e)) from None
     if not distribute.is_chief():  # every worker joins the save; only the chief's export is kept
@@ -235,10 +191,8 @@ def run_fn(fn_args):
                 export_saved_model(model, scratch, transform_output=transform_output)
         return
     if model is None:  # lambda 0 won: the baseline's export is this trainer's result
-        why = ("no lambda > 0 beat lambda 0 (no auxiliary head) on evidence" if cohorts
-               else "the CohortMiner kept no cohort")
-        print(f"[trainer] {why}: the C2AL trainer returns the baseline model", flush=True)
-        copy_tree(fn_args.base_model, fn_args.serving_model_dir)
+        return_baseline(fn_args, {"baseline": False, "aux_weight": 0.0, "selection": selection or []},
+                        "no lambda > 0 beat lambda 0 on evidence" if cohorts else "the CohortMiner kept no cohort")
     else:
         export_saved_model(model, fn_args.serving_model_dir, transform_output=transform_output, extra_metadata={
             "seed": seed, "baseline": cfg.baseline, "aux_weight": lam, "epochs": result.best_epoch,

@@ -32,7 +32,7 @@ def test_tfx_own_pipeline_adds_the_miner_the_trainer_helper_and_the_eval_config(
     from c2al_tf.data.synthetic import write_csv
 
     data = tmp_path / "data"
-    write_csv(str(data / "clicks.csv"), 30_000, 1, scenario="interaction")
+    write_csv(str(data / "clicks.csv"), 60_000, 2, scenario="flips")  # the miner finds tenure_days
     out = subprocess.run([sys.executable, os.path.join(REPO, "examples", "tfx_own_pipeline", "own_pipeline.py"),
                           "--data", str(data), "--root", str(tmp_path / "run"), "--epochs", "2"],
                          capture_output=True, text=True, timeout=1500, cwd=REPO)

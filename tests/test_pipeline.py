@@ -149,9 +149,12 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
     # the C2AL trainer chose lambda on validation rows, the baseline being its lambda = 0
     selection = summary["training"]["selection"]
     assert [r["aux_weight"] for r in selection] == [0.0, 0.3, 1.0]
-    # lambda > 0 only on evidence: the lowest validation logloss among the significant candidates, else 0
-    significant = [r for r in selection if r["aux_weight"] > 0 and r["significant"]]
-    assert all("low" in r and "high" in r for r in selection if r["aux_weight"] > 0)
+    # lambda > 0 only on evidence, tested in increasing order: the lowest validation logloss
+    # among the significant candidates, else 0; the search stops at the first without evidence
+    trained = [r for r in selection if r.get("trained", True)]
+    assert all("low" in r and "high" in r for r in trained if r["aux_weight"] > 0)
+    assert all(r["significant"] for r in trained[1:-1])
+    significant = [r for r in trained if r["aux_weight"] > 0 and r["significant"]]
     expected = min(significant, key=lambda r: r["val_logloss"])["aux_weight"] if significant else 0.0
     assert summary["training"]["aux_weight"] == expected
     assert "lambda chosen on the train split's validation rows" in out

@@ -227,7 +227,8 @@ class SearchResult:
 
 
 def train_cohort_model(build: Callable[[float], Any], train_data, validation_data,
-                       config: Optional[TrainConfig] = None, verbose: int = 0) -> SearchResult:
+                       config: Optional[TrainConfig] = None, verbose: int = 0,
+                       trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None) -> SearchResult:
     """The training protocol on a user's own model: each lambda candidate is built by
     ``build(lam)`` (a :class:`~c2al_tf.models.heads.CohortModel`; ``lam = 0`` must give
     the model without auxiliary heads, e.g. ``add_cohort_heads(model, [])``), trained on
@@ -244,6 +245,9 @@ def train_cohort_model(build: Callable[[float], Any], train_data, validation_dat
         never the test rows (:func:`c2al_tf.split_validation`).
       config: :class:`~c2al_tf.models.protocol.TrainConfig` (``aux_weights``, ``epochs``,
         ``patience``...).
+      trained: candidates already fit, ``{lambda: (model or None, FitResult)}`` (e.g. lambda 0
+        from a baseline's export, its ``val_losses`` on the same validation rows); when
+        such a candidate wins, the result's ``model`` is None.
     """
     config = config or TrainConfig()
     if validation_data is None:
@@ -253,5 +257,5 @@ def train_cohort_model(build: Callable[[float], Any], train_data, validation_dat
         return fit_datasets(model, train_data, validation_data, config, verbose)
 
     with_heads = any(c > 0 for c in config.candidates)
-    model, lam, result, table = fit_protocol(build, train, config, with_heads=with_heads)
+    model, lam, result, table = fit_protocol(build, train, config, with_heads=with_heads, trained=trained)
     return SearchResult(model, lam, result.best_epoch, result.val_logloss, table or [])
