@@ -1,8 +1,12 @@
 """The user's own Transform module: a preprocessing_fn written for their model, with no
 c2al code in it. The CohortMiner's aux__* labels pass through untouched because the
 Trainer reads them from the raw examples."""
-import tensorflow as tf
-import tensorflow_transform as tft
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")  # Keras 2 (tf.keras), as the Trainer module uses
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_transform as tft  # noqa: E402
 
 NUMERIC = ["tenure_days", "bid"]
 CATEGORICAL = ["age", "country", "surface", "device"]
