@@ -24,9 +24,9 @@ export is the lambda 0 candidate (its per-row losses on the same validation rows
 scored, it is not trained again) and, when lambda 0 wins (or no cohort was mined), the
 C2AL Trainer's output is that very export, which the Evaluator blesses.
 
-c2al's own Trainer module (``pipeline/trainer_module.py``) uses the same pieces:
-:func:`training_files`, :func:`miner_cohorts`, :func:`transform_output`,
-:func:`baseline_candidate` and :func:`return_baseline`.
+c2al's own Trainer module (``pipeline/trainer_module.py``) is a thin caller of
+:func:`train_in_trainer` too: its ``model_fn`` is c2al's attention-FM, its ``export``
+adds the ``all_heads`` signature and c2al's metadata.
 
 The Trainer helper: carves validation rows out of the train split by a hash of each
 example's content (:func:`c2al_tf.data.content_hash.example_records`), trains lambda 0
@@ -201,9 +201,69 @@ def return_baseline(fn_args, metadata: Dict[str, Any], why: str):
         f.write(json.dumps({**doc, **metadata}, indent=2, default=str))
 
 
-def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, representation: Union[str, Any],
+def label_rate(files, label: str, max_rows: int = 50_000) -> float:
+    """The positive rate of ``label`` over the first ``max_rows`` records of ``files``
+    (the primary head's starting base rate)."""
+    import tensorflow as tf
+
+    from c2al_tf.data.content_hash import example_records
+
+    spec = {label: tf.io.FixedLenFeature([], tf.int64)}
+    total, positives = 0, 0
+    for batch in example_records(files, 0.0, "all").take(max_rows).batch(8192):
+        y = tf.io.parse_example(batch, spec)[label].numpy()
+        total, positives = total + len(y), positives + int(y.sum())
+    return positives / total if total else 0.5
+
+
+def trainer_dataset(files, parse, batch_size: int, seed: int = 0, validation_fraction: float = 0.0,
+                    part: str = "all", shuffle: bool = False, workers: int = 1):
+    """``parse(serialized batch) -> (features, {head: label})`` over the records of
+    ``files``: ``part`` "fit" / "validation" keeps the rows outside / inside the hashed
+    validation carve-out (:func:`c2al_tf.data.content_hash.example_records`), "all"
+    every row. Under a multi-worker strategy (``workers`` > 1) each worker reads its
+    own files when there are at least as many files as workers, else its part of every
+    batch (:func:`c2al_tf.models.distribute.shard_policy`)."""
+    import tensorflow as tf
+
+    from c2al_tf.data.content_hash import example_records
+    from c2al_tf.models import distribute
+
+    ds = example_records(files, validation_fraction, part)
+    if shuffle:
+        ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
+    return distribute.with_shard_policy(ds, distribute.shard_policy(len(files), workers))
+
+
+def example_parser(tf_transform_output, label: str, cohorts):
+    """Serialized raw tf.Examples -> ``(features, {"primary": y, aux_label: y_C})``: the
+    features through the transform graph (the auxiliary targets never are), the labels
+    read untransformed (an ``aux__*`` feature a record lacks reads 0)."""
+    import tensorflow as tf
+
+    from c2al_tf.data.transform import serving_parse_spec
+    from c2al_tf.models.config import PRIMARY
+
+    raw_spec = serving_parse_spec(tf_transform_output, label)
+    targets = {label: tf.io.FixedLenFeature([], tf.int64)}
+    targets.update({c["aux_label"]: tf.io.FixedLenFeature([], tf.int64, default_value=0) for c in cohorts})
+    tft_layer = tf_transform_output.transform_features_layer()
+
+    def parse(serialized):
+        features = dict(tft_layer(tf.io.parse_example(serialized, raw_spec)))
+        features.pop(label, None)
+        parsed = tf.io.parse_example(serialized, targets)
+        return features, {PRIMARY: parsed[label], **{c["aux_label"]: parsed[c["aux_label"]] for c in cohorts}}
+
+    parse.tft_layer = tft_layer
+    return parse
+
+
+def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, representation: Union[str, Any, None] = None,
                      training=None, seed: Optional[int] = None, baseline: Optional[bool] = None,
-                     batch_size: Optional[int] = None):
+                     batch_size: Optional[int] = None, export: Optional[Callable[..., Any]] = None,
+                     record: Optional[Mapping[str, Any]] = None):
     """Trains and exports your model with C2AL from a TFX Trainer's ``run_fn``.
 
     Args:
@@ -213,25 +273,35 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
         transform's outputs, ending in the click probability (or its logit).
       label: the label feature (read untransformed from the raw examples).
       representation: the layer (name) whose output feeds your logit: the auxiliary
-        heads read it.
+        heads read it (default: the input of the Dense layer computing the logit).
       training: a :class:`~c2al_tf.models.protocol.TrainConfig` (lambda candidates,
-        epochs, patience, validation fraction); default: its fields found in
-        ``custom_config``, else its defaults.
+        epochs, patience, validation fraction, ``strategy``); default: its fields
+        found in ``custom_config``, else its defaults.
       seed: defaults to ``custom_config["seed"]`` or 0.
       baseline: train without heads (the Evaluator's baseline); defaults to
         ``custom_config["baseline"]``.
+      export: ``(cohort_model, tf_transform_output, export_dir, metadata) -> None``
+        writes the chosen model (default: :func:`export_raw_examples_model` of its
+        serving model).
+      record: written to ``assets.extra/trainer.json`` beside what was trained
+        (default: the ``custom_config``).
+
+    Distribution: ``training.strategy`` ("auto") picks the ``tf.distribute`` strategy
+    (:mod:`c2al_tf.models.distribute`); under several workers each reads its shard and
+    only the chief's export is kept.
 
     Returns:
-      The :class:`~c2al_tf.models.search.SearchResult` of the lambda search.
+      The :class:`~c2al_tf.models.search.SearchResult` of the lambda search (None when
+      no cohort was mined and the baseline's export is returned).
     """
+    import dataclasses
+
     import tensorflow as tf
 
-    from c2al_tf.data.content_hash import example_records
+    from c2al_tf.models import distribute
     from c2al_tf.models.heads import add_cohort_heads
     from c2al_tf.models.protocol import TrainConfig
     from c2al_tf.models.search import train_cohort_model
-
-    import dataclasses
 
     cfg = dict(getattr(fn_args, "custom_config", None) or {})
     protocol = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -242,48 +312,61 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
     files = training_files(fn_args.train_files)
     cohorts = [] if baseline else list(miner_cohorts(fn_args.train_files, label, baseline).cohorts())
     tft_output = transform_output(fn_args)
-    raw_spec = dict(tft_output.raw_feature_spec())
-    raw_spec.pop(label, None)
-    targets = {label: tf.io.FixedLenFeature([], tf.int64)}
-    targets.update({c["aux_label"]: tf.io.FixedLenFeature([], tf.int64, default_value=0) for c in cohorts})
-    tft_layer = tft_output.transform_features_layer()
-
-    def to_xy(serialized):
-        features = tft_layer(tf.io.parse_example(serialized, {k: v for k, v in raw_spec.items()
-                                                              if not k.startswith("aux__")}))
-        features.pop(label, None)
-        parsed = tf.io.parse_example(serialized, targets)
-        return features, {"primary": parsed[label], **{c["aux_label"]: parsed[c["aux_label"]] for c in cohorts}}
+    parse = example_parser(tft_output, label, cohorts)
+    strategy = distribute.make_strategy(training.strategy)
+    workers = distribute.num_workers(strategy)
 
     def data(part, shuffle):
-        ds = example_records(files, training.validation_fraction, part)
-        if shuffle:
-            ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
-        return ds.batch(batch_size).map(to_xy, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
+        return trainer_dataset(files, parse, batch_size, seed, training.validation_fraction, part, shuffle, workers)
 
     priors = {c["aux_label"]: float(c["support"]) * float(c["positive_rate"]) for c in cohorts
               if c.get("support") is not None and c.get("positive_rate") is not None}
 
     def build(lam):
         tf.keras.utils.set_random_seed(seed)
-        return add_cohort_heads(model_fn(tft_output), cohorts if lam > 0 else [], representation=representation,
-                                aux_weight=lam, priors=priors, check_features=False)
+        with strategy.scope():
+            model = add_cohort_heads(model_fn(tft_output), cohorts if lam > 0 else [], representation=representation,
+                                     aux_weight=lam, priors=priors, check_features=False)
+            model.compile()
+        return model
 
     # lambda 0 is the BaselineTrainer's export when there is one: scored, not trained again
     known = None if baseline else baseline_candidate(fn_args, label, files if cohorts else None,
                                                      training.validation_fraction)
+    trainer_record = {"custom_config": dict(record if record is not None else cfg), "train_files": files,
+                      "training": training.to_dict()}
     if not cohorts and known:
         return_baseline(fn_args, {"baseline": False, "cohorts": [], "selection": []}, "the CohortMiner kept no cohort")
+        _write_record(fn_args.serving_model_dir, {**trainer_record, "aux_weight": 0.0, "selection": []})
         return None
     candidates = training if cohorts else TrainConfig(**{**training.to_dict(), "aux_weights": (0.0,)})
-    result = train_cohort_model(build, data("fit", True), data("validation", False), candidates, trained=known)
+    try:
+        result = train_cohort_model(build, data("fit", True), data("validation", False), candidates, trained=known)
+    except distribute.cluster_errors() as e:
+        raise RuntimeError(distribute.lost_worker_message(e)) from None
+    metadata = {"aux_weight": result.aux_weight, "epochs": result.epochs, "baseline": baseline, "seed": seed,
+                "validation_logloss": result.val_logloss, "selection": result.table, "cohorts": cohorts}
+    export = export or (lambda m, t, d, meta: export_raw_examples_model(m.serving_model, t, label, d, meta))
+    if not distribute.is_chief():  # every worker joins the save; only the chief's export is kept
+        if result.model is not None:
+            with distribute.discarded_directory() as scratch:
+                export(result.model, tft_output, scratch, metadata)
+        return result
     print("\n".join(f"[trainer] {line}" for line in result.summary().splitlines()), flush=True)
     if result.model is None:  # lambda 0 won, and lambda 0 is the baseline's export
         return_baseline(fn_args, {"baseline": False, "aux_weight": 0.0, "selection": result.table,
                                   "cohorts": cohorts}, "no lambda > 0 beat lambda 0 on evidence")
-        return result
-    export_raw_examples_model(result.model.serving_model, tft_output, label, fn_args.serving_model_dir,
-                              {"aux_weight": result.aux_weight, "epochs": result.epochs, "baseline": baseline,
-                               "validation_logloss": result.val_logloss, "selection": result.table,
-                               "cohorts": cohorts})
+    else:
+        export(result.model, tft_output, fn_args.serving_model_dir, metadata)
+    _write_record(fn_args.serving_model_dir, {**trainer_record, "aux_weight": result.aux_weight,
+                                              "selection": result.table})
     return result
+
+
+def _write_record(serving_model_dir: str, doc: Mapping[str, Any]) -> None:
+    """``assets.extra/trainer.json``: the Trainer's configuration, files and lambda table."""
+    import tensorflow as tf
+
+    tf.io.gfile.makedirs(os.path.join(serving_model_dir, "assets.extra"))
+    with tf.io.gfile.GFile(os.path.join(serving_model_dir, "assets.extra", "trainer.json"), "w") as f:
+        f.write(json.dumps(doc, default=str))

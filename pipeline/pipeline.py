@@ -138,8 +138,7 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
     props = mining.to_properties()
     training = training if training is not None else TrainConfig()
     trainer_cls, remote = trainer_class(cluster)
-    config = TrainerConfig(label=label, model=model, seed=seed, categorical=list(categorical or []),
-                           embedding_l2=float(embedding_l2), training=training, platform=remote)
+    config = TrainerConfig(label=label, model=model, seed=seed, embedding_l2=float(embedding_l2), training=training, platform=remote)
 
     transform = tfx.components.Transform(
         examples=gen.outputs["examples"], schema=schema.outputs["schema"], preprocessing_fn=PREPROCESSING_FN,

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Mapping
+from typing import Any, Dict, Mapping
 
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.models.config import EMBEDDING_L2
 from c2al_tf.models.protocol import TrainConfig
 
 PLATFORM_PREFIX = "ai_platform_"  # keys TFX's Vertex AI Trainer reads (region, training args, enable)
+# keys of pipelines compiled by c2al-tf 0.x, when the Trainer typed features without a
+# Transform: still accepted, and ignored (the Transform types every feature now)
+RETIRED_KEYS = ("categorical", "vocab_rows")
 
 
 @dataclasses.dataclass
 class TrainerConfig:
     """``label``: the label column; ``baseline``: train without auxiliary heads (the
     BaselineTrainer); ``model``, ``embedding_l2``: :class:`~c2al_tf.models.ModelConfig`'s;
-    ``seed``; ``categorical``: columns forced categorical; ``vocab_rows``: without a
-    Transform, rows read to build vocabularies; ``training``: the protocol
+    ``seed``; ``training``: the protocol
     (:class:`~c2al_tf.models.protocol.TrainConfig`, flattened into custom_config);
     ``platform``: the Vertex AI Trainer's own keys (``ai_platform_*``), passed through."""
 
@@ -26,14 +28,11 @@ class TrainerConfig:
     model: str = "attention_fm"
     embedding_l2: float = EMBEDDING_L2
     seed: int = 0
-    categorical: List[str] = dataclasses.field(default_factory=list)
-    vocab_rows: int = 200_000
     training: TrainConfig = dataclasses.field(default_factory=TrainConfig)
     platform: Dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def to_custom_config(self) -> Dict[str, Any]:
         own = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("training", "platform")}
-        own["categorical"] = list(self.categorical)
         return {**own, **self.training.to_dict(), **self.platform}
 
     @classmethod
@@ -43,7 +42,8 @@ class TrainerConfig:
         cfg = dict(cfg or {})
         own = {f.name for f in dataclasses.fields(cls)} - {"training", "platform"}
         protocol = {f.name for f in dataclasses.fields(TrainConfig)}
-        unknown = sorted(k for k in cfg if k not in own | protocol and not k.startswith(PLATFORM_PREFIX))
+        unknown = sorted(k for k in cfg if k not in own | protocol | set(RETIRED_KEYS)
+                         and not k.startswith(PLATFORM_PREFIX))
         if unknown:
             raise C2ALInputError(f"custom_config: unknown key{'s' if len(unknown) > 1 else ''} "
                                  f"{', '.join(repr(k) for k in unknown)}; known keys: "

@@ -29,3 +29,36 @@ def planted_spec():
 def write_spec(path):
     planted_spec().save(str(path))
     return str(path)
+
+
+def analyze_records(files, label, out_dir):
+    """The pipeline's Transform on the tf.Examples of ``files`` (tf.Transform on Beam's
+    DirectRunner, as the Transform component runs it): returns its TFTransformOutput,
+    what a Trainer wired with ``transform_graph`` receives."""
+    import tensorflow as tf
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
+
+    from c2al_tf.data.transform import TransformConfig, preprocessing
+
+    kinds = {"int64_list": tf.int64, "float_list": tf.float32, "bytes_list": tf.string}
+    rows, spec = [], {}
+    for record in tf.data.TFRecordDataset(list(files), compression_type="GZIP"):
+        example = tf.train.Example.FromString(record.numpy())
+        row = {}
+        for name, feature in example.features.feature.items():
+            kind = feature.WhichOneof("kind")
+            if kind is None:
+                continue
+            spec.setdefault(name, tf.io.VarLenFeature(kinds[kind]))
+            row[name] = list(getattr(feature, kind).value)
+        rows.append(row)
+    rows = [{name: row.get(name, []) for name in spec} for row in rows]
+    meta = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    with tft_beam.Context(temp_dir=os.path.join(str(out_dir), "tmp"), force_tf_compat_v1=False):
+        fn = (rows, meta) | tft_beam.AnalyzeDataset(lambda x: preprocessing(x, TransformConfig(label)))
+        _ = fn | tft_beam.WriteTransformFn(os.path.join(str(out_dir), "transform"))
+    # the raw schema, which the Transform component writes beside the graph (raw_feature_spec reads it)
+    metadata_io.write_metadata(meta, os.path.join(str(out_dir), "transform", tft.TFTransformOutput.RAW_METADATA_DIR))
+    return tft.TFTransformOutput(os.path.join(str(out_dir), "transform"))

@@ -68,7 +68,7 @@ def test_cli_quiets_third_party_noise_but_keeps_user_settings():
     import subprocess
     import sys
 
-    code = ("import os, c2al_tf.cli as c; c._quiet_third_party(); "
+    code = ("import os, c2al_tf.commands.common as c; c._quiet_third_party(); "
             "print(os.environ['PYTHONWARNINGS'], os.environ['TF_CPP_MIN_LOG_LEVEL'])")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
@@ -245,12 +245,18 @@ def test_demo_unknown_scenario_is_refused_before_any_work(tmp_path, run_cli):
 def test_demo_forwards_beam_options_that_start_with_dashes(tmp_path):
     """--beam-arg=--direct_running_mode=in_memory reaches the pipeline's Beam options
     (passed on as "--beam-arg X", argparse took the value for an option and the
-    demo failed), and --pipeline-arg flags reach the pipeline's parser."""
+    demo failed), and the pipeline's own flags given to the demo reach its options (one
+    typed object, no command line built and parsed again)."""
     from c2al_tf.cli import build_parser
-    from c2al_tf.commands.demo import pipeline_arguments
+    from c2al_tf.commands.demo import pipeline_options
+    from pipeline.options import PipelineOptions
 
     args = build_parser().parse_args(["demo", "--beam-arg=--direct_running_mode=in_memory",
-                                      "--beam-arg=--direct_num_workers=1", "--pipeline-arg=--aux-weight=0.3"])
-    parsed = pipeline_arguments(args, str(tmp_path / "d.csv"), str(tmp_path / "out"))
-    assert parsed.beam_arg == ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
-    assert parsed.aux_weight == "0.3" and parsed.root == str(tmp_path / "out" / "run")
+                                      "--beam-arg=--direct_num_workers=1", "--aux-weight=0.3", "--seed", "3"])
+    options = pipeline_options(args, str(tmp_path / "d.csv"), str(tmp_path / "out"))
+    assert options.beam_args == ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    assert options.training.aux_weights == (0.3,) and not options.training.select_aux_weight
+    assert options.root == str(tmp_path / "out" / "run") and options.label == "click"
+    assert options.seed == 3 and options.mining.seed == 3
+    # the child process of a local run receives the same options as JSON
+    assert PipelineOptions.from_json(options.to_json()) == options

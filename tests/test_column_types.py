@@ -98,15 +98,16 @@ def test_tfrecord_int64_features_follow_the_rule(tmp_path):
         "user_id": "categorical", "item": "integer", "I1": "integer", "value": "numeric", "surface": "categorical"}
 
 
-def test_trainer_reads_is_categorical_from_the_schema(tmp_path):
-    from pipeline.trainer_module import schema_categorical
+def test_the_pipeline_transform_reads_is_categorical_from_the_schema(tmp_path):
+    from c2al_tf.models.protocol import TrainConfig
+    from pipeline.pipeline import transform_config
 
     (tmp_path / "schema.pbtxt").write_text(
         'feature { name: "item" type: INT int_domain { is_categorical: true } }\n'
         'feature { name: "I1" type: INT int_domain { min: 0 } }\n'
         'feature { name: "surface" type: BYTES }\n')
-    assert schema_categorical(str(tmp_path / "schema.pbtxt"), "click") == ["item"]
-    assert schema_categorical(None, "click") == []
+    assert transform_config("click", ["I1"], str(tmp_path / "schema.pbtxt"), TrainConfig()).categorical == ("I1", "item")
+    assert transform_config("click", None, None, TrainConfig()).categorical == ()
 
 
 def test_inspect_prints_type_and_reason(tmp_path, run_cli):

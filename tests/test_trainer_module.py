@@ -1,5 +1,7 @@
-"""The TFX Trainer's run_fn on remote storage: it reads the CohortMiner's Examples
-and cohorts.json and exports the SavedModel through tf.io.gfile (ram:// is
+"""The TFX Trainer's run_fn (c2al's own module, a thin caller of
+c2al_tf.tfx_trainer.train_in_trainer), wired as the pipeline wires it: the
+CohortMiner's Examples and cohorts.json, the Transform's graph (tf.Transform run on
+Beam here, so these tests are slow); the export goes through tf.io.gfile (ram:// is
 TensorFlow's in-memory filesystem, with the same API as gs://)."""
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from c2al_tf.data.examples import table_to_examples, write_tfrecord
 from c2al_tf.data.readers import table_from_frame
 from c2al_tf.labels import aux_labels
 from c2al_tf.models.protocol import TrainConfig
-from helpers import planted_spec, synthetic_table
+from helpers import analyze_records, planted_spec, synthetic_table
 
 
 def _write_miner_output(root, rows=3000):
@@ -25,7 +27,17 @@ def _write_miner_output(root, rows=3000):
     return table
 
 
-def test_run_fn_reads_and_exports_on_a_remote_filesystem():
+@pytest.fixture(scope="module")
+def transform_dir(tmp_path_factory):
+    """The Transform's output over the miner's examples (the same rows every test writes)."""
+    root = tmp_path_factory.mktemp("transform")
+    _write_miner_output(str(root))
+    analyze_records(tf.io.gfile.glob(f"{root}/examples/Split-train/*"), "click", root)
+    return str(root / "transform")
+
+
+@pytest.mark.slow
+def test_run_fn_reads_and_exports_on_a_remote_filesystem(transform_dir):
     from tfx.components.trainer.fn_args_utils import FnArgs
 
     from pipeline.trainer_module import run_fn
@@ -33,7 +45,7 @@ def test_run_fn_reads_and_exports_on_a_remote_filesystem():
     root = "ram://c2al-trainer-test"
     try:
         table = _write_miner_output(root)
-        fn_args = FnArgs(train_files=[f"{root}/examples/Split-train/*"],
+        fn_args = FnArgs(train_files=[f"{root}/examples/Split-train/*"], transform_graph_path=transform_dir,
                          serving_model_dir=f"{root}/model/serving",
                          custom_config={"label": "click", "epochs": 1, "batch_size": 512, "seed": 0,
                                         "aux_weights": [0.5], "select_aux_weight": False})
@@ -51,32 +63,39 @@ def test_run_fn_reads_and_exports_on_a_remote_filesystem():
         remove_remote_tree(root)
 
 
-def test_run_fn_carves_validation_by_hash_and_chooses_lambda_on_it(tmp_path):
+def _parse_value_and_click(serialized):
+    parsed = tf.io.parse_example(serialized, {"user_value": tf.io.FixedLenFeature([], tf.float32, default_value=0.0),
+                                              "click": tf.io.FixedLenFeature([], tf.int64)})
+    return {"user_value": parsed["user_value"]}, {"primary": parsed["click"]}
+
+
+@pytest.mark.slow
+def test_run_fn_carves_validation_by_hash_and_chooses_lambda_on_it(tmp_path, transform_dir):
     """The hashed carve-out splits the train files into disjoint fit / validation rows
     (about validation_fraction of them); run_fn chooses lambda on them, 0 included."""
     import json
 
     from tfx.components.trainer.fn_args_utils import FnArgs
 
-    from c2al_tf.models import FeatureSpec
-    from pipeline.trainer_module import dataset, run_fn
+    from c2al_tf.tfx_trainer import trainer_dataset
+    from pipeline.trainer_module import run_fn
 
     root = str(tmp_path)
-    table = _write_miner_output(root)
+    _write_miner_output(root)
     files = tf.io.gfile.glob(f"{root}/examples/Split-train/*")
-    spec = FeatureSpec.from_table(table)
-    count = {part: sum(int(tf.shape(y["primary"])[0]) for _, y in dataset(
-        files, spec, ["primary"], 512, 0, shuffle=False, validation_fraction=0.1, part=part))
+    count = {part: sum(int(tf.shape(y["primary"])[0]) for _, y in trainer_dataset(
+        files, _parse_value_and_click, 512, 0, validation_fraction=0.1, part=part))
         for part in ("all", "fit", "validation")}
     assert count["fit"] + count["validation"] == count["all"] == 3000
     assert abs(count["validation"] / 3000 - 0.1) < 0.03
     config = {"label": "click", "epochs": 1, "batch_size": 512, "seed": 0, "aux_weights": [0.3]}
     train = [f"{root}/examples/Split-train/*"]
-    run_fn(FnArgs(train_files=train, serving_model_dir=f"{root}/base", custom_config={**config, "baseline": True}))
+    run_fn(FnArgs(train_files=train, serving_model_dir=f"{root}/base", transform_graph_path=transform_dir,
+                  custom_config={**config, "baseline": True}))
     base = json.loads(open(f"{root}/base/assets.extra/c2al.json").read())
     # the C2AL trainer takes the baseline as its lambda = 0 candidate instead of training it again
     run_fn(FnArgs(train_files=train, serving_model_dir=f"{root}/serving", base_model=f"{root}/base",
-                  custom_config=config))
+                  transform_graph_path=transform_dir, custom_config=config))
     record = json.loads(open(f"{root}/serving/assets.extra/trainer.json").read())
     table_ = record["selection"]
     assert [r["aux_weight"] for r in table_] == [0.0, 0.3]
@@ -102,8 +121,7 @@ def test_the_carve_out_is_the_same_rows_for_raw_and_mined_examples(tmp_path):
     the same rows."""
     from c2al_tf.data.examples import table_to_record_batch
     from c2al_tf.labels import label_records
-    from c2al_tf.models import FeatureSpec
-    from pipeline.trainer_module import dataset
+    from c2al_tf.tfx_trainer import trainer_dataset
 
     spec_doc = planted_spec()
     table = synthetic_table(2000, seed=3)
@@ -117,7 +135,6 @@ def test_the_carve_out_is_the_same_rows_for_raw_and_mined_examples(tmp_path):
             again.features.feature[key].CopyFrom(e.features.feature[key])
         reordered.append(again.SerializeToString())
     assert reordered != raw
-    spec = FeatureSpec.from_table(table)
     rows = {}
     for name, records in (("raw", raw), ("mined", mined), ("reordered", reordered)):
         path = str(tmp_path / f"{name}.gz")
@@ -125,8 +142,8 @@ def test_the_carve_out_is_the_same_rows_for_raw_and_mined_examples(tmp_path):
             for r in records:
                 w.write(r)
         for part in ("fit", "validation"):
-            values = np.concatenate([x["user_value"].numpy().reshape(-1) for x, _ in dataset(
-                [path], spec, ["primary"], 256, 0, shuffle=False, validation_fraction=0.2, part=part)])
+            values = np.concatenate([x["user_value"].numpy().reshape(-1) for x, _ in trainer_dataset(
+                [path], _parse_value_and_click, 256, 0, validation_fraction=0.2, part=part)])
             rows[name, part] = np.sort(values)
     for part in ("fit", "validation"):
         np.testing.assert_array_equal(rows["raw", part], rows["mined", part])

@@ -1,8 +1,46 @@
-"""Arguments shared by several subcommands."""
+"""What several subcommands share: how a command runs (:func:`guarded`) and their
+common arguments."""
 from __future__ import annotations
 
 import argparse
-from typing import Tuple
+import sys
+from typing import Callable, Optional, Tuple
+
+import c2al_tf
+from c2al_tf.errors import C2ALInputError
+
+
+def _quiet_third_party() -> None:
+    """Hides messages users cannot act on, here and (through the environment) in
+    Beam's worker processes: the Google client libraries' FutureWarnings, the CUDA
+    plugin registration lines TensorFlow logs on a CPU-only machine
+    (``TF_CPP_MIN_LOG_LEVEL=3``; TensorFlow's real errors still raise), and the
+    setup chatter Beam forwards from its local workers. A ``PYTHONWARNINGS`` or
+    ``TF_CPP_MIN_LOG_LEVEL`` you set is kept."""
+    import logging
+    import os
+    import warnings
+
+    if "PYTHONWARNINGS" not in os.environ:
+        os.environ["PYTHONWARNINGS"] = "ignore::FutureWarning"
+        warnings.simplefilter("ignore", FutureWarning)
+    if c2al_tf.USER_TF_LOG_LEVEL is None:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+
+
+def guarded(command: Callable[[], Optional[int]]) -> int:
+    """Runs a command as ``c2al`` does: third-party chatter hidden, a C2ALInputError
+    as one line and exit 2, Ctrl-C as ``c2al: interrupted`` and exit 130."""
+    _quiet_third_party()
+    try:
+        return int(command() or 0)
+    except C2ALInputError as e:
+        print(f"c2al: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("c2al: interrupted", file=sys.stderr)
+        return 130
 
 
 def add_data_args(p: argparse.ArgumentParser, label_required: bool = True) -> None:
@@ -25,8 +63,6 @@ def split_list(value: str):
 def read_data(args, warn_leakage: bool = True):
     """Reads ``--data`` as every command does; warns (stderr) about features that
     predict the label almost perfectly on their own."""
-    import sys
-
     from c2al_tf.data import read_table
 
     table = read_table(args.data, args.label, args.positive_label, numeric=split_list(args.numeric),

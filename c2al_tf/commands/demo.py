@@ -23,15 +23,20 @@ def register(sub) -> None:
                         "way from everybody else)")
     p.add_argument("--verbose", action="store_true",
                    help="also show Keras' epoch lines and TensorFlow/TFX warnings (default: stage lines and results)")
-    p.add_argument("--pipeline-arg", action="append", default=[], metavar="X",
-                   help="extra 'c2al pipeline run' flag for the demo's pipeline (repeatable), e.g. "
-                        "--pipeline-arg=--aux-weight=0.3 or --pipeline-arg=--no-early-stopping")
-    p.add_argument("--beam-arg", action="append", default=[], metavar="X")
+    from c2al_tf.commands.common import add_mining_args, add_model_args, add_training_args
+
+    # the pipeline's own protocol, model and mining flags, with its defaults (e.g. --aux-weight 0.3,1)
+    add_training_args(p)
+    add_model_args(p)
+    add_mining_args(p, bins=False)
+    p.add_argument("--beam-arg", action="append", default=[], metavar="X",
+                   help="Beam pipeline option for every data stage (repeatable), e.g. "
+                        "--beam-arg=--direct_num_workers=1")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
-    from c2al_tf.commands.pipeline_cmd import run as run_pipeline
+    from c2al_tf.commands.pipeline_cmd import run_pipeline
     from c2al_tf.data.synthetic import write_csv
     from c2al_tf.errors import C2ALInputError
 
@@ -44,33 +49,20 @@ def run(args) -> int:
     from c2al_tf.data.synthetic import ground_truth
 
     ground_truth(args.scenario)  # refuses an unknown scenario (naming the valid ones) before any work
-    data = os.path.join(out, "data", f"{args.scenario}.csv")
-    if not os.path.exists(data) or _rows_of(data) != args.rows:
-        truth = write_csv(data, args.rows, args.seed, progress=True, scenario=args.scenario)
-        print(f"[demo] wrote {args.rows:,} rows to {data}; planted axis '{truth.axis}' "
+    options = pipeline_options(args, os.path.join(out, "data", f"{args.scenario}.csv"), out)  # bad flags fail here
+    if not os.path.exists(options.data) or _rows_of(options.data) != args.rows:
+        truth = write_csv(options.data, args.rows, args.seed, progress=True, scenario=args.scenario)
+        print(f"[demo] wrote {args.rows:,} rows to {options.data}; planted axis '{truth.axis}' "
               f"(tail < {truth.tail_max:.3g}, head >= {truth.head_min:.3g})")
-    return run_pipeline(pipeline_arguments(args, data, out))
+    return run_pipeline(options)
 
 
-def pipeline_arguments(args, data: str, out: str):
-    """The demo's 'c2al pipeline run', parsed by that command's own parser (its flags
-    and defaults live in one place). Beam options start with "--", so each is passed
-    as ``--beam-arg=OPTION``."""
-    import argparse
+def pipeline_options(args, data: str, out: str):
+    """The demo's pipeline run: the generated file, label ``click``, root ``out/run``,
+    and the demo's flags (the pipeline's own, mapped by the same function)."""
+    from c2al_tf.commands.pipeline_cmd import options
 
-    from c2al_tf.commands import pipeline_cmd
-
-    def build_parser():
-        parser = argparse.ArgumentParser(prog="c2al")
-        pipeline_cmd.register(parser.add_subparsers(dest="command"))
-        return parser
-
-    argv = (["pipeline", "run", "--data", data, "--label", "click", "--root", os.path.join(out, "run"),
-             "--seed", str(args.seed)] + [f"--beam-arg={b}" for b in args.beam_arg] + list(args.pipeline_arg)
-            + (["--verbose"] if getattr(args, "verbose", False) else []))
-    parsed = build_parser().parse_args(argv)
-    parsed.argv = argv  # the pipeline runs this command line in a child process
-    return parsed
+    return options(args, data=data, label="click", root=os.path.join(out, "run"))
 
 
 def _rows_of(path: str) -> int:

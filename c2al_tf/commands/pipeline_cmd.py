@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import os
+import sys
 
 
 def register(sub) -> None:
@@ -169,56 +171,77 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
     return target
 
 
-def build(args, root: str, cluster=None):
+def options(args, **override):
+    """The :class:`pipeline.options.PipelineOptions` of ``c2al pipeline run|compile``'s
+    flags (the only place flags become options; a bad flag fails here, before any work).
+    ``override``: fields set by the caller instead (``c2al demo``'s data, label and root);
+    a flag the caller's parser does not have keeps the option's default."""
     from c2al_tf.commands.common import mining_config, model_config_args, split_list, train_config
+    from pipeline.options import PipelineOptions
+
+    fields = dict(training=train_config(args), mining=mining_config(args, seed=args.seed), seed=args.seed,
+                  beam_args=list(args.beam_arg), verbose=bool(getattr(args, "verbose", False)),
+                  **model_config_args(args))
+    flags = {"data": "data", "label": "label", "root": "root", "schema": "schema", "model": "model",
+             "ne_tolerance": "ne_tolerance", "runner": "runner", "positive_label": "positive_label"}
+    fields.update({field: getattr(args, flag) for field, flag in flags.items() if hasattr(args, flag)})
+    if hasattr(args, "categorical"):
+        fields["categorical"] = split_list(args.categorical)
+    if hasattr(args, "no_cache"):
+        fields["enable_cache"] = not args.no_cache
+    fields.update(override)
+    return PipelineOptions(**fields)
+
+
+def build(opts, root: str, cluster=None):
+    """The TFX pipeline of ``opts`` (a PipelineOptions) writing under ``root``."""
     from pipeline.pipeline import create_pipeline
     from pipeline.runner import beam_args
 
+    data = os.path.abspath(opts.data) if opts.data and "://" not in opts.data else opts.data
     return create_pipeline(
-        os.path.abspath(args.data) if args.data and "://" not in args.data else args.data, args.label, root,
-        schema_file=args.schema, model=args.model, training=train_config(args), seed=args.seed,
-        mining=mining_config(args, seed=args.seed), **model_config_args(args),
-        categorical=split_list(args.categorical), ne_tolerance=args.ne_tolerance, beam_args=beam_args(args.beam_arg),
+        data, opts.label, root, schema_file=opts.schema, model=opts.model, training=opts.training, seed=opts.seed,
+        mining=opts.mining, embedding_l2=opts.embedding_l2, categorical=list(opts.categorical),
+        ne_tolerance=opts.ne_tolerance, beam_args=beam_args(opts.beam_args),
         metadata_path=os.path.join(root, "metadata.sqlite") if "://" not in root else None,
-        enable_cache=not getattr(args, "no_cache", False), cluster=cluster)
+        enable_cache=opts.enable_cache, cluster=cluster)
 
 
 def run(args) -> int:
-    from c2al_tf.commands.common import mining_config, model_config_args, train_config
-    from c2al_tf.commands.pipeline_process import in_child, root_lock, run_in_child
+    return run_pipeline(options(args))
+
+
+def run_pipeline(opts) -> int:
+    """Runs the pipeline of ``opts`` (a :class:`pipeline.options.PipelineOptions`): the
+    input checked first (one-line errors), a local root locked for the run, the pipeline
+    in a child process (:mod:`c2al_tf.commands.pipeline_process`), then the report."""
+    from c2al_tf.commands.pipeline_process import root_lock, run_in_child
     from c2al_tf.io_utils import check_writable_dir
 
-    train_config(args)  # bad protocol, model and mining flags fail before any work
-    model_config_args(args)
-    mining_config(args)
-    if args.schema:
+    if opts.schema:
         from c2al_tf.data.schema import categorical_features
 
-        categorical_features(args.schema, args.label)  # a label or C2AL target marked as an input fails here
-    check_writable_dir(args.root, "--root")
-    if getattr(args, "verbose", False):
+        categorical_features(opts.schema, opts.label)  # a label or C2AL target marked as an input fails here
+    check_writable_dir(opts.root, "--root")
+    if opts.verbose:
         from pipeline.runner import VERBOSE_ENV
 
         os.environ[VERBOSE_ENV] = "1"  # read by the Trainers and the runner, here and in the child
-    if "://" in args.root:  # a remote root: no local lock, the pipeline runs in this process
-        return _run_here(args, args.root)
-    root = os.path.abspath(args.root)
-    if in_child():  # the parent holds the lock and has checked the input
-        return _run_here(args, root)
+    if "://" in opts.root:  # a remote root: no local lock, the pipeline runs in this process
+        return _run_here(opts, opts.root)
+    root = os.path.abspath(opts.root)
     created = not os.path.exists(root)
     os.makedirs(root, exist_ok=True)
     started = False
     try:
         with root_lock(root):
-            data = args.data
-            if getattr(args, "positive_label", None) is not None:
-                data = binarized_copy(args.data, args.label, args.positive_label, os.path.join(root, "input"))
-            check_data(data, args.label)
+            data = opts.data
+            if opts.positive_label is not None:
+                data = binarized_copy(opts.data, opts.label, opts.positive_label, os.path.join(root, "input"))
+            check_data(data, opts.label)
             started = True
-            if getattr(args, "argv", None) is None:  # built without a command line: run in this process
-                args.data = data
-                return _run_pipeline(args, root)
-            return run_in_child(args.argv)
+            child = dataclasses.replace(opts, data=data, root=root, positive_label=None)
+            return run_in_child([child.to_json()], command=[sys.executable, "-m", __name__])
     except BaseException:
         if created and not started:  # an input error: leave no directory behind that this run created
             _remove_own_start(root)
@@ -246,23 +269,21 @@ def _remove_own_start(root: str) -> None:
             pass
 
 
-def _run_here(args, root: str) -> int:
-    """The pipeline in this process (a remote root, or the child of a local run)."""
-    from c2al_tf.commands.pipeline_process import in_child
-
-    if getattr(args, "positive_label", None) is not None:
-        args.data = binarized_copy(args.data, args.label, args.positive_label, f"{root.rstrip('/')}/input")
-    if not in_child():
-        check_data(args.data, args.label)
-    return _run_pipeline(args, root)
+def _run_here(opts, root: str) -> int:
+    """The pipeline in this process (a remote root)."""
+    if opts.positive_label is not None:
+        opts = dataclasses.replace(opts, data=binarized_copy(opts.data, opts.label, opts.positive_label,
+                                                             f"{root.rstrip('/')}/input"), positive_label=None)
+    check_data(opts.data, opts.label)
+    return _run_pipeline(opts, root)
 
 
-def _run_pipeline(args, root: str) -> int:
+def _run_pipeline(opts, root: str) -> int:
     """TFX, then the summary and the report."""
     from pipeline.report import format_report, summarize, write_report, write_summary
-    from pipeline.runner import run as run_pipeline
+    from pipeline.runner import run as run_tfx
 
-    run_pipeline(build(args, root), args.runner)
+    run_tfx(build(opts, root), opts.runner)
     summary = summarize(root)
     write_summary(summary, os.path.join(root, "summary.json"))
     print(format_report(summary))
@@ -276,10 +297,17 @@ def compile_(args) -> int:
     from pipeline.runner import compile_kubeflow
 
     cluster = TrainingCluster(args.workers, args.image, args.vertex_project, args.vertex_region, args.machine_type)
-    args.data = args.data or "gs://YOUR_BUCKET/data"
-    args.label = args.label or "click"
     root = args.root or "gs://YOUR_BUCKET/c2al"
-    out = compile_kubeflow(build(args, root, cluster), args.out, args.image)
+    opts = options(args, data=args.data or "gs://YOUR_BUCKET/data", label=args.label or "click", root=root)
+    out = compile_kubeflow(build(opts, root, cluster), args.out, args.image)
     where = (f"; Trainers on {args.workers} Vertex AI workers ({args.machine_type})" if args.workers > 1 else "")
     print(f"wrote {out} (KFP v2 pipeline spec; image {args.image}{where})")
     return 0
+
+
+if __name__ == "__main__":  # the child of a local run: the options as JSON, the lock held by the parent
+    from c2al_tf.commands.common import guarded
+    from pipeline.options import PipelineOptions
+
+    _options = PipelineOptions.from_json(sys.argv[1])
+    sys.exit(guarded(lambda: _run_pipeline(_options, _options.root)))

@@ -31,11 +31,6 @@ from typing import Iterator, List, Optional
 from c2al_tf.errors import C2ALInputError
 
 LOCK_FILE = ".c2al-run.lock"
-CHILD_ENV = "_C2AL_PIPELINE_CHILD"  # set in the child: it runs the pipeline in its own process
-
-
-def in_child() -> bool:
-    return os.environ.get(CHILD_ENV) == "1"
 
 
 @contextlib.contextmanager
@@ -87,9 +82,8 @@ def run_in_child(argv: List[str], command: Optional[List[str]] = None) -> int:
     """Runs ``c2al <argv>`` (``command``: another program instead) in a child process
     of its own session; returns its exit code. Ctrl-C here stops the child's process
     group and re-raises KeyboardInterrupt."""
-    env = dict(os.environ, **{CHILD_ENV: "1"})
     command = command or [sys.executable, "-m", "c2al_tf.cli"]
-    child = subprocess.Popen([*command, *argv], env=env, start_new_session=True, preexec_fn=_die_with_parent,
+    child = subprocess.Popen([*command, *argv], start_new_session=True, preexec_fn=_die_with_parent,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     relays = [threading.Thread(target=_relay, args=(pipe, stream), daemon=True)
               for pipe, stream in ((child.stdout, sys.stdout), (child.stderr, sys.stderr))]
