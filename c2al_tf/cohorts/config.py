@@ -10,6 +10,9 @@ from c2al_tf.errors import C2ALInputError
 from c2al_tf.cohorts.divergence import DIVERGENCES  # noqa: F401  (defined once, with the functions)
 MODES = ("stats", "predictions", "residuals", "pairwise")
 NEEDS_MODEL = ("predictions", "residuals")  # modes that score a baseline model's predictions
+# what a pair's ``divergence`` in cohorts.json measures when the mode scores with no divergence
+# (the top-level ``divergence`` names it; stats and predictions name their divergence)
+MODE_SCORES = {"residuals": "residual_deviance", "pairwise": "heldout_gain"}
 
 
 @dataclasses.dataclass

@@ -337,6 +337,12 @@ def mine_axes(counts: Dict[str, Dict[int, CohortCounts]], axes: Sequence[Binning
 
 def spec_from_results(results: Sequence[AxisResult], label: str, divergence: str, max_pairs: int = 1,
                       method: str = "stats") -> CohortSpec:
+    """The significant results' top ``max_pairs`` as a CohortSpec; its ``divergence``
+    names what the pairs' scores measure (``divergence`` for ``stats`` and
+    ``predictions``, :data:`~c2al_tf.cohorts.config.MODE_SCORES` for the others)."""
+    from c2al_tf.cohorts.config import MODE_SCORES
+
+    divergence = MODE_SCORES.get(method, divergence)
     pairs = [{"axis": r.axis, "divergence": round(r.divergence, 8), "head": r.head, "tail": r.tail}
              for r in results if r.significant][:max_pairs]
     return CohortSpec.from_pairs(label, pairs, method=method, divergence=divergence)
