@@ -6,7 +6,7 @@ import sys
 from typing import List, Optional
 
 import c2al_tf  # noqa: F401  (sets TF_USE_LEGACY_KERAS before anything imports TensorFlow)
-from c2al_tf.commands.common import guarded
+from c2al_tf.commands.common import guarded, quiet_third_party
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    quiet_third_party()  # before the parsers, whose defaults import TensorFlow
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)

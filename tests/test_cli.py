@@ -68,7 +68,7 @@ def test_cli_quiets_third_party_noise_but_keeps_user_settings():
     import subprocess
     import sys
 
-    code = ("import os, c2al_tf.commands.common as c; c._quiet_third_party(); "
+    code = ("import os, c2al_tf.commands.common as c; c.quiet_third_party(); "
             "print(os.environ['PYTHONWARNINGS'], os.environ['TF_CPP_MIN_LOG_LEVEL'])")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONWARNINGS", "TF_CPP_MIN_LOG_LEVEL")}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)

@@ -1,8 +1,13 @@
-"""Mining end to end on in-memory data: global TFDV statistics -> binnings ->
-sliced, label-weighted TFDV statistics -> ranked cohort pairs -> CohortSpec.
+"""Mining end to end on in-memory data: global TFDV statistics choose the axes and
+their bins (:func:`binnings_and_axes`), then the mode (``MiningConfig.by``) scores
+the cohort pairs -> CohortSpec:
 
-The TFX CohortMiner runs the same two functions (:func:`binnings_and_axes`,
-:func:`mine_from_statistics`) on statistics it computes from TFRecords.
+- ``pairwise`` (default): the held-out log loss a cohort's own correction of a model
+  of every pairwise interaction saves (:mod:`c2al_tf.cohorts.pairwise`, no model);
+- ``stats``: sliced, label-weighted TFDV statistics (:func:`mine_from_statistics`);
+- ``predictions`` / ``residuals``: a baseline model's predictions.
+
+The TFX CohortMiner runs the same functions on the TFRecords it reads.
 """
 from __future__ import annotations
 
@@ -79,10 +84,12 @@ def cross_axes(results, axes, binnings, cross_top: int = 2):
 
 def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional[List[str]] = None,
                predictions=None, **overrides) -> Tuple[object, list]:
-    """Mines a FeatureTable: global TFDV statistics choose axes and bins; then either
-    the sliced, label-weighted TFDV pass (``by="stats"``) or a baseline model's
-    prediction distributions (``by="predictions"``; ``predictions``: its probability per row, loaded by the caller, e.g. with ``c2al_tf.predictor``) rank the pairs. Beam runs the
-    TFDV passes (DirectRunner unless ``beam_args`` say otherwise). With
+    """Mines a FeatureTable: global TFDV statistics choose axes and bins; then the mode
+    ranks the pairs: ``by="pairwise"`` (default) a held-out pairwise reference, ``"stats"``
+    the sliced, label-weighted TFDV pass, ``"predictions"`` / ``"residuals"`` a
+    baseline model's probabilities (``predictions``: one per row, loaded by the caller,
+    e.g. with ``c2al_tf.predictor``). Beam runs the TFDV passes (DirectRunner unless
+    ``beam_args`` say otherwise). With
     ``cross_top >= 2`` (stats mode), the crosses of the best significant single
     axes get one more sliced pass and are ranked with them. ``config``
     (:class:`MiningConfig`) with ``overrides`` of its fields by keyword."""

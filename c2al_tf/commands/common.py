@@ -10,7 +10,7 @@ import c2al_tf
 from c2al_tf.errors import C2ALInputError
 
 
-def _quiet_third_party() -> None:
+def quiet_third_party() -> None:
     """Hides messages users cannot act on, here and (through the environment) in
     Beam's worker processes: the Google client libraries' FutureWarnings, the CUDA
     plugin registration lines TensorFlow logs on a CPU-only machine
@@ -32,7 +32,7 @@ def _quiet_third_party() -> None:
 def guarded(command: Callable[[], Optional[int]]) -> int:
     """Runs a command as ``c2al`` does: third-party chatter hidden, a C2ALInputError
     as one line and exit 2, Ctrl-C as ``c2al: interrupted`` and exit 130."""
-    _quiet_third_party()
+    quiet_third_party()
     try:
         return int(command() or 0)
     except C2ALInputError as e:

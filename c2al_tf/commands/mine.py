@@ -6,13 +6,14 @@ from c2al_tf.commands.common import (add_data_args, add_mining_args, add_selecti
 
 
 def register(sub) -> None:
-    p = sub.add_parser("mine", help="mine contrasting cohorts from TFDV statistics and write cohorts.json",
-                       description="Rank candidate axes by how differently their most contrasting pair of "
-                                   "cohorts' positive rates respond to the other features (from sliced, "
-                                   "label-weighted TFDV statistics), or by a baseline model's prediction "
-                                   "distributions (--by predictions), or by where that model is wrong "
-                                   "(--by residuals), or by where a model of every pairwise interaction is "
-                                   "wrong (--by pairwise, no model needed), and write the top pairs.")
+    p = sub.add_parser("mine", help="mine contrasting cohorts and write cohorts.json",
+                       description="Rank candidate axes by how much a pair of cohorts' own correction saves "
+                                   "on held-out rows over a model of every pairwise interaction (--by pairwise, "
+                                   "the default, no model needed), or by how differently the cohorts' positive "
+                                   "rates respond to the other features in sliced, label-weighted TFDV "
+                                   "statistics (--by stats), or by a baseline model's prediction distributions "
+                                   "(--by predictions) or where that model is wrong (--by residuals), and "
+                                   "write the top pairs.")
     add_data_args(p)
     p.add_argument("--out", required=True, metavar="cohorts.json")
     add_mining_args(p)

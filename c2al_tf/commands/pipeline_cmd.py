@@ -63,14 +63,14 @@ def _pipeline_args(p, for_compile: bool = False) -> None:
 
 def check_data(data: str, label: str) -> None:
     """Fast checks that give one-line errors before TFX starts."""
-    from c2al_tf.data.readers import CSV_PATTERNS, TFRECORD_PATTERNS, _find
+    from c2al_tf.data.readers import CSV_PATTERNS, TFRECORD_PATTERNS, find_files
     from c2al_tf.errors import C2ALInputError
 
     if not os.path.exists(data):
         raise C2ALInputError(f"{data}: no such file or directory")
-    files = [data] if os.path.isfile(data) else _find(data, CSV_PATTERNS)
+    files = [data] if os.path.isfile(data) else find_files(data, CSV_PATTERNS)
     if os.path.isdir(data) and not files:
-        if not _find(data, TFRECORD_PATTERNS):
+        if not find_files(data, TFRECORD_PATTERNS):
             raise C2ALInputError(f"{data}: directory holds no *.csv or TFRecord files")
         return
     if files and files[0].endswith(".csv"):
@@ -143,7 +143,7 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
 
     import pandas as pd
 
-    from c2al_tf.data.readers import CSV_PATTERNS, _find, _read_csv_strings, binarize_label
+    from c2al_tf.data.readers import CSV_PATTERNS, binarize_label, find_files, read_csv_strings
     from c2al_tf.errors import C2ALInputError
     from c2al_tf.io_utils import atomic_file, write_json
 
@@ -151,7 +151,7 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
         raise C2ALInputError(f"{data}: --positive-label rewrites the label locally; binarize remote data first")
     if not os.path.exists(data):
         raise C2ALInputError(f"{data}: no such file or directory")
-    files = [data] if os.path.isfile(data) else _find(data, CSV_PATTERNS)
+    files = [data] if os.path.isfile(data) else find_files(data, CSV_PATTERNS)
     if not files or not all(f.endswith((".csv", ".csv.gz")) for f in files):
         raise C2ALInputError(f"{data}: --positive-label in the pipeline needs CSV input; binarize TFRecords first")
     stamp = hashlib.sha256(json.dumps([[f, os.path.getsize(f), os.path.getmtime(f)] for f in files] +
@@ -159,7 +159,7 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
     target = os.path.join(out_dir, f"data-{stamp}.csv")
     if os.path.exists(target):
         return target
-    frames = [_read_csv_strings(f) for f in files]
+    frames = [read_csv_strings(f) for f in files]
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     if label not in frame.columns:
         raise C2ALInputError(f"{files[0]}: label column '{label}' not found; columns are {', '.join(frame.columns)}")

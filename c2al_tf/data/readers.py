@@ -200,8 +200,8 @@ def table_from_frame(frame: pd.DataFrame, label: str, positive_label: Optional[s
 
 # --------------------------------------------------------------------------- CSV
 
-def _read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional[List[str]] = None
-                      ) -> pd.DataFrame:
+def read_csv_strings(path: str, *, delimiter: str = ",", column_names: Optional[List[str]] = None
+                     ) -> pd.DataFrame:
     """Reads a delimited file as all-string columns, refusing ragged rows."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
@@ -313,18 +313,18 @@ def _is_gzip(path: str) -> bool:
 def read_csv(path: str, label: str, positive_label: Optional[str] = None, **typing) -> FeatureTable:
     """A CSV file with a header line. ``typing``: numeric=, categorical=, drop= (see
     :func:`read_table`)."""
-    frame = _read_csv_strings(path)
+    frame = read_csv_strings(path)
     return _finish(frame, source=path, label=label, positive_label=positive_label, **typing)
 
 
 def read_csv_dir(path: str, label: str, positive_label: Optional[str] = None, **typing) -> FeatureTable:
     """Every ``*.csv`` under a directory (recursively), all with the same header."""
-    files = _find(path, CSV_PATTERNS)
+    files = find_files(path, CSV_PATTERNS)
     if not files:
         raise C2ALInputError(f"{path}: directory holds no *.csv files")
     frames, origins = [], []
     for f in files:
-        frame = _read_csv_strings(f)
+        frame = read_csv_strings(f)
         if frames and list(frame.columns) != list(frames[0].columns):
             raise C2ALInputError(f"{f}: header {list(frame.columns)} differs from {files[0]}'s "
                                  f"{list(frames[0].columns)}")
@@ -360,7 +360,7 @@ def read_tfrecord(path, label: str, positive_label: Optional[str] = None, *,
         files = ([path] if not tf.io.gfile.isdir(path) else
                  sorted({f for p in TFRECORD_PATTERNS for f in tf.io.gfile.glob(f"{path.rstrip('/')}/{p}")}))
     else:
-        files = [path] if os.path.isfile(path) else _find(path, TFRECORD_PATTERNS)
+        files = [path] if os.path.isfile(path) else find_files(path, TFRECORD_PATTERNS)
     if not files:
         raise C2ALInputError(f"{path}: no TFRecord files found")
     import pyarrow as pa
@@ -469,7 +469,7 @@ CRITEO_COLUMNS = ["label"] + CRITEO_INT + CRITEO_CAT
 def read_criteo(path: str) -> FeatureTable:
     """Criteo display-ads TSV: label, 13 integer (I1..I13), 26 hashed categorical
     (C1..C26) columns, tab-separated, no header, empty = missing."""
-    frame = _read_csv_strings(path, delimiter="\t", column_names=CRITEO_COLUMNS)
+    frame = read_csv_strings(path, delimiter="\t", column_names=CRITEO_COLUMNS)
     return _finish(frame, source=path, label="label", positive_label=None,
                    numeric=CRITEO_INT, categorical=CRITEO_CAT, where=lambda i: f"line {i + 1}")
 
@@ -479,7 +479,7 @@ def read_criteo(path: str) -> FeatureTable:
 def _read_atomic(path: str) -> pd.DataFrame:
     if not os.path.exists(path):
         raise C2ALInputError(f"{path}: file not found")
-    frame = _read_csv_strings(path, delimiter="\t")
+    frame = read_csv_strings(path, delimiter="\t")
     frame.columns = [c.split(":")[0] for c in frame.columns]
     return frame
 
@@ -520,7 +520,8 @@ def read_movielens(directory: str, positive_label: str = ">=4") -> FeatureTable:
 
 # --------------------------------------------------------------------------- dispatch
 
-def _find(path: str, patterns: Sequence[str]) -> List[str]:
+def find_files(path: str, patterns: Sequence[str]) -> List[str]:
+    """The files under the directory ``path`` (recursively) matching any of ``patterns``, sorted."""
     found = set()
     for pattern in patterns:
         found.update(glob.glob(os.path.join(path, "**", pattern), recursive=True))
@@ -534,9 +535,9 @@ def detect_format(path: str) -> str:
     if os.path.isdir(path):
         if glob.glob(os.path.join(path, "*.inter")):
             return "movielens"
-        if _find(path, CSV_PATTERNS):
+        if find_files(path, CSV_PATTERNS):
             return "csv_dir"
-        if _find(path, TFRECORD_PATTERNS):
+        if find_files(path, TFRECORD_PATTERNS):
             return "tfrecord"
         raise C2ALInputError(f"{path}: directory holds no *.csv, TFRecord or RecBole *.inter files")
     name = os.path.basename(path).lower()

@@ -57,8 +57,9 @@ class CohortMinerSpec(types.ComponentSpec):
 
 
 class CohortMiner(base_beam_component.BaseBeamComponent):
-    """Mines contrasting cohort pairs (c2al_tf.cohorts) from TFDV statistics and
-    writes Examples carrying the auxiliary labels; every data stage runs on Beam.
+    """Mines contrasting cohort pairs (c2al_tf.cohorts; StatisticsGen's statistics
+    choose the axes and their cuts, the mode scores the pairs, ``pairwise`` by default)
+    and writes Examples carrying the auxiliary labels; every data stage runs on Beam.
 
     Parameters and defaults are :class:`c2al_tf.cohorts.config.MiningConfig`'s, the
     same as ``c2al mine``'s. With ``cross_top >= 2`` the crosses of the best
