@@ -31,8 +31,8 @@ def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE, prediction_key: 
 
     # The non-regression check applies to the overall slice only: a cohort may move
     # either way (the report shows it), the pushed model must not be worse overall.
-    # NE and cross-entropy in TFMA's native path (TFMA's own combiners, no Keras metric
-    # wrapped per batch); about as fast as the Keras metrics were (bench/evaluator.py)
+    # NE and cross-entropy run in TFMA's native path (TFMA's own combiners); as Keras metrics
+    # TFMA wraps them per batch, several times slower (bench/evaluator.py)
     ne = tfma.MetricConfig(
         class_name="NormalizedEntropy", module="pipeline.tfma_metrics",
         per_slice_thresholds=[tfma.PerSliceMetricThreshold(
