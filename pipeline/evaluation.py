@@ -31,10 +31,8 @@ def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE, prediction_key: 
 
     # The non-regression check applies to the overall slice only: a cohort may move
     # either way (the report shows it), the pushed model must not be worse overall.
-    # NE and cross-entropy run in TFMA's native path (TFMA's own combiners); as Keras metrics
-    # TFMA wraps them per batch, several times slower (bench/evaluator.py)
     ne = tfma.MetricConfig(
-        class_name="NormalizedEntropy", module="pipeline.tfma_metrics",
+        class_name="NormalizedEntropy", module="c2al_tf.keras_metrics",
         per_slice_thresholds=[tfma.PerSliceMetricThreshold(
             slicing_specs=[tfma.SlicingSpec()],
             threshold=tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
@@ -50,7 +48,7 @@ def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE, prediction_key: 
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[MEMBERSHIP_FEATURE])],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="BinaryCrossEntropy"),
+            tfma.MetricConfig(class_name="BinaryCrossentropy"),
             tfma.MetricConfig(class_name="AUC"),
             tfma.MetricConfig(class_name="Calibration"),
             ne])])

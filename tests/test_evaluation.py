@@ -36,19 +36,3 @@ def test_the_gate_blesses_the_baseline_itself_and_refuses_the_worse_of_two(tmp_p
 
     assert gate("a", "a", "same")
     assert gate("a", "b", "ab") != gate("b", "a", "ba")
-
-    # the Evaluator's NE (pipeline.tfma_metrics, TFMA's native path) is NE of the served probabilities
-    import numpy as np
-    import tensorflow as tf
-
-    from c2al_tf.metrics import normalized_entropy
-
-    records = [r.numpy() for r in tf.data.TFRecordDataset(str(tmp_path / "eval.tfrecord.gz"), "GZIP")]
-    serve = tf.saved_model.load(models["a"]).signatures["serving_default"]
-    p = np.concatenate([serve(examples=tf.constant(records[i:i + 2048]))["probabilities"].numpy().reshape(-1)
-                        for i in range(0, len(records), 2048)])
-    y = read_table(str(tmp_path / "d.csv"), "click").label
-    ne = {kv.key.model_name: kv.value.double_value.value
-          for m in tfma.load_metrics(str(tmp_path / "ab")) if not m.slice_key.single_slice_keys
-          for kv in m.metric_keys_and_values if kv.key.name == "normalized_entropy" and not kv.key.is_diff}
-    assert ne["candidate"] == pytest.approx(normalized_entropy(y, p), abs=1e-6)
