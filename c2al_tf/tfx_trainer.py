@@ -256,7 +256,6 @@ def example_parser(tf_transform_output, label: str, cohorts):
         parsed = tf.io.parse_example(serialized, targets)
         return features, {PRIMARY: parsed[label], **{c["aux_label"]: parsed[c["aux_label"]] for c in cohorts}}
 
-    parse.tft_layer = tft_layer
     return parse
 
 

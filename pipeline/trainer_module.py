@@ -48,7 +48,7 @@ from c2al_tf.data.transform import model_spec  # noqa: E402
 from c2al_tf.export import export_saved_model  # noqa: E402
 from c2al_tf.models import PRIMARY, ModelConfig, build_model  # noqa: E402
 from c2al_tf.models.builder import C2ALModel  # noqa: E402
-from c2al_tf.tfx_trainer import label_rate, train_in_trainer, training_files  # noqa: E402
+from c2al_tf.tfx_trainer import label_rate, train_in_trainer, training_files, transform_output  # noqa: E402
 from pipeline.trainer_config import TrainerConfig  # noqa: E402
 
 
@@ -57,11 +57,12 @@ def run_fn(fn_args):
     config = ModelConfig(model=cfg.model, embedding_l2=float(cfg.embedding_l2))
     prior = label_rate(training_files(fn_args.train_files), cfg.label)
 
+    spec = model_spec(transform_output(fn_args), cfg.label)  # the model's inputs: the transform's outputs
+
     def model_fn(tf_transform_output):  # c2al's encoder and primary head on the transformed features
-        return build_model(model_spec(tf_transform_output, cfg.label), [], config, priors={PRIMARY: prior}).serving_model
+        return build_model(spec, [], config, priors={PRIMARY: prior}).serving_model
 
     def export(model, tf_transform_output, export_dir, metadata):
-        spec = model_spec(tf_transform_output, cfg.label)
         full = C2ALModel(spec, dataclasses.replace(config, aux_weight=float(metadata["aux_weight"])),
                          model.cohorts, model.training_model, model.serving_model, None, None)
         export_saved_model(full, export_dir, transform_output=tf_transform_output, extra_metadata=metadata)

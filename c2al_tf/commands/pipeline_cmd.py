@@ -182,9 +182,8 @@ def options(args, **override):
     fields = dict(training=train_config(args), mining=mining_config(args, seed=args.seed), seed=args.seed,
                   beam_args=list(args.beam_arg), verbose=bool(getattr(args, "verbose", False)),
                   **model_config_args(args))
-    flags = {"data": "data", "label": "label", "root": "root", "schema": "schema", "model": "model",
-             "ne_tolerance": "ne_tolerance", "runner": "runner", "positive_label": "positive_label"}
-    fields.update({field: getattr(args, flag) for field, flag in flags.items() if hasattr(args, flag)})
+    fields.update({name: getattr(args, name) for name in ("data", "label", "root", "schema", "model", "ne_tolerance",
+                                                          "runner", "positive_label") if hasattr(args, name)})
     if hasattr(args, "categorical"):
         fields["categorical"] = split_list(args.categorical)
     if hasattr(args, "no_cache"):
