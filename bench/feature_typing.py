@@ -125,7 +125,7 @@ DATASETS = ("generator", "int_ids", "extremes", "rate_shift", "movielens", "clot
 
 
 def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feature_typing", kinds=None):
-    from c2al_tf.data import ground_truth, read_table
+    from c2al_tf.data import read_table
     from c2al_tf.experiment import split
     from c2al_tf.metrics import normalized_entropy
     from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, predict, set_seed

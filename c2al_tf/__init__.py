@@ -45,6 +45,8 @@ _PUBLIC = {
     "CohortSpec": "c2al_tf.cohorts.spec",
     "MiningConfig": "c2al_tf.cohorts.config",
     "mine_table": "c2al_tf.cohorts.miner",
+    "mine": "c2al_tf.cohorts.miner",
+    "binnings_and_axes": "c2al_tf.cohorts.miner",
     # C2AL on your own Keras / TFRS model
     "add_cohort_heads": "c2al_tf.models.heads",
     "add_cohort_heads_to_encoder": "c2al_tf.models.heads",

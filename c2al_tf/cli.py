@@ -10,14 +10,14 @@ from c2al_tf.commands.common import guarded, quiet_third_party
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from c2al_tf import commands
+    from c2al_tf.commands import demo, evaluate, experiment, generate, inspect, mine, pipeline_cmd, train
 
     parser = argparse.ArgumentParser(
         prog="c2al", description="Cohort-Contrastive Auxiliary Learning (C2AL) for ranking models.")
     parser.add_argument("--version", action="version", version=f"c2al-tf {c2al_tf.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for module in commands.ALL:
+    for module in (generate, inspect, mine, train, evaluate, experiment, pipeline_cmd, demo):
         module.register(sub)
     return parser
 

@@ -3,6 +3,8 @@ import os
 import sys
 
 import numpy as np
+import pandas as pd
+from scipy.special import expit
 
 from c2al_tf.cohorts import CohortSpec
 from c2al_tf.data import generate, ground_truth
@@ -62,3 +64,26 @@ def analyze_records(files, label, out_dir):
     # the raw schema, which the Transform component writes beside the graph (raw_feature_spec reads it)
     metadata_io.write_metadata(meta, os.path.join(str(out_dir), "transform", tft.TFTransformOutput.RAW_METADATA_DIR))
     return tft.TFTransformOutput(os.path.join(str(out_dir), "transform"))
+
+
+def flipped_world(flip: bool, n: int = 60_000, seed: int = 4):
+    """surface x category for everybody (+-1), a country main effect, bid without effect;
+    with ``flip`` the bottom 10% of user_value reverse surface x category and the top
+    10% respond to country x category, which nobody else does (two three-way effects,
+    one per end), otherwise user_value only shifts the rate (a main effect)."""
+    rng = np.random.default_rng(seed)
+    user_value = rng.lognormal(1.0, 1.0, n)
+    surface = rng.choice(["feed", "story", "video"], n, p=[0.5, 0.2, 0.3])
+    category = rng.choice(["c0", "c1", "c2", "c3"], n)
+    country = rng.choice(["us", "in", "br"], n)
+    bid = rng.lognormal(0.0, 0.5, n)
+    sc = np.where(category == "c0", 1.0, 0.0) * np.where(surface == "feed", 1.0, np.where(surface == "video", -1.0, 0))
+    cc = np.where(category == "c1", 1.0, 0.0) * np.where(country == "us", 1.0, np.where(country == "in", -1.0, 0))
+    tail = user_value < np.quantile(user_value, 0.10)
+    head = user_value >= np.quantile(user_value, 0.90)
+    main = pd.Series(country).map({"us": 0.5, "in": -0.5, "br": 0.0}).to_numpy()
+    logit = -1.6 + main + (np.where(tail, -1.5, 1.0) * sc + np.where(head, 1.5, 0.0) * cc if flip
+                           else sc + 0.4 * np.log(user_value))
+    frame = pd.DataFrame({"user_value": user_value, "surface": surface, "category": category, "country": country,
+                          "bid": bid, "click": (rng.uniform(size=n) < expit(logit)).astype(int)})
+    return table_from_frame(frame, "click", source="world"), user_value, frame

@@ -93,3 +93,26 @@ def test_no_import_from_a_lower_layer_into_a_higher_one():
 
     upward = sorted(f"{m} -> {n}" for m, deps in import_graph().items() for n in deps if layer(n) > layer(m))
     assert upward == []
+
+
+def _calls(path):
+    with open(os.path.join(REPO, path)) as f:
+        tree = ast.parse(f.read())
+    return {node.func.id if isinstance(node.func, ast.Name) else node.func.attr
+            for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, (ast.Name, ast.Attribute))}
+
+
+def test_one_mining_entry_serves_the_command_line_and_the_component():
+    """``c2al_tf.cohorts.miner.mine`` is the only caller of the scoring modes; the
+    in-memory path (``mine_table``: ``c2al mine``, ``c2al experiment``) and the
+    CohortMiner's executor both go through it."""
+    scorers = {"mine_pairwise", "mine_predictions", "mine_residuals", "mine_from_statistics"}
+    callers = sorted(m for m, path in _modules().items()
+                     if m != "c2al_tf.cohorts.miner" and _calls(os.path.relpath(path, REPO)) & scorers)
+    assert callers == []
+    assert "mine" in _calls("components/cohort_miner/executor.py")
+    with open(os.path.join(REPO, "c2al_tf", "cohorts", "miner.py")) as f:
+        tree = ast.parse(f.read())
+    mine_table = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "mine_table")
+    assert "mine" in {n.func.id for n in ast.walk(mine_table) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}

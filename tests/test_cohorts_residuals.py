@@ -65,5 +65,5 @@ def test_a_calibrated_baseline_leaves_no_pair(world):
 def test_residuals_need_predictions(world):
     from c2al_tf.errors import C2ALInputError
 
-    with pytest.raises(C2ALInputError, match="--by residuals needs --baseline-model"):
+    with pytest.raises(C2ALInputError, match="by='residuals' needs predictions"):
         mine_table(world[0], by="residuals")

@@ -153,7 +153,7 @@ def test_executor_mines_pairwise_without_a_baseline_model(tmp_path):
     finds the flipped-interaction tail that `c2al mine --by pairwise` finds."""
     from c2al_tf.cohorts import CohortSpec
     from components.cohort_miner.executor import Executor
-    from test_cohorts_pairwise import _world
+    from helpers import flipped_world as _world
 
     table, user_value, frame = _world(flip=True, n=40_000)
     inputs, outputs = _artifacts(tmp_path, frame)

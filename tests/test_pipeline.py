@@ -130,7 +130,7 @@ def test_pipeline_end_to_end(tmp_path, run_cli):
 
     # both 10% extremes of user_value respond in their own way (three-way effects): what the
     # default miner finds at this size (the generator's planted world needs ~200k rows)
-    from test_cohorts_pairwise import _world
+    from helpers import flipped_world as _world
 
     data = tmp_path / "data.csv"
     frame = _world(flip=True, n=20_000, seed=7)[2]

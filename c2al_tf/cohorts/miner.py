@@ -7,7 +7,8 @@ the cohort pairs -> CohortSpec:
 - ``stats``: sliced, label-weighted TFDV statistics (:func:`mine_from_statistics`);
 - ``predictions`` / ``residuals``: a baseline model's predictions.
 
-The TFX CohortMiner runs the same functions on the TFRecords it reads.
+One entry, :func:`mine`, serves ``c2al mine``/``c2al experiment`` (through
+:func:`mine_table`) and the TFX CohortMiner, which reads the TFRecords.
 """
 from __future__ import annotations
 
@@ -82,72 +83,93 @@ def cross_axes(results, axes, binnings, cross_top: int = 2):
     return out
 
 
+def mine(batches, label: str, binnings, axes, config: Optional[MiningConfig] = None, predictions=None,
+         statistics=None, beam_args: Optional[List[str]] = None) -> Tuple[object, list]:
+    """The one mining entry: (CohortSpec, ranked AxisResults) for the mode ``config.by``.
+
+    ``batches`` are Arrow RecordBatches of the mining rows (already sampled: at most
+    ``config.max_rows`` for the in-memory modes), ``label`` the 0/1 label feature,
+    ``binnings``/``axes`` from :func:`binnings_and_axes`. ``predictions``: a baseline's
+    probability per row, required by ``by="predictions"``/``"residuals"``.
+    ``statistics(columns, axes)`` returns the sliced statistics of the ``stats`` mode;
+    by default TFDV runs on ``batches`` with Beam (``beam_args``). The CohortMiner
+    component passes its own, which streams the whole mining split, and may then pass
+    ``batches=None``. ``c2al mine``, ``c2al experiment`` (through :func:`mine_table`)
+    and the component's executor all call this function."""
+    from c2al_tf.data.arrow import batch_labels
+    from c2al_tf.errors import C2ALInputError
+
+    config = config or MiningConfig()
+    by, divergence, max_pairs = config.by, config.divergence, config.max_pairs
+    common = dict(min_support=config.min_support, min_positives=config.min_positives, seed=config.seed)
+    if by == "stats":
+        if statistics is None:
+            from c2al_tf.cohorts.statistics import cohort_statistics, run_statistics
+
+            def statistics(columns, ranked):
+                return run_statistics(batches, lambda p: cohort_statistics(p, columns, ranked, label), beam_args)
+        total = None if batches is None else float(sum(b.num_rows for b in batches))
+        options = dict(divergence=divergence, max_pairs=max_pairs, total=total, **common)
+        spec, results = mine_from_statistics(statistics(binnings, axes), binnings, axes, label, **options)
+        crosses = cross_axes(results, axes, binnings, config.cross_top) if config.cross_top >= 2 else []
+        if crosses:
+            spec, results = mine_from_statistics(statistics(binnings + crosses, crosses), binnings, crosses, label,
+                                                 previous=results, **options)
+        return spec, results
+    if not batches:
+        raise C2ALInputError("mine: the mining rows hold no examples")
+    labels = np.concatenate([batch_labels(b, label) for b in batches])
+    if by == "pairwise":
+        from c2al_tf.cohorts.pairwise import mine_pairwise
+
+        results = mine_pairwise(batches, labels, axes, binnings, **common)
+    else:
+        if predictions is None:
+            raise C2ALInputError(f"mine: by='{by}' needs predictions (a baseline model's probability per row)")
+        predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)
+        if len(predictions) != len(labels):
+            raise C2ALInputError(f"mine: {len(predictions)} predictions for {len(labels)} rows")
+        if by == "predictions":
+            from c2al_tf.cohorts.predictions import mine_predictions
+
+            results = mine_predictions(batches, labels, predictions, axes, divergence, **common)
+        else:
+            from c2al_tf.cohorts.residuals import mine_residuals
+
+            results = mine_residuals(batches, labels, predictions, axes, binnings, **common)
+    return spec_from_results(results, label, divergence, max_pairs, method=by), results
+
+
 def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional[List[str]] = None,
                predictions=None, **overrides) -> Tuple[object, list]:
-    """Mines a FeatureTable: global TFDV statistics choose axes and bins; then the mode
-    ranks the pairs: ``by="pairwise"`` (default) a held-out pairwise reference, ``"stats"``
-    the sliced, label-weighted TFDV pass, ``"predictions"`` / ``"residuals"`` a
-    baseline model's probabilities (``predictions``: one per row, loaded by the caller,
-    e.g. with ``c2al_tf.predictor``). Beam runs the TFDV passes (DirectRunner unless
-    ``beam_args`` say otherwise). With
-    ``cross_top >= 2`` (stats mode), the crosses of the best significant single
-    axes get one more sliced pass and are ranked with them. ``config``
-    (:class:`MiningConfig`) with ``overrides`` of its fields by keyword."""
+    """:func:`mine` on an in-memory FeatureTable: global TFDV statistics of its rows
+    choose the axes and bins; the in-memory modes see a sample of at most
+    ``config.max_rows`` rows, chosen by row content (the same rows in any order give
+    the same sample and the same TFDV sketch). ``predictions``: one per row of
+    ``table`` (e.g. from ``c2al_tf.predictor``). ``config`` (:class:`MiningConfig`)
+    with ``overrides`` of its fields by keyword."""
     config = dataclasses.replace(config or MiningConfig(), **overrides)
-    axes, max_pairs, divergence = (list(config.axes) if config.axes else None), config.max_pairs, config.divergence
-    min_support, min_positives, num_quantiles = config.min_support, config.min_positives, config.bins
-    seed, by, cross_top = config.seed, config.by, config.cross_top
     from c2al_tf.cohorts import divergence as divergences
-    from c2al_tf.cohorts.statistics import cohort_statistics, global_statistics, run_statistics
+    from c2al_tf.cohorts.statistics import global_statistics, run_statistics
+    from c2al_tf.errors import C2ALInputError
 
-    divergences.get(divergence)  # validate early
+    divergences.get(config.divergence)  # validate early
     table.check_trainable("mine cohorts")
     if predictions is not None and len(predictions) != len(table):
-        raise ValueError(f"mine_table: {len(predictions)} predictions for {len(table)} rows")
-    # Rows in an order set by their content: the same rows in any order give the same
-    # sample and the same TFDV sketch (its quantiles, hence the bins, depend on order).
-    keep = table.content_order(seed)
-    if by != "stats":  # in memory: a uniform sample of at most MiningConfig.max_rows rows
+        raise C2ALInputError(f"mine_table: {len(predictions)} predictions for {len(table)} rows")
+    if config.needs_model and predictions is None:
+        raise C2ALInputError(f"mine_table: by='{config.by}' needs predictions (a baseline model's probability "
+                             f"per row)")
+    keep = table.content_order(config.seed)
+    if config.by != "stats":
         keep = keep[:config.max_rows]
     table = table.take(keep)
     predictions = None if predictions is None else np.asarray(predictions).reshape(-1)[keep]
     batches = table_to_record_batches(table)
     global_stats = run_statistics(batches, lambda p: global_statistics(p, QUANTILE_BUCKETS), beam_args)
-    binnings, chosen = binnings_and_axes(global_stats, table.label_name, axes, min_support,
-                                         categorical=table.categorical, bins=num_quantiles)
-    from c2al_tf.errors import C2ALInputError
-
+    binnings, chosen = binnings_and_axes(global_stats, table.label_name, list(config.axes) if config.axes else None,
+                                         config.min_support, categorical=table.categorical, bins=config.bins)
     if not chosen:
         raise C2ALInputError(f"{table.source}: no feature can be an axis (need numeric features with quantiles "
-                             f"or categorical values with support >= {min_support})")
-    if by == "pairwise":
-        from c2al_tf.cohorts.pairwise import mine_pairwise
-
-        results = mine_pairwise(batches, table.label, chosen, binnings, min_support=min_support,
-                                min_positives=min_positives, seed=seed)
-        return spec_from_results(results, table.label_name, divergence, max_pairs, method=by), results
-    if by in ("predictions", "residuals"):
-        if predictions is None:
-            raise C2ALInputError(f"--by {by} needs --baseline-model DIR (an exported baseline SavedModel)")
-        if by == "predictions":
-            from c2al_tf.cohorts.predictions import mine_predictions
-
-            results = mine_predictions(batches, table.label, predictions, chosen, divergence,
-                                       min_support=min_support, min_positives=min_positives, seed=seed)
-        else:
-            from c2al_tf.cohorts.residuals import mine_residuals
-
-            results = mine_residuals(batches, table.label, predictions, chosen, binnings, min_support=min_support,
-                                     min_positives=min_positives, seed=seed)
-        return spec_from_results(results, table.label_name, divergence, max_pairs, method=by), results
-    sliced = run_statistics(batches, lambda p: cohort_statistics(p, binnings, chosen, table.label_name), beam_args)
-    options = dict(divergence=divergence, max_pairs=max_pairs, min_support=min_support, min_positives=min_positives,
-                   total=float(len(table)), seed=seed)
-    spec, results = mine_from_statistics(sliced, binnings, chosen, table.label_name, **options)
-    crosses = cross_axes(results, chosen, binnings, cross_top) if cross_top >= 2 else []
-    if crosses:
-        sliced = run_statistics(batches, lambda p: cohort_statistics(p, binnings + crosses, crosses,
-                                                                     table.label_name), beam_args)
-        spec, results = mine_from_statistics(sliced, binnings, crosses, table.label_name, previous=results,
-                                             **options)
-    return spec, results
+                             f"or categorical values with support >= {config.min_support})")
+    return mine(batches, table.label_name, binnings, chosen, config, predictions=predictions, beam_args=beam_args)

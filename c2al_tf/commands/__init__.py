@@ -1,4 +1,4 @@
-"""Subcommands of ``c2al``: each module has ``register(subparsers)``."""
-from c2al_tf.commands import demo, evaluate, experiment, generate, inspect, mine, pipeline_cmd, train
+"""Subcommands of ``c2al``: each module has ``register(subparsers)``; ``c2al_tf.cli`` lists them.
 
-ALL = [generate, inspect, mine, train, evaluate, experiment, pipeline_cmd, demo]
+The package imports none of them, so ``python -m c2al_tf.commands.pipeline_cmd`` (a local
+pipeline run's child process) starts without a second copy of that module."""

@@ -16,13 +16,12 @@ from tfx.utils import io_utils
 
 import c2al_tf  # noqa: F401
 from c2al_tf.cohorts.binning import binning_features
-from c2al_tf.cohorts.miner import binnings_and_axes, cross_axes, mine_from_statistics
+from c2al_tf.cohorts.miner import binnings_and_axes, mine
 from c2al_tf.cohorts.mining import format_table
 from c2al_tf.cohorts.statistics import cohort_statistics
 from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.cohorts.spec import predicate_features
-from c2al_tf.data.arrow import batch_labels
 from c2al_tf.data.records import ReadRecordBatches, WriteRecordBatches, records_to_record_batch, sample_records
 from c2al_tf.labels import AuxSuffixes, label_records
 from c2al_tf.names import COHORTS_FILE
@@ -30,6 +29,7 @@ from c2al_tf.names import COHORTS_FILE
 _TELEMETRY = ["C2ALCohortMiner"]
 RAW = "__raw_record__"  # raw-record column of the predictions mode's TFXIO read
 SLICED_STATS_FILE = "cohort_statistics.pb"
+SINGLE_AXIS_STATS_FILE = "single_axis_statistics.pb"
 RANKING_FILE = "ranking.txt"  # the ranked axes as `c2al mine` prints them
 BATCH = 10_000  # records per batch: per-slice overhead of TFDV dominates on small batches
 
@@ -57,14 +57,6 @@ class _AddAuxLabels(beam.DoFn):
                             self.cohorts, self.suffixes)
 
 
-def _mine_spec(sliced, binnings, axes, label, options, paths, previous):
-    """Mines the spec from the sliced statistics and writes cohorts.json (both copies)."""
-    spec, _ = mine_from_statistics(sliced, binnings, axes, label, previous=previous, **options)
-    for path in paths:
-        spec.save(path)
-    return spec.doc
-
-
 @dataclasses.dataclass
 class _Job:
     """What one execution works on, checked and loaded by :meth:`Executor._plan`."""
@@ -85,14 +77,12 @@ class _Job:
     rows: int = 0  # examples in the mining split (its statistics)
 
     @property
-    def options(self) -> Dict[str, Any]:
-        c = self.config
-        return dict(divergence=c.divergence, max_pairs=c.max_pairs, min_support=c.min_support,
-                    min_positives=c.min_positives, seed=c.seed)
-
-    @property
     def sliced_path(self) -> str:
         return os.path.join(self.cohorts_uri, SLICED_STATS_FILE)
+
+    @property
+    def ranking_path(self) -> str:
+        return os.path.join(self.cohorts_uri, RANKING_FILE)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -104,17 +94,18 @@ class Executor(base_beam_executor.BaseBeamExecutor):
            exec_properties: Dict[str, Any]) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         job = self._plan(input_dict, output_dict, exec_properties)
-        if job.config.needs_model:  # in memory: a baseline's predictions
-            spec, results = self._mine_with_model(input_dict, job)
-            for path in job.spec_paths:
-                spec.save(path)
+        if job.config.by == "pairwise":  # one Beam pipeline: sample -> mine -> label
+            ranking = self._mine_sample(job)
+        else:
+            if job.config.needs_model:
+                batches, predictions = self._scored_split(input_dict, job)
+                spec, results = mine(batches, job.label, job.binnings, job.axes, job.config, predictions=predictions)
+            else:
+                spec, results = mine(None, job.label, job.binnings, job.axes, job.config,
+                                     statistics=lambda columns, ranked: self._sliced_statistics(job, columns, ranked))
+            ranking = _save(spec, results, job.spec_paths, job.ranking_path)
             with self._make_beam_pipeline() as p:
                 self._write_labeled(p, job, beam.pvalue.AsSingleton(p | "Spec" >> beam.Create([spec.doc])))
-            ranking = format_table(results)
-        elif job.config.by == "pairwise":
-            ranking = self._mine_pairwise(job)
-        else:
-            ranking = format_table(self._mine_statistics(job)[1])
         print(ranking, flush=True)
 
     def _plan(self, input_dict, output_dict, exec_properties) -> _Job:
@@ -177,112 +168,83 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                  | f"Write[{s}]" >> WriteRecordBatches(
                         os.path.join(artifact_utils.get_split_uri([job.out], s), "data_tfrecord"), ".gz"))
 
-    def _mine_statistics(self, job: _Job):
-        """Statistics mode: (optionally) single axes then their crosses, then one Beam
-        pipeline whose sliced statistics are mined into the spec that labels every split."""
+    def _sliced_statistics(self, job: _Job, columns, axes):
+        """The stats mode's sliced statistics of the whole mining split (a Beam pass),
+        written to the cohorts artifact: the last pass as cohort_statistics.pb, the
+        single axes' pass also as single_axis_statistics.pb when crosses may follow."""
+        import tensorflow as tf
         import tensorflow_data_validation as tfdv
 
-        previous, crosses, axes_now, columns = [], [], job.axes, job.binnings
-        if job.config.cross_top >= 2:  # one more pass over the mining split: rank single axes, then their crosses
-            single_path = os.path.join(job.cohorts_uri, "single_axis_statistics.pb")
-            with self._make_beam_pipeline() as p:
-                _ = (self._parsed(p, job, job.split) | "Mine" >> _CohortStats(job.binnings, job.axes, job.label)
-                     | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(single_path))
-            _, previous = mine_from_statistics(tfdv.load_stats_binary(single_path), job.binnings, job.axes,
-                                               job.label, **job.options)
-            crosses = cross_axes(previous, job.axes, job.binnings, job.config.cross_top)
-            if crosses:
-                axes_now, columns = crosses, job.binnings + crosses
-        ranked_with = previous if crosses else []
         with self._make_beam_pipeline() as p:
-            sliced = self._parsed(p, job, job.split) | "Mine" >> _CohortStats(columns, axes_now, job.label)
-            _ = sliced | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(job.sliced_path)
-            spec_side = sliced | "MineSpec" >> beam.Map(_mine_spec, job.binnings, axes_now, job.label, job.options,
-                                                        job.spec_paths, ranked_with)
-            self._write_labeled(p, job, beam.pvalue.AsSingleton(spec_side))
-        return mine_from_statistics(tfdv.load_stats_binary(job.sliced_path), job.binnings, axes_now, job.label,
-                                    previous=ranked_with, **job.options)
+            _ = (self._parsed(p, job, job.split) | "Mine" >> _CohortStats(columns, axes, job.label)
+                 | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(job.sliced_path))
+        if axes is job.axes and job.config.cross_top >= 2:
+            tf.io.gfile.copy(job.sliced_path, os.path.join(job.cohorts_uri, SINGLE_AXIS_STATS_FILE), overwrite=True)
+        return tfdv.load_stats_binary(job.sliced_path)
 
-    def _mine_pairwise(self, job: _Job) -> str:
+    def _mine_sample(self, job: _Job) -> str:
         """Pairwise mode in one Beam pipeline: a uniform sample of the mining split (at
         most ``max_rows`` records, chosen by record hash) is mined into the spec, which
         labels every split as a side input. Returns the ranking table."""
         rate = min(1.0, job.config.max_rows / max(job.rows, 1))
-        ranking_path = os.path.join(job.cohorts_uri, RANKING_FILE)
         with self._make_beam_pipeline() as p:
             sample = (self._read(p, job, job.split, "Read")
                       | "Sample" >> beam.Map(sample_records, rate)
                       | "NonEmpty" >> beam.Filter(len)
                       | "Parse" >> beam.Map(records_to_record_batch, job.parse_types)
                       | "Collect" >> beam.combiners.ToList())
-            spec_side = sample | "MineSpec" >> beam.Map(_mine_pairwise_spec, job.binnings, job.axes, job.label,
-                                                        job.options, job.spec_paths, ranking_path)
+            spec_side = sample | "MineSpec" >> beam.Map(_mine_and_save, job.label, job.binnings, job.axes, job.config,
+                                                        job.spec_paths, job.ranking_path)
             self._write_labeled(p, job, beam.pvalue.AsSingleton(spec_side))
         import tensorflow as tf
 
-        with tf.io.gfile.GFile(ranking_path) as f:
+        with tf.io.gfile.GFile(job.ranking_path) as f:
             return f.read()
 
-    def _mine_with_model(self, input_dict, job: "_Job"):
-        """Mining on the mining split held in memory, with a baseline model scored through
-        its serving_default: the distributions of its predictions (``by='predictions'``,
-        the paper's recipe) or where it is wrong (``by='residuals'``)."""
+    def _scored_split(self, input_dict, job: "_Job"):
+        """The mining split in memory (RecordBatches) and a baseline model's probability
+        per row, through its serving_default (modes ``predictions`` and ``residuals``)."""
         import numpy as np
         import tensorflow as tf
         from tfx.utils import path_utils
         from tfx_bsl.tfxio import dataset_options
 
-        from c2al_tf.cohorts.mining import spec_from_results
-        from c2al_tf.cohorts.predictions import mine_predictions
-        from c2al_tf.cohorts.residuals import mine_residuals
-
-        by, options = job.config.by, job.options
         models = input_dict.get("baseline_model") or []
         if not models:
-            raise C2ALInputError(f"CohortMiner: by='{by}' needs a baseline_model input")
+            raise C2ALInputError(f"CohortMiner: by='{job.config.by}' needs a baseline_model input")
         serve = tf.saved_model.load(path_utils.serving_model_path(artifact_utils.get_single_uri(models))
                                     ).signatures["serving_default"]
         io = tfxio_utils.get_split_tfxio([job.examples], job.split, _TELEMETRY, schema=job.schema,
                                          raw_record_column_name=RAW)
-        batches, labels, preds = [], [], []
+        batches, preds = [], []
         for batch in io.RecordBatches(dataset_options.RecordBatchesOptions(batch_size=4096, shuffle=False,
                                                                            num_epochs=1)):
             batches.append(batch)
-            labels.append(batch_labels(batch, job.label))
             records = [r[0] if isinstance(r, list) else r
                        for r in batch.column(batch.schema.names.index(RAW)).to_pylist()]
             preds.append(serve(examples=tf.constant(records))["probabilities"].numpy().reshape(-1))
-        common = dict(min_support=options["min_support"], min_positives=options["min_positives"],
-                      seed=options["seed"])
-        if by == "residuals":
-            results = mine_residuals(batches, np.concatenate(labels), np.concatenate(preds), job.axes, job.binnings,
-                                     **common)
-        else:
-            results = mine_predictions(batches, np.concatenate(labels), np.concatenate(preds), job.axes,
-                                       options["divergence"], **common)
-        return spec_from_results(results, job.label, options["divergence"], options["max_pairs"], by), results
+        return batches, np.concatenate(preds) if preds else np.zeros(0)
 
 
-def _mine_pairwise_spec(batches, binnings, axes, label: str, options: Dict[str, Any], spec_paths: List[str],
-                        ranking_path: str):
-    """Mines the sampled record batches (pairwise mode), writes cohorts.json (both
-    copies) and the ranking table; returns the spec document."""
-    import numpy as np
+def _save(spec, results, spec_paths: List[str], ranking_path: str) -> str:
+    """Writes cohorts.json (both copies) and the ranking table; returns the table."""
     import tensorflow as tf
 
-    from c2al_tf.cohorts.mining import spec_from_results
-    from c2al_tf.cohorts.pairwise import mine_pairwise
-
-    if not batches:
-        raise C2ALInputError("CohortMiner: the mining split holds no examples to mine")
-    labels = np.concatenate([batch_labels(b, label) for b in batches])
-    results = mine_pairwise(batches, labels, axes, binnings, min_support=options["min_support"],
-                            min_positives=options["min_positives"], seed=options["seed"])
-    spec = spec_from_results(results, label, options["divergence"], options["max_pairs"], "pairwise")
     for path in spec_paths:
         spec.save(path)
+    ranking = format_table(results)
     with tf.io.gfile.GFile(ranking_path, "w") as f:
-        f.write(format_table(results))
+        f.write(ranking)
+    return ranking
+
+
+def _mine_and_save(batches, label: str, binnings, axes, config: MiningConfig, spec_paths: List[str],
+                   ranking_path: str):
+    """Mines the sampled record batches (in a Beam Map), saves; returns the spec document."""
+    if not batches:
+        raise C2ALInputError("CohortMiner: the mining split holds no examples to mine")
+    spec, results = mine(batches, label, binnings, axes, config)
+    _save(spec, results, spec_paths, ranking_path)
     return spec.doc
 
 
