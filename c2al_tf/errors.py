@@ -7,7 +7,12 @@ at fault and, where it can, says how to fix it. The CLI prints it as
 
 
 class C2ALInputError(ValueError):
-    """Bad user input (data file, column, CohortSpec field, flag)."""
+    """Bad user input (data file, column, CohortSpec field, argument).
 
-    def __init__(self, message: str):
+    ``arguments``: the names of the library arguments the message names, as written
+    in it (``min_support``); the ``c2al`` command shows each as its flag
+    (``--min-support``, ``c2al_tf.commands.common.for_the_command_line``)."""
+
+    def __init__(self, message: str, arguments=()):
         super().__init__(" ".join(str(message).split()))
+        self.arguments = tuple(arguments)

@@ -58,9 +58,9 @@ class SelectionConfig:
 
     def __post_init__(self):
         if int(self.candidates) < 0:
-            raise C2ALInputError(f"--validate must be >= 0 (0 = off), got {self.candidates}")
+            raise C2ALInputError(f"candidates must be >= 0 (0 = off), got {self.candidates}", arguments=("candidates",))
         if not (np.isfinite(self.weight) and self.weight > 0):
-            raise C2ALInputError(f"--validate-weight must be > 0, got {self.weight}")
+            raise C2ALInputError(f"weight must be > 0, got {self.weight}", arguments=("weight",))
 
 
 def paired_interval(a: np.ndarray, b: np.ndarray) -> Tuple[float, float, float]:

@@ -260,3 +260,19 @@ def test_demo_forwards_beam_options_that_start_with_dashes(tmp_path):
     assert options.seed == 3 and options.mining.seed == 3
     # the child process of a local run receives the same options as JSON
     assert PipelineOptions.from_json(options.to_json()) == options
+
+
+def test_library_errors_name_arguments_and_the_command_shows_flags():
+    """A config names its own argument (``max_rows``); ``c2al`` shows the flag
+    (``--max-mining-rows``), only where the message names that argument."""
+    from c2al_tf.cohorts.config import MiningConfig
+    from c2al_tf.commands.common import for_the_command_line
+    from c2al_tf.errors import C2ALInputError
+
+    with pytest.raises(C2ALInputError, match="max_rows must be >= 1000") as err:
+        MiningConfig(max_rows=10)
+    assert for_the_command_line(err.value) == "--max-mining-rows must be >= 1000, got 10"
+    with pytest.raises(C2ALInputError) as err:
+        MiningConfig(cross_top=2, by="pairwise")
+    assert for_the_command_line(err.value).startswith("--cross-top applies to --by stats only")
+    assert for_the_command_line(C2ALInputError("by the way, weight 3")) == "by the way, weight 3"

@@ -46,15 +46,15 @@ def test_strategy_bad_input(monkeypatch):
     with pytest.raises(C2ALInputError, match="TF_CONFIG: not a cluster description"):
         distribute.cluster()
     monkeypatch.delenv("TF_CONFIG")
-    with pytest.raises(C2ALInputError, match="--strategy ring: unknown"):
+    with pytest.raises(C2ALInputError, match="strategy ring: unknown"):
         distribute.resolve("ring")
-    with pytest.raises(C2ALInputError, match="--strategy multi_worker needs TF_CONFIG"):
+    with pytest.raises(C2ALInputError, match="strategy multi_worker needs TF_CONFIG"):
         distribute.make_strategy("multi_worker")
     from c2al_tf.models.protocol import TrainConfig
 
-    with pytest.raises(C2ALInputError, match="--strategy ring: unknown"):
+    with pytest.raises(C2ALInputError, match="strategy ring: unknown"):
         TrainConfig(strategy="ring")
-    with pytest.raises(C2ALInputError, match="--vocab-budget must be >= 1"):
+    with pytest.raises(C2ALInputError, match="vocab_budget must be >= 1"):
         TrainConfig(vocab_budget=0)
 
 

@@ -128,7 +128,7 @@ def test_columns_past_the_vocab_budget_are_hashed_and_the_model_serves(tmp_path)
         "user_id": tf.train.Feature(bytes_list=tf.train.BytesList(value=[b"u999999999"]))})).SerializeToString()]
     p = loaded.signatures["serving_default"](examples=tf.constant(examples))["probabilities"].numpy()
     assert p.shape == (1, 1) and np.isfinite(p).all()
-    with pytest.raises(C2ALInputError, match="--vocab-budget must be >= 1"):
+    with pytest.raises(C2ALInputError, match="vocab_budget must be >= 1"):
         FeatureSpec.from_table(table, vocab_budget=0)
 
 

@@ -28,7 +28,7 @@ def test_carve_validation_is_a_fixed_disjoint_share_of_the_rows():
 
 @pytest.mark.parametrize("fraction", [0, -0.1, 0.51, 1.0])
 def test_carve_validation_refuses_fractions_outside_the_range(fraction):
-    with pytest.raises(C2ALInputError, match=r"--validation-fraction must be in \(0, 0.5\]"):
+    with pytest.raises(C2ALInputError, match=r"validation_fraction must be in \(0, 0.5\]"):
         carve_validation(synthetic_table(100), fraction)
 
 
@@ -37,8 +37,8 @@ def test_train_config_always_tries_lambda_zero_and_checks_its_fields():
     assert TrainConfig(aux_weights=(0.3,), select_aux_weight=False).candidates == (0.3,)
     assert parse_aux_weights("0.5") == ((0.5,), False)
     assert parse_aux_weights("1,0.1") == ((1.0, 0.1), True)
-    for kwargs, msg in [({"epochs": 0}, "--epochs must be >= 1"), ({"patience": 0}, "--patience"),
-                        ({"validation_fraction": 0.0}, "--validation-fraction"),
+    for kwargs, msg in [({"epochs": 0}, "epochs must be >= 1"), ({"patience": 0}, "patience"),
+                        ({"validation_fraction": 0.0}, "validation_fraction"),
                         ({"aux_weights": (0.1, -2.0)}, "finite and >= 0"),
                         ({"aux_weights": (0.1, 0.3), "select_aux_weight": False}, "takes one value")]:
         with pytest.raises(C2ALInputError, match=msg):

@@ -137,7 +137,7 @@ BAD = [
     ("header_only.csv", "click,x\n", "click", r"header_only\.csv: has a header but no data rows"),
     ("nolabel.csv", "y,x\n1,2\n", "click", r"nolabel\.csv: label column 'click' not found"),
     ("labels.csv", "click,x\n1,2\n2,3\n", "click",
-     r"labels\.csv: label column 'click' must be 0/1 but is '2' at line 3; pass --positive-label"),
+     r"labels\.csv: label column 'click' must be 0/1 but is '2' at line 3; pass (--positive-label|positive_label)"),
     ("emptylabel.csv", "click,x\n1,2\n,3\n", "click", r"emptylabel\.csv: label column 'click' is empty at line 3"),
     ("numbers.csv", "click,x\n1,2\n0,3.5\n1,4e\n0,7\n", "click",
      r"numbers\.csv: column 'x' cannot parse '4e' as a number at line 4"),

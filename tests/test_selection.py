@@ -19,9 +19,9 @@ def test_paired_interval_against_scipy():
 
 
 def test_selection_config_refuses_bad_values():
-    with pytest.raises(C2ALInputError, match="--validate must be >= 0"):
+    with pytest.raises(C2ALInputError, match="candidates must be >= 0"):
         SelectionConfig(candidates=-1)
-    with pytest.raises(C2ALInputError, match="--validate-weight must be > 0"):
+    with pytest.raises(C2ALInputError, match="weight must be > 0"):
         SelectionConfig(candidates=2, weight=0.0)
     assert SelectionConfig().candidates == 0  # off by default: mining costs one statistics pass
 

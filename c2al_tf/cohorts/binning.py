@@ -237,8 +237,8 @@ def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_v
     if only:
         missing = [a for a in only if a not in features]
         if missing:
-            raise C2ALInputError(f"--axes names '{missing[0]}', which is not a feature; features are "
-                                 f"{', '.join(sorted(names))}")
+            raise C2ALInputError(f"axes names '{missing[0]}', which is not a feature; features are "
+                                 f"{', '.join(sorted(names))}", arguments=("axes",))
     from c2al_tf.data.column_types import looks_like_id_name
 
     out: List[Binning] = []
@@ -270,8 +270,8 @@ def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_v
             if single or axis not in binned:
                 why = ("has a single value" if single else
                        f"has no value with support >= {min_support:g} (--min-support) to form a cohort")
-                raise C2ALInputError(f"--axes names '{axis}', which {why}; it cannot split the rows into "
-                                     f"contrasting cohorts")
+                raise C2ALInputError(f"axes names '{axis}', which {why}; it cannot split the rows into "
+                                     f"contrasting cohorts", arguments=("axes",))
     return out
 
 

@@ -42,24 +42,26 @@ class MiningConfig:
         if self.axes is not None:
             self.axes = tuple(self.axes) or None
         if not 0 < float(self.min_support) < 0.5:
-            raise C2ALInputError(f"--min-support must be in (0, 0.5), got {self.min_support}")
+            raise C2ALInputError(f"min_support must be in (0, 0.5), got {self.min_support}", arguments=("min_support",))
         if int(self.max_pairs) < 1:
-            raise C2ALInputError(f"--max-pairs must be >= 1, got {self.max_pairs}")
+            raise C2ALInputError(f"max_pairs must be >= 1, got {self.max_pairs}", arguments=("max_pairs",))
         if int(self.min_positives) < 0:
-            raise C2ALInputError(f"--min-positives must be >= 0, got {self.min_positives}")
+            raise C2ALInputError(f"min_positives must be >= 0, got {self.min_positives}", arguments=("min_positives",))
         if int(self.cross_top) < 0 or int(self.cross_top) == 1:
-            raise C2ALInputError(f"--cross-top must be 0 (no crosses) or >= 2, got {self.cross_top}")
+            raise C2ALInputError(f"cross_top must be 0 (no crosses) or >= 2, got {self.cross_top}",
+                                 arguments=("cross_top",))
         if int(self.bins) < 2:
-            raise C2ALInputError(f"--bins must be >= 2, got {self.bins}")
+            raise C2ALInputError(f"bins must be >= 2, got {self.bins}", arguments=("bins",))
         if self.divergence not in DIVERGENCES:
-            raise C2ALInputError(f"--divergence must be one of {', '.join(DIVERGENCES)}, got '{self.divergence}'")
+            raise C2ALInputError(f"divergence must be one of {', '.join(DIVERGENCES)}, got '{self.divergence}'",
+                                 arguments=("divergence",))
         if int(self.max_rows) < 1000:
-            raise C2ALInputError(f"--max-mining-rows must be >= 1000, got {self.max_rows}")
+            raise C2ALInputError(f"max_rows must be >= 1000, got {self.max_rows}", arguments=("max_rows",))
         if self.by not in MODES:
-            raise C2ALInputError(f"--by must be one of {', '.join(MODES)}, got '{self.by}'")
+            raise C2ALInputError(f"by must be one of {', '.join(MODES)}, got '{self.by}'", arguments=("by",))
         if int(self.cross_top) >= 2 and self.by != "stats":
-            raise C2ALInputError(f"--cross-top applies to --by stats only (crosses of its best axes); "
-                                 f"--by {self.by} was given")
+            raise C2ALInputError(f"cross_top applies to by stats only (crosses of its best axes); "
+                                 f"by {self.by} was given", arguments=("cross_top", "by"))
 
     @property
     def needs_model(self) -> bool:

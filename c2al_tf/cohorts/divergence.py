@@ -51,5 +51,5 @@ def cosine(p, q):
 def get(name: str):
     if name not in DIVERGENCES:
         from c2al_tf.errors import C2ALInputError
-        raise C2ALInputError(f"--divergence '{name}' is not one of {', '.join(DIVERGENCES)}")
+        raise C2ALInputError(f"divergence '{name}' is not one of {', '.join(DIVERGENCES)}", arguments=("divergence",))
     return {"js": js, "kl": kl, "wasserstein": wasserstein, "cosine": cosine}[name]

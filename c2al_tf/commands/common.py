@@ -29,6 +29,25 @@ def quiet_third_party() -> None:
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
 
 
+# Library argument -> its flag, where the flag is not the argument's name with dashes.
+FLAGS = {"max_rows": "--max-mining-rows", "candidates": "--validate", "weight": "--validate-weight",
+         "aux_weights": "--aux-weight"}
+
+
+def flag(argument: str) -> str:
+    return FLAGS.get(argument, "--" + argument.replace("_", "-"))
+
+
+def for_the_command_line(error: C2ALInputError) -> str:
+    """The error's message with each library argument it names shown as its flag."""
+    import re
+
+    text = str(error)
+    for argument in getattr(error, "arguments", ()):
+        text = re.sub(rf"(?<![\w-]){re.escape(argument)}(?![\w-])", flag(argument), text)
+    return text
+
+
 def guarded(command: Callable[[], Optional[int]]) -> int:
     """Runs a command as ``c2al`` does: third-party chatter hidden, a C2ALInputError
     as one line and exit 2, Ctrl-C as ``c2al: interrupted`` and exit 130."""
@@ -36,7 +55,7 @@ def guarded(command: Callable[[], Optional[int]]) -> int:
     try:
         return int(command() or 0)
     except C2ALInputError as e:
-        print(f"c2al: error: {e}", file=sys.stderr)
+        print(f"c2al: error: {for_the_command_line(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("c2al: interrupted", file=sys.stderr)

@@ -49,12 +49,14 @@ def parse_positive_label(spec: Optional[str]):
     match = re.match(r"^(>=|<=|==|=|>|<)?(.*)$", spec.strip())
     op, value = match.group(1) or "==", match.group(2).strip()
     if value == "":
-        raise C2ALInputError(f"--positive-label '{spec}' names no value; e.g. --positive-label 1 or '>=4'")
+        raise C2ALInputError(f"positive_label '{spec}' names no value; e.g. positive_label 1 or '>=4'",
+                             arguments=("positive_label",))
     if op not in ("=", "=="):
         try:
             float(value)
         except ValueError:
-            raise C2ALInputError(f"--positive-label '{spec}': '{value}' must be a number to compare with {op}")
+            raise C2ALInputError(f"positive_label '{spec}': '{value}' must be a number to compare with {op}",
+                                 arguments=("positive_label",))
     return op, value
 
 
@@ -77,7 +79,8 @@ def binarize_label(raw: Sequence[str], *, source: str, label: str,
             i = int(np.argmax(bad))
             raise C2ALInputError(
                 f"{source}: label column '{label}' must be 0/1 but is '{values[i]}' at {where(i)}; "
-                f"pass --positive-label VALUE (e.g. '{values[i]}' or '>=4') to say which value is positive")
+                f"pass positive_label VALUE (e.g. '{values[i]}' or '>=4') to say which value is positive",
+                    arguments=("positive_label",))
         return numbers.astype(np.int64)
     op, target = rule
     numbers = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy()
@@ -95,11 +98,12 @@ def binarize_label(raw: Sequence[str], *, source: str, label: str,
             i = int(np.argmax(np.isnan(numbers)))
             raise C2ALInputError(
                 f"{source}: label column '{label}' has non-numeric value '{values[i]}' at {where(i)} "
-                f"but --positive-label '{op}{target}' compares numbers")
+                f"but positive_label '{op}{target}' compares numbers", arguments=("positive_label",))
         result = _OPS[op](numbers, float(target))
     if not result.any():
         raise C2ALInputError(
-            f"{source}: no row of label column '{label}' matches --positive-label '{positive_label}'")
+            f"{source}: no row of label column '{label}' matches positive_label '{positive_label}'",
+                arguments=("positive_label",))
     return result.astype(np.int64)
 
 
@@ -117,8 +121,9 @@ def _type_columns(frame: pd.DataFrame, *, source: str, numeric: Iterable[str] = 
     numeric, categorical = set(numeric), set(categorical)
     for name in numeric | categorical:
         if name not in frame.columns and not may_be_absent:
-            raise C2ALInputError(f"{source}: column '{name}' named in --numeric/--categorical is not in the data; "
-                                 f"columns are {', '.join(map(str, frame.columns))}")
+            raise C2ALInputError(f"{source}: column '{name}' named in numeric/categorical is not in the data; "
+                                 f"columns are {', '.join(map(str, frame.columns))}",
+                                     arguments=("numeric", "categorical"))
     out: Dict[str, pd.Series] = {}
     num_cols, cat_cols, dual, reasons = [], [], [], {}
     for name in frame.columns:

@@ -20,13 +20,13 @@ def load_schema(path: str):
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     if not tf.io.gfile.exists(path):
-        raise C2ALInputError(f"--schema {path}: no such file")
+        raise C2ALInputError(f"schema {path}: no such file", arguments=("schema",))
     with tf.io.gfile.GFile(path) as f:
         text = f.read()
     try:
         return text_format.Parse(text, schema_pb2.Schema())
     except text_format.ParseError as e:
-        raise C2ALInputError(f"--schema {path}: not a text-format TFDV schema ({e})") from None
+        raise C2ALInputError(f"schema {path}: not a text-format TFDV schema ({e})", arguments=("schema",)) from None
 
 
 def categorical_features(path: str, label: str) -> List[str]:
@@ -40,7 +40,7 @@ def categorical_features(path: str, label: str) -> List[str]:
         name = feature.name
         if is_target(name, label):
             what = "the label" if name == label else "a C2AL training target, written by CohortMiner"
-            raise C2ALInputError(f"--schema {path}: feature '{name}' is {what} and cannot be a model input; remove "
-                                 f"its int_domain.is_categorical")
+            raise C2ALInputError(f"schema {path}: feature '{name}' is {what} and cannot be a model input; remove "
+                                 f"its int_domain.is_categorical", arguments=("schema",))
         out.append(name)
     return out

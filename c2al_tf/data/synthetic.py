@@ -127,7 +127,8 @@ def _world(scenario: str):
     if scenario == "planted":
         return None
     if scenario not in WORLDS:
-        raise C2ALInputError(f"--scenario {scenario}: unknown; scenarios are {', '.join(scenario_names())}")
+        raise C2ALInputError(f"scenario {scenario}: unknown; scenarios are {', '.join(scenario_names())}",
+                             arguments=("scenario",))
     return WORLDS[scenario]
 
 

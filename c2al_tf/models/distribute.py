@@ -88,7 +88,8 @@ def resolve(name: str = "auto") -> str:
     from c2al_tf.errors import C2ALInputError
 
     if name not in STRATEGIES:
-        raise C2ALInputError(f"--strategy {name}: unknown; choose one of {', '.join(STRATEGIES)}")
+        raise C2ALInputError(f"strategy {name}: unknown; choose one of {', '.join(STRATEGIES)}",
+                             arguments=("strategy",))
     if name != "auto":
         return name
     if cluster()[0] > 1:
@@ -113,9 +114,9 @@ def make_strategy(name: str = "auto"):
         return tf.distribute.MirroredStrategy()
     n, task_type, _ = cluster()
     if n < 2 and task_type is None:
-        raise C2ALInputError("--strategy multi_worker needs TF_CONFIG naming the workers "
+        raise C2ALInputError("strategy multi_worker needs TF_CONFIG naming the workers "
                              '(e.g. {"cluster": {"worker": ["h1:p", "h2:p"]}, "task": {"type": "worker", '
-                             '"index": 0}}); Kubeflow and Vertex set it for each replica')
+                             '"index": 0}}); Kubeflow and Vertex set it for each replica', arguments=("strategy",))
     from tensorflow.python.distribute import collective_all_reduce_strategy as cars
 
     # Bound the first wait for the other workers (TF waits forever by default).

@@ -106,7 +106,7 @@ class FeatureSpec:
         categorical view of an ``integer`` column keeps values seen at least
         ``view_min_count`` times."""
         if int(vocab_budget) < 1:
-            raise C2ALInputError(f"--vocab-budget must be >= 1, got {vocab_budget}")
+            raise C2ALInputError(f"vocab_budget must be >= 1, got {vocab_budget}", arguments=("vocab_budget",))
         dtypes = table.example_dtypes()
         numeric = []
         for name in table.numeric:
@@ -124,7 +124,7 @@ class FeatureSpec:
             present = s[s != ""]
             if len(present) == 0:
                 raise C2ALInputError(f"{table.source}: column '{name}' is missing in every row, so it has no "
-                                     f"vocabulary to embed; drop it with --drop {name}")
+                                     f"vocabulary to embed; drop it with drop {name}", arguments=("drop",))
             categorical.append(_categorical(name, present, min_count, vocab_budget, dtypes[name]))
         for name in getattr(table, "dual", []):
             v = table.features[name].to_numpy(dtype=np.float64)

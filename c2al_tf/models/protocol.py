@@ -73,23 +73,26 @@ class TrainConfig:
         from c2al_tf.models.distribute import STRATEGIES
 
         if self.strategy not in STRATEGIES:
-            raise C2ALInputError(f"--strategy {self.strategy}: unknown; choose one of {', '.join(STRATEGIES)}")
+            raise C2ALInputError(f"strategy {self.strategy}: unknown; choose one of {', '.join(STRATEGIES)}",
+                                 arguments=("strategy",))
         if int(self.epochs) < 1:
-            raise C2ALInputError(f"--epochs must be >= 1, got {self.epochs}")
+            raise C2ALInputError(f"epochs must be >= 1, got {self.epochs}", arguments=("epochs",))
         if int(self.batch_size) < 1:
-            raise C2ALInputError(f"--batch-size must be >= 1, got {self.batch_size}")
+            raise C2ALInputError(f"batch_size must be >= 1, got {self.batch_size}", arguments=("batch_size",))
         if int(self.vocab_budget) < 1:
-            raise C2ALInputError(f"--vocab-budget must be >= 1, got {self.vocab_budget}")
+            raise C2ALInputError(f"vocab_budget must be >= 1, got {self.vocab_budget}", arguments=("vocab_budget",))
         if int(self.patience) < 1:
-            raise C2ALInputError(f"--patience must be >= 1, got {self.patience}")
+            raise C2ALInputError(f"patience must be >= 1, got {self.patience}", arguments=("patience",))
         if not 0 < float(self.validation_fraction) <= 0.5:
-            raise C2ALInputError(f"--validation-fraction must be in (0, 0.5], got {self.validation_fraction}")
+            raise C2ALInputError(f"validation_fraction must be in (0, 0.5], got {self.validation_fraction}",
+                                 arguments=("validation_fraction",))
         weights = [float(w) for w in self.aux_weights]
         if not weights:
-            raise C2ALInputError("--aux-weight needs at least one value")
+            raise C2ALInputError("aux_weights needs at least one value", arguments=("aux_weights",))
         self.aux_weights = _weights(weights) if self.select_aux_weight else tuple(weights)
         if not self.select_aux_weight and len(self.aux_weights) != 1:
-            raise C2ALInputError(f"without selection --aux-weight takes one value, got {list(self.aux_weights)}")
+            raise C2ALInputError(f"without selection aux_weights takes one value, got {list(self.aux_weights)}",
+                                 arguments=("aux_weights",))
 
     @property
     def candidates(self) -> Tuple[float, ...]:
@@ -106,7 +109,8 @@ def carve_validation(table, fraction: float, seed: int = VALIDATION_SEED):
     Refuses a validation split without positives or without negatives: early
     stopping and lambda selection would compare constants."""
     if not 0 < float(fraction) <= 0.5:
-        raise C2ALInputError(f"--validation-fraction must be in (0, 0.5], got {fraction}")
+        raise C2ALInputError(f"validation_fraction must be in (0, 0.5], got {fraction}",
+                             arguments=("validation_fraction",))
     n = len(table)
     n_val = int(round(n * float(fraction)))
     if n_val < 1 or n - n_val < 1:
@@ -117,9 +121,9 @@ def carve_validation(table, fraction: float, seed: int = VALIDATION_SEED):
     positives = int(val.label.sum())
     if positives == 0 or positives == n_val:
         what = "no positive" if positives == 0 else "no negative"
-        raise C2ALInputError(f"{table.source}: the validation split ({n_val} rows, --validation-fraction "
+        raise C2ALInputError(f"{table.source}: the validation split ({n_val} rows, validation_fraction "
                              f"{fraction}) has {what} label '{table.label_name}'; use a larger "
-                             f"--validation-fraction or more data")
+                             f"validation_fraction or more data", arguments=("validation_fraction",))
     return fit, val
 
 
