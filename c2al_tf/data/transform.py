@@ -38,7 +38,7 @@ reach the serving inputs.
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Sequence
 
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from c2al_tf.data.column_types import CATEGORICAL, INTEGER, NUMERIC, looks_like_id_name
