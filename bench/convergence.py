@@ -1,9 +1,9 @@
 """Is the protocol's comparison taken at convergence? Whole validation curves per seed
 and lambda, and what early stopping with each patience would have kept.
 
-    .venv/bin/python bench/convergence.py --dataset rate_shift [--seeds 5] [--epochs 10]
+    .venv/bin/python -m bench.convergence --dataset rate_shift [--seeds 5] [--epochs 10]
         [--aux-weight 0,0.1,0.3,1] [--patience 1,2,3,4] [--out bench/results/convergence_rate_shift.json]
-    .venv/bin/python bench/convergence.py --curves bench/results/convergence_rate_shift.json --patience 5
+    .venv/bin/python -m bench.convergence --curves bench/results/convergence_rate_shift.json --patience 5
 
 Per seed and lambda candidate the model (baseline for lambda 0, C2AL's heads on the
 dataset's cohorts otherwise) trains a fixed ``--epochs`` budget; after every epoch
@@ -28,18 +28,15 @@ the training rows by the default miner), or ``--data``/``--label``/``--cohorts``
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, HERE)
 
 import c2al_tf  # noqa: E402,F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import numpy as np  # noqa: E402
 
-from common import format_ci, print_table, write_json  # noqa: E402
+from bench.common import format_ci, print_table, write_json  # noqa: E402
 
 
 COLUMNS = ["patience", "short_runs", "min_at_budget", "c2al_overall", "c2al_head", "c2al_tail",
@@ -69,7 +66,7 @@ def curves(table, cohort_spec, seeds, weights, epochs):
     import tensorflow as tf
 
     from c2al_tf.cohorts.config import MiningConfig
-    from c2al_tf.experiment import ExperimentConfig, _build, _variant_setup, split
+    from c2al_tf.experiment import REGISTRY, ExperimentConfig, build_variant_model, split
     from c2al_tf.metrics import evaluate_predictions
     from c2al_tf.models import FeatureSpec, predict, set_seed
     from c2al_tf.models.protocol import carve_validation
@@ -102,9 +99,10 @@ def curves(table, cohort_spec, seeds, weights, epochs):
     from tqdm import tqdm
 
     for seed, lam in tqdm([(s, w) for s in range(seeds) for w in weights], desc="curves", unit="run"):
-        heads, aux, _ = _variant_setup("c2al" if lam > 0 else "baseline", seed, fit_table, cohorts, masks_fit, lam)
+        inputs = REGISTRY["c2al" if lam > 0 else "baseline"].setup(seed, fit_table, cohorts, masks_fit, lam)
+        heads, aux = inputs.heads, inputs.aux_labels
         set_seed(seed)
-        model = _build(spec, config, fit_table, heads, aux, lam, config.model)
+        model = build_variant_model(spec, config, fit_table, heads, aux, lam, config.model)
         model.ensure_compiled()
         rows = []
         model.training_model.fit(make_dataset(model, fit_table, config.train.batch_size, True, seed, None, aux),

@@ -10,7 +10,7 @@ Datasets: (a) the generator with its ids integer-coded (``user_id``, and ``ad``,
 as a plain CSV (ids as integers), (c) the clothing-reviews set (integer-coded
 ``clothing_id``).
 
-    .venv/bin/python bench/feature_typing.py [--seeds 3] [--rows 100000] [--epochs 20] [--datasets a,b]
+    .venv/bin/python -m bench.feature_typing [--seeds 3] [--rows 100000] [--epochs 20] [--datasets a,b]
 
 Each model trains under the training protocol (validation carved from the training
 rows, early stopping on it, best epoch kept; ``--epochs`` is the maximum), so no
@@ -23,10 +23,8 @@ typing, and the default rule with numeric buckets alone (no scaled value).
 """
 import argparse
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import c2al_tf  # noqa: E402,F401
 import numpy as np  # noqa: E402

@@ -19,10 +19,8 @@ change of exactly 0, which no rule refuses. Prints a table and writes JSON.
 import argparse
 import itertools
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import c2al_tf  # noqa: E402,F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import numpy as np  # noqa: E402

@@ -16,7 +16,7 @@ its ``cohorts.json``:
   its own. Where it is about 0, the baseline misses the cohort's rows no more than anyone
   else's, and a cohort head has nothing of the cohort's to take.
 
-    .venv/bin/python bench/headroom.py --run rate_shift,5,world.csv,exp_dir [--run ...]
+    .venv/bin/python -m bench.headroom --run rate_shift,5,world.csv,exp_dir [--run ...]
 
 (``scenario,generator seed,CSV written by c2al generate --scenario S --seed N,
 experiment output directory``). Prints a table and writes bench/results/headroom.json.
@@ -25,9 +25,7 @@ Nothing is trained.
 import argparse
 import json
 import os
-import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import c2al_tf  # noqa: E402,F401
 import numpy as np  # noqa: E402

@@ -1,7 +1,7 @@
 """CohortMiner vs a plain StatisticsGen pass on the same Examples: wall time, and
 the miner's peak RSS as rows grow.
 
-    .venv/bin/python bench/mining.py [--rows 1000000] [--rss-rows 1000000,10000000]
+    .venv/bin/python -m bench.mining [--rows 1000000] [--rss-rows 1000000,10000000]
 
 Each stage is the real TFX executor (StatisticsGen's, then CohortMiner's) run in
 its own child process on the same TFRecord Examples (train/eval split 2:1, as
@@ -18,7 +18,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 DATA = os.path.join(ROOT, "bench", "results", "data")
 
 
@@ -85,8 +84,9 @@ def child(stage, examples_dir, out_dir, by=None):
 
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen([sys.executable, __file__, "--run-stage", stage, "--examples", examples_dir,
-                                 "--out", out_dir] + (["--by", by] if by else []), stdout=out, stderr=err)
+        proc = subprocess.Popen([sys.executable, "-m", "bench.mining", "--run-stage", stage, "--examples",
+                                 examples_dir, "--out", out_dir] + (["--by", by] if by else []),
+                                stdout=out, stderr=err, cwd=ROOT)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
         out.seek(0)

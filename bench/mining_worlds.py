@@ -1,6 +1,6 @@
 """Does the miner find the planted axis on every generator world? One table per mode.
 
-    .venv/bin/python bench/mining_worlds.py [--rows 200000] [--seed 5]
+    .venv/bin/python -m bench.mining_worlds [--rows 200000] [--seed 5]
         [--worlds planted,rate_shift,interaction,extremes,decoys,int_ids,null]
         [--modes pairwise,stats,residuals] [--out bench/results/mining_worlds.json]
 
@@ -19,11 +19,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, HERE)
 
 import c2al_tf  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
-from common import print_table, write_json  # noqa: E402
+from bench.common import print_table, write_json  # noqa: E402
 
 WORLDS = ("planted", "rate_shift", "interaction", "extremes", "decoys", "int_ids", "null")
 TOLERANCE = 0.025

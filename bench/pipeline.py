@@ -1,6 +1,6 @@
 """Wall time per component and peak RSS of a whole `c2al pipeline run`.
 
-    .venv/bin/python bench/pipeline.py [--rows 100000,1000000] [--epochs 2]
+    .venv/bin/python -m bench.pipeline [--rows 100000,1000000] [--epochs 2]
 
 For each size: synthetic rows -> `c2al pipeline run` (LocalDagRunner, default
 DirectRunner options, caching off) in a child process; per-component wall times
@@ -19,7 +19,6 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 DONE = re.compile(r"\[pipeline\]\s+[\d.]+s\s+(\S+): done in ([\d.]+)s")
 
 

@@ -2,7 +2,7 @@
 dataset (validation carve-out, early stopping, lambda chosen on validation with 0
 a candidate), summarised in one table.
 
-    .venv/bin/python bench/protocol_evidence.py [--seeds 5] [--datasets synthetic,movielens,clothing]
+    .venv/bin/python -m bench.protocol_evidence [--seeds 5] [--datasets synthetic,movielens,clothing]
         [--variants baseline,c2al,random,tail_only,dcn] [--out bench/results/protocol_evidence.json]
 
 Recipe ablations (``--variants baseline,c2al,towers,warmup,projection,mmoe,per_head,masked,reweight``)
@@ -30,10 +30,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
-sys.path.insert(0, HERE)
 
-from common import format_ci, print_table, write_json  # noqa: E402
+from bench.common import format_ci, print_table, write_json  # noqa: E402
 
 from c2al_tf.experiment import RECIPES  # noqa: E402
 from c2al_tf.report import format_lambdas  # noqa: E402
@@ -52,18 +50,10 @@ def _shared():
 def planted(scenario: str, rows: int, work: str):
     """(data path, experiment args): ``rows`` of a generator world (seed 11) with its
     planted tail / head given as the cohorts."""
-    from c2al_tf.cohorts import CohortSpec
-    from c2al_tf.data import ground_truth, write_csv
+    from c2al_tf.data import write_csv
 
     path = os.path.join(work, f"{scenario}.csv")
-    write_csv(path, rows, seed=11, scenario=scenario)
-    t = ground_truth(scenario)
-    spec = CohortSpec.from_pairs("click", [{
-        "axis": [t.axis], "divergence": 0.0,
-        "head": {"name": f"{t.axis}_head", "aux_label": f"aux__{t.axis}_head",
-                 "predicate": {"feature": t.axis, "min": t.head_min, "max": None}},
-        "tail": {"name": f"{t.axis}_tail", "aux_label": f"aux__{t.axis}_tail",
-                 "predicate": {"feature": t.axis, "min": None, "max": t.tail_max}}}], method="manual")
+    spec = write_csv(path, rows, seed=11, scenario=scenario).cohort_spec()
     spec.save(os.path.join(work, f"{scenario}-planted.json"))
     return path, ["--label", "click", "--cohorts", os.path.join(work, f"{scenario}-planted.json")]
 

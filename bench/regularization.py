@@ -8,7 +8,7 @@ interaction at the extremes of a user axis) is never learned. The L2 is on every
 row of every categorical table on every step (a Gaussian prior per row), so a rare
 id is pulled back between its rare occurrences.
 
-    .venv/bin/python bench/regularization.py [--seeds 3] [--rows 200000] [--values 0,0.001,0.01]
+    .venv/bin/python -m bench.regularization [--seeds 3] [--rows 200000] [--values 0,0.001,0.01]
                                              [--datasets rate_shift,extremes,int_ids,movielens,clothing]
 
 Every model trains under the protocol (validation carved from the training rows,
@@ -20,10 +20,8 @@ than the cohort's own base rate). Writes bench/results/regularization.json.
 """
 import argparse
 import os
-import sys
 import tempfile
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import c2al_tf  # noqa: E402,F401
 import numpy as np  # noqa: E402
@@ -44,11 +42,10 @@ def makers(rows: int):
 
 def run_dataset(name: str, info: dict, path: str, values, seeds: int, epochs: int):
     from c2al_tf.data import read_table
-    from c2al_tf.experiment import split
+    from c2al_tf.experiment import ExperimentConfig, run_variant, split
     from c2al_tf.metrics import normalized_entropy, paired_comparison
-    from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, predict, set_seed
-    from c2al_tf.models.protocol import TrainConfig, carve_validation, fit
-    from c2al_tf.models.training import head_priors
+    from c2al_tf.models import PRIMARY, FeatureSpec, predict
+    from c2al_tf.models.protocol import TrainConfig, carve_validation
 
     protocol = TrainConfig(epochs=epochs)
     table = read_table(path, info["label"], info["positive"])
@@ -59,9 +56,10 @@ def run_dataset(name: str, info: dict, path: str, values, seeds: int, epochs: in
     for l2 in values:
         r = {"val_ne": [], "ne": [], "tail_ne": [], "head_ne": [], "epochs": []}
         for seed in range(seeds):
-            set_seed(seed)
-            model = build_model(spec, None, ModelConfig(embedding_l2=l2), priors=head_priors([], fit_rows))
-            r["epochs"].append(fit(model, fit_rows, val_rows, protocol, seed).best_epoch)
+            trained = run_variant("baseline", seed, fit_rows, val_rows, spec, [], {},
+                                  ExperimentConfig(train=protocol, embedding_l2=l2), 0.0)
+            model = trained.model
+            r["epochs"].append(trained.result.best_epoch)
             r["val_ne"].append(normalized_entropy(val_rows.label, predict(model, val_rows)[PRIMARY]))
             p = predict(model, test)[PRIMARY]
             r["ne"].append(normalized_entropy(test.label, p))

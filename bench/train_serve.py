@@ -1,7 +1,7 @@
 """Training throughput and serving latency: C2AL vs the same encoder without
 auxiliary heads (and DCN), same data, same run.
 
-    .venv/bin/python bench/train_serve.py [--rows 200000] [--epochs 4] [--out bench/results/train_serve.json]
+    .venv/bin/python -m bench.train_serve [--rows 200000] [--epochs 4] [--out bench/results/train_serve.json]
 
 Training, measured two ways in one run:
 - paired chunks (the target is read on this): after a warm-up, ``--rounds`` rounds, each
@@ -40,13 +40,11 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import c2al_tf  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from bench.common import print_table, write_json  # noqa: E402
-from c2al_tf.cohorts import CohortSpec  # noqa: E402
 from c2al_tf.data import generate, ground_truth  # noqa: E402
 from c2al_tf.data.examples import table_to_examples  # noqa: E402
 from c2al_tf.data.readers import table_from_frame  # noqa: E402
@@ -56,13 +54,7 @@ from c2al_tf.models.training import head_priors, make_dataset  # noqa: E402
 
 
 def planted_cohorts():
-    t = ground_truth()
-    return CohortSpec.from_pairs("click", [{
-        "axis": [t.axis], "divergence": 0.0,
-        "head": {"name": "user_value_head", "aux_label": "aux__user_value_head",
-                 "predicate": {"feature": t.axis, "min": t.head_min, "max": None}},
-        "tail": {"name": "user_value_tail", "aux_label": "aux__user_value_tail",
-                 "predicate": {"feature": t.axis, "min": None, "max": t.tail_max}}}], method="manual")
+    return ground_truth().cohort_spec()
 
 
 def latency(fns, batch, examples, iters):

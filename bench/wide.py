@@ -11,15 +11,13 @@ text, 20k rows), in this process and one after another:
 - ``fit_s`` and ``train_examples_per_s``: one epoch of ``fit`` (batch 1024, a
   10% validation split, tracing included), and ``export_s``: the SavedModel.
 
-Usage: ``python bench/wide.py [--widths 40,400,2000] [--rows 20000] [--out FILE.json]``.
+Usage: ``python -m bench.wide [--widths 40,400,2000] [--rows 20000] [--out FILE.json]``.
 """
 import argparse
 import os
-import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import c2al_tf  # noqa: E402,F401
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402

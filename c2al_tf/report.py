@@ -6,11 +6,30 @@ from typing import Any, Dict, List
 
 import numpy as np
 
-from c2al_tf.experiment import likely_causes
+FEW_POSITIVES = 100      # a cohort with fewer training positives gets a "few positives" cause
+CONFLICT_COSINE = -0.05  # aux vs primary gradient cosine below this is "large gradient conflict"
 
 LABELS = {"c2al": "C2AL", "random": "random cohorts", "head_only": "head only", "tail_only": "tail only",
           "reweight": "reweighting", "masked": "masked aux loss",
           "dcn": "DCN-v2 baseline", "per_head": "C2AL, lambda per head", "mmoe": "MMoE (cohort heads as tasks)"}
+
+
+def likely_causes(doc: Dict[str, Any], slice_name: str) -> List[str]:
+    """Plain-words causes the data shows for a CI above zero."""
+    causes = []
+    info = doc.get("cohort_info", {})
+    names = [slice_name] if slice_name in info else list(info)
+    for n in names:
+        if info[n]["train_positives"] < FEW_POSITIVES:
+            causes.append(f"cohort '{n}' has only {info[n]['train_positives']} training positives, so its "
+                          f"auxiliary head mostly learns to predict zero")
+    grad = (doc.get("diagnostics", {}).get("c2al") or {}).get("gradient")
+    if grad and grad["cosine"] < CONFLICT_COSINE:
+        causes.append(f"the auxiliary gradient opposes the primary one on the shared encoder (cosine "
+                      f"{grad['cosine']:.2f}): large gradient conflict; try a smaller --aux-weight")
+    if not causes:
+        causes.append("no cause visible in the cohort sizes or gradients; check the cohort choice and --aux-weight")
+    return causes
 
 
 def _candidate(r) -> str:

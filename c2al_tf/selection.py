@@ -104,10 +104,10 @@ def validate_pairs(table, candidates, selection: SelectionConfig, experiment=Non
         masks = cohort_spec.masks(fit_rows.features) if cohort_spec is not None else {}
         out = run_variant(variant, selection.seed, fit_rows, held_out, spec, cohorts, masks, config,
                           float(selection.weight))
-        losses = row_logloss(y, predict(out["model"], held_out)[out["model"].head_names[0]])
+        losses = row_logloss(y, predict(out.model, held_out)[out.model.head_names[0]])
         if bar is not None:
             bar.update(1)
-        return losses, {"epochs": out["result"].best_epoch}
+        return losses, {"epochs": out.result.best_epoch}
 
     base, base_info = train_one("baseline", None)
     control, control_info = train_one("random", _with_pairs(candidates, pairs[:1]))

@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from c2al_tf.cohorts import CohortSpec
 from c2al_tf.data import generate, ground_truth
 from c2al_tf.data.readers import table_from_frame
 
@@ -19,13 +18,7 @@ def synthetic_table(rows=6000, seed=0):
 
 
 def planted_spec():
-    truth = ground_truth()
-    return CohortSpec.from_pairs("click", [{
-        "axis": ["user_value"], "divergence": 0.3,
-        "head": {"name": "user_value_head", "aux_label": "aux__user_value_head",
-                 "predicate": {"feature": "user_value", "min": truth.head_min, "max": None}},
-        "tail": {"name": "user_value_tail", "aux_label": "aux__user_value_tail",
-                 "predicate": {"feature": "user_value", "min": None, "max": truth.tail_max}}}], method="manual")
+    return ground_truth().cohort_spec(divergence=0.3)
 
 
 def write_spec(path):

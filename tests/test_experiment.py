@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from c2al_tf.experiment import likely_causes
+from c2al_tf.report import likely_causes
 from c2al_tf.models.protocol import TrainConfig
 from c2al_tf.report import verdict_line
 from helpers import write_spec

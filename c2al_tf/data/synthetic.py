@@ -106,6 +106,21 @@ class GroundTruth:
     scenario: str = "planted"
     description: str = ""
 
+    def cohort_spec(self, divergence: float = 0.0):
+        """The planted tail and head as a :class:`~c2al_tf.cohorts.spec.CohortSpec`
+        (``method="manual"``; cohorts ``<axis>_head`` / ``<axis>_tail``), e.g. to give
+        ``c2al experiment --cohorts`` the truth. Refused when nothing is planted."""
+        from c2al_tf.cohorts.spec import CohortSpec
+
+        if self.axis is None:
+            raise ValueError(f"scenario '{self.scenario}' plants no cohort")
+        return CohortSpec.from_pairs(self.label, [{
+            "axis": [self.axis], "divergence": float(divergence),
+            "head": {"name": f"{self.axis}_head", "aux_label": f"aux__{self.axis}_head",
+                     "predicate": {"feature": self.axis, "min": self.head_min, "max": None}},
+            "tail": {"name": f"{self.axis}_tail", "aux_label": f"aux__{self.axis}_tail",
+                     "predicate": {"feature": self.axis, "min": None, "max": self.tail_max}}}], method="manual")
+
     def cohort_of(self, axis_values) -> np.ndarray:
         """``"tail"`` / ``"majority"`` / ``"head"`` per row."""
         v = np.asarray(axis_values, dtype=np.float64)
