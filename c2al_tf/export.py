@@ -83,7 +83,7 @@ def serving_functions(model: C2ALModel, all_heads: bool = True, parse=None):
 
 
 def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True,
-                       extra_metadata: Optional[Dict[str, Any]] = None, flag: str = "--export",
+                       extra_metadata: Optional[Dict[str, Any]] = None, name: str = "export_dir",
                        transform_output=None) -> str:
     """Writes the SavedModel to a temporary directory beside ``export_dir`` and
     renames it into place. With ``transform_output`` (a ``tft.TFTransformOutput``;
@@ -113,7 +113,7 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
         view.c2al_all_heads = extra
     if tft_layer is not None:
         view.tft_layer = tft_layer  # tracked: the transform graph's assets and tables are saved with the model
-    with atomic_directory(export_dir, flag) as tmp:
+    with atomic_directory(export_dir, name) as tmp:
         save_keras(view, tmp, signatures)
         tf.io.gfile.makedirs(os.path.join(tmp, "assets.extra"))
         meta = {"format": "c2al.model/1", "label": model.spec.label, "feature_spec": model.spec.to_dict(),
@@ -124,7 +124,7 @@ def export_saved_model(model: C2ALModel, export_dir: str, all_heads: bool = True
     return export_dir
 
 
-def export_keras_model(keras_model, like: str, export_dir: str, flag: str = "--export") -> str:
+def export_keras_model(keras_model, like: str, export_dir: str, name: str = "export_dir") -> str:
     """Re-exports a primary-only Keras model (e.g. an export loaded with
     ``tf.keras.models.load_model`` and fine-tuned) for serving, with the
     ``serving_default`` and ``regress`` signatures and the feature spec of the
@@ -142,7 +142,7 @@ def export_keras_model(keras_model, like: str, export_dir: str, flag: str = "--e
     if not is_remote(export_dir):
         export_dir = os.path.abspath(export_dir)
     signatures = {k: f.get_concrete_function() for k, f in primary_functions(spec, keras_model).items()}
-    with atomic_directory(export_dir, flag) as tmp:
+    with atomic_directory(export_dir, name) as tmp:
         save_keras(keras_model, tmp, signatures)
         tf.io.gfile.makedirs(os.path.join(tmp, "assets.extra"))
         meta = {**meta, "feature_spec": spec.to_dict(), "heads": [PRIMARY], "fine_tuned_from": like}

@@ -11,6 +11,9 @@
   and only then the old one removed.
 * :func:`write_json` writes a file through a temporary name and a rename.
 
+Each check takes ``name``: how its messages name the path (the library's own
+argument, e.g. ``export_dir``; the ``c2al`` command passes its flag, e.g. ``--out``).
+
 Paths with a scheme (``gs://``, ``s3://``, ``hdfs://``, ``ram://``) go through
 ``tf.io.gfile``; object stores have no atomic directory rename, so there the
 directory is written in place once the checks pass (as TFX's own exporters do).
@@ -69,7 +72,7 @@ def default_mode(mode: int) -> int:
     return mode & ~umask
 
 
-def _check_parent_writable(path: str, flag: str) -> None:
+def _check_parent_writable(path: str, name: str) -> None:
     """The nearest existing ancestor of ``path`` must be a writable directory."""
     ancestor = os.path.dirname(path)
     while ancestor and not os.path.exists(ancestor):
@@ -78,51 +81,51 @@ def _check_parent_writable(path: str, flag: str) -> None:
             break
         ancestor = parent
     if os.path.exists(ancestor) and not os.path.isdir(ancestor):
-        raise C2ALInputError(f"{flag} {path}: '{ancestor}' is a file, not a directory")
+        raise C2ALInputError(f"{name} {path}: '{ancestor}' is a file, not a directory")
     try:  # a real probe: os.access says yes to root even on /proc
         fd, probe = tempfile.mkstemp(prefix=".c2al-probe", dir=ancestor)
         os.close(fd)
         os.remove(probe)
     except OSError as e:
-        raise C2ALInputError(f"{flag} {path}: cannot write in '{ancestor}' ({e.strerror or e})")
+        raise C2ALInputError(f"{name} {path}: cannot write in '{ancestor}' ({e.strerror or e})")
 
 
-def check_output_dir(path: str, flag: str = "--out") -> None:
+def check_output_dir(path: str, name: str = "path") -> None:
     """Raises a one-line C2ALInputError unless ``path`` can become an output
     directory: creatable, and either absent, empty, or a previous c2al output."""
     if not path:
-        raise C2ALInputError(f"{flag}: no directory given")
+        raise C2ALInputError(f"{name}: no directory given")
     if is_remote(path):
         g = _gfile()
         if g.exists(path) and not g.isdir(path):
-            raise C2ALInputError(f"{flag} {path}: is a file, not a directory")
+            raise C2ALInputError(f"{name} {path}: is a file, not a directory")
         if g.exists(path) and not _is_empty_dir(path) and not is_ours(path):
-            raise C2ALInputError(f"{flag} {path}: exists and holds files c2al did not write; choose a new "
+            raise C2ALInputError(f"{name} {path}: exists and holds files c2al did not write; choose a new "
                                  f"directory (c2al never deletes what it did not create)")
         return
     path = os.path.abspath(path)
     if os.path.exists(path):
         if not os.path.isdir(path):
-            raise C2ALInputError(f"{flag} {path}: is a file, not a directory")
+            raise C2ALInputError(f"{name} {path}: is a file, not a directory")
         if not _is_empty_dir(path) and not is_ours(path):
-            raise C2ALInputError(f"{flag} {path}: exists and holds files c2al did not write; choose a new "
+            raise C2ALInputError(f"{name} {path}: exists and holds files c2al did not write; choose a new "
                                  f"directory (c2al never deletes what it did not create)")
-    _check_parent_writable(path, flag)
+    _check_parent_writable(path, name)
 
 
-def check_writable_dir(path: str, flag: str = "--root") -> None:
+def check_writable_dir(path: str, name: str = "path") -> None:
     """For a directory c2al adds to without deleting anything (a pipeline root):
     it must be a directory, or creatable, and writable."""
     if not path:
-        raise C2ALInputError(f"{flag}: no directory given")
+        raise C2ALInputError(f"{name}: no directory given")
     if is_remote(path):
         if _gfile().exists(path) and not _gfile().isdir(path):
-            raise C2ALInputError(f"{flag} {path}: is a file, not a directory")
+            raise C2ALInputError(f"{name} {path}: is a file, not a directory")
         return
     path = os.path.abspath(path)
     if os.path.exists(path) and not os.path.isdir(path):
-        raise C2ALInputError(f"{flag} {path}: is a file, not a directory")
-    _check_parent_writable(os.path.join(path, "probe"), flag)
+        raise C2ALInputError(f"{name} {path}: is a file, not a directory")
+    _check_parent_writable(os.path.join(path, "probe"), name)
 
 
 def _read_head(path: str, limit: int) -> bytes:
@@ -159,50 +162,50 @@ def is_own_json(path: str) -> bool:
     return any(keys <= set(doc) for keys in _OWN_JSON_KEYS)
 
 
-def check_output_file(path: str, flag: str = "--out", ours=is_own_json) -> None:
+def check_output_file(path: str, name: str = "path", ours=is_own_json) -> None:
     """Raises a one-line C2ALInputError unless a file can be written at ``path``:
     a writable place that is absent, empty, or a file c2al wrote (``ours(path)``,
     by default :func:`is_own_json`); any other file is refused, never replaced."""
     if not path:
-        raise C2ALInputError(f"{flag}: no file given")
+        raise C2ALInputError(f"{name}: no file given")
     if not is_remote(path):
         path = os.path.abspath(path)
     if (_gfile().isdir(path) if is_remote(path) else os.path.isdir(path)):
-        raise C2ALInputError(f"{flag} {path}: is a directory; give a file name")
+        raise C2ALInputError(f"{name} {path}: is a directory; give a file name")
     if exists(path) and _size(path) > 0 and not ours(path):
-        raise C2ALInputError(f"{flag} {path}: exists and is not a file c2al wrote; choose a new file name "
+        raise C2ALInputError(f"{name} {path}: exists and is not a file c2al wrote; choose a new file name "
                              f"(c2al never replaces what it did not create)")
     if not is_remote(path):
-        _check_parent_writable(path, flag)
+        _check_parent_writable(path, name)
 
 
 @contextlib.contextmanager
-def atomic_directory(path: str, flag: str = "--out") -> Iterator[str]:
+def atomic_directory(path: str, name: str = "path") -> Iterator[str]:
     """Yields a temporary directory that becomes ``path`` on success (see the
     module docstring); on failure it is deleted and ``path`` is left as it was."""
-    check_output_dir(path, flag)
+    check_output_dir(path, name)
     if is_remote(path):
         g = _gfile()
         if g.exists(path):
             leftovers = remove_own_output(path)  # checked above: empty or ours
             if leftovers:
-                raise C2ALInputError(f"{flag} {path}: holds files c2al did not write ({leftovers[0]}, ...); "
+                raise C2ALInputError(f"{name} {path}: holds files c2al did not write ({leftovers[0]}, ...); "
                                      f"choose a new directory (c2al never deletes what it did not create)")
         g.makedirs(path)
         yield path
         _write_marker(path)
         return
     path = os.path.abspath(path)
-    parent, name = os.path.dirname(path), os.path.basename(path)
+    parent, base = os.path.dirname(path), os.path.basename(path)
     os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=f".{name}.tmp", dir=parent)
+    tmp = tempfile.mkdtemp(prefix=f".{base}.tmp", dir=parent)
     os.chmod(tmp, default_mode(0o777))
     try:
         yield tmp
         if not os.path.isdir(tmp):
             raise RuntimeError(f"{tmp} was removed while being written")
         _write_marker(tmp)
-        _replace_dir(tmp, path, flag)
+        _replace_dir(tmp, path, name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -290,13 +293,13 @@ def remove_own_output(root: str) -> list:
     return kept
 
 
-def _replace_dir(tmp: str, path: str, flag: str) -> None:
+def _replace_dir(tmp: str, path: str, name: str) -> None:
     """Renames ``tmp`` to ``path``; a previous output there is moved aside first and
     removed only once the new one is in place."""
     if not os.path.exists(path):
         os.replace(tmp, path)
         return
-    check_output_dir(path, flag)  # still empty or ours after the work
+    check_output_dir(path, name)  # still empty or ours after the work
     old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.old", dir=os.path.dirname(path))
     os.rmdir(old)
     os.replace(path, old)
@@ -307,7 +310,7 @@ def _replace_dir(tmp: str, path: str, flag: str) -> None:
         raise
     leftovers = remove_own_output(old)
     if leftovers:  # files someone added to the old output: never deleted, said where they are
-        print(f"c2al: warning: {flag} {path}: the previous output held files c2al did not write; they are kept "
+        print(f"c2al: warning: {name} {path}: the previous output held files c2al did not write; they are kept "
               f"in {old}", file=sys.stderr)
 
 

@@ -134,7 +134,7 @@ def run(args) -> int:
             export_saved_model(model, scratch, extra_metadata=metadata)
         print("[train] worker done; the chief exports the model")
         return 0
-    export_saved_model(model, args.export, flag="--export", extra_metadata=metadata)
+    export_saved_model(model, args.export, name="--export", extra_metadata=metadata)
     print(f"[train] exported {args.export} (heads: {', '.join(model.head_names)}; serving_default returns "
           f"the primary probability only)")
     if args.save_training_model:
