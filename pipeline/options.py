@@ -13,6 +13,9 @@ from c2al_tf.models.protocol import TrainConfig
 from pipeline.evaluation import NE_TOLERANCE
 
 RUNNERS = ("local", "beam")
+# ExampleGen's train:eval hash buckets. 4:1 leaves the Trainer, which carves its validation
+# rows from train, 60% of the rows to fit (2:1 left half); bench/README.md "The demo over five seeds".
+SPLIT = (4, 1)
 
 
 @dataclasses.dataclass
@@ -24,6 +27,7 @@ class PipelineOptions:
     ``embedding_l2``: the Trainers'; ``training``: the protocol; ``mining``: the
     CohortMiner's (default: ``MiningConfig(seed=seed)``); ``categorical``: integer
     columns the Transform treats as categorical; ``ne_tolerance``: the Evaluator's gate;
+    ``split``: ExampleGen's train and eval hash buckets (default :data:`SPLIT`, 4:1);
     ``beam_args``: Beam options of every data stage; ``runner``: ``local``
     (LocalDagRunner) or ``beam`` (BeamDagRunner); ``enable_cache``; ``verbose``: Keras'
     epoch lines and TFX's warnings too."""
@@ -39,6 +43,7 @@ class PipelineOptions:
     mining: Optional[MiningConfig] = None
     categorical: List[str] = dataclasses.field(default_factory=list)
     ne_tolerance: float = NE_TOLERANCE
+    split: List[int] = dataclasses.field(default_factory=lambda: list(SPLIT))
     beam_args: List[str] = dataclasses.field(default_factory=list)
     runner: str = "local"
     enable_cache: bool = True
@@ -48,6 +53,7 @@ class PipelineOptions:
     def __post_init__(self):
         if self.mining is None:
             self.mining = MiningConfig(seed=int(self.seed))
+        self.split = check_split(self.split)
         if self.runner not in RUNNERS:
             raise ValueError(f"runner must be one of {', '.join(RUNNERS)}, got '{self.runner}'")
 
@@ -62,3 +68,18 @@ class PipelineOptions:
         doc["training"] = TrainConfig(**doc["training"])
         doc["mining"] = MiningConfig(**doc["mining"])
         return cls(**doc)
+
+
+def check_split(split) -> List[int]:
+    """``split`` as [train, eval] hash buckets (two integers >= 1), or a C2ALInputError."""
+    from c2al_tf.errors import C2ALInputError
+
+    try:
+        buckets = [int(b) for b in split]
+    except (TypeError, ValueError):
+        buckets = []
+    if len(buckets) != 2 or min(buckets) < 1 or any(float(b) != float(v) for b, v in zip(buckets, split)):
+        raise C2ALInputError(f"split must be two whole numbers >= 1 (train and eval hash buckets, e.g. 4:1), "
+                             f"got {split!r}", arguments=("split",))
+    return buckets
+

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
@@ -33,18 +33,19 @@ from c2al_tf.models.protocol import TrainConfig
 from c2al_tf.names import MEMBERSHIP_FEATURE
 from components.cohort_miner import CohortMiner
 from pipeline.evaluation import NE_TOLERANCE, eval_config
+from pipeline.options import SPLIT
 from pipeline.trainer_config import TrainerConfig
 
 RUN_FN = "pipeline.trainer_module.run_fn"
 PREPROCESSING_FN = "pipeline.transform_module.preprocessing_fn"
 
 
-def example_gen(data: str):
+def example_gen(data: str, split: Sequence[int] = SPLIT):
     """CsvExampleGen for a CSV file or directory of CSVs, ImportExampleGen for TFRecords;
-    split train/eval 2:1 by hash."""
+    split train/eval by hash, ``split`` = (train, eval) buckets (default 4:1)."""
     output = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
-        tfx.proto.SplitConfig.Split(name="train", hash_buckets=2),
-        tfx.proto.SplitConfig.Split(name="eval", hash_buckets=1)]))
+        tfx.proto.SplitConfig.Split(name="train", hash_buckets=int(split[0])),
+        tfx.proto.SplitConfig.Split(name="eval", hash_buckets=int(split[1]))]))
     if "://" in data:  # remote storage (compile for a cluster): a .csv file, else a directory of CSVs
         base, pattern = (data.rsplit("/", 1) if data.endswith(".csv") else (data, None))
         is_csv = True
@@ -120,11 +121,12 @@ def create_pipeline(data: str, label: str, root: str, *, pipeline_name: str = "c
                     mining: Optional[MiningConfig] = None, categorical: Optional[List[str]] = None,
                     ne_tolerance: float = NE_TOLERANCE, beam_args: Optional[List[str]] = None,
                     metadata_path: Optional[str] = None, enable_cache: bool = True,
-                    cluster: Optional[TrainingCluster] = None) -> tfx.dsl.Pipeline:
+                    cluster: Optional[TrainingCluster] = None, split: Sequence[int] = SPLIT) -> tfx.dsl.Pipeline:
     """The whole C2AL pipeline. ``root`` holds pipeline outputs (``root/pipeline``),
     the SQLite MLMD (``root/metadata.sqlite``) and pushed models (``root/serving``).
-    ``cluster``: train on several workers (Kubeflow/Vertex; see :func:`trainer_class`)."""
-    gen = example_gen(data)
+    ``cluster``: train on several workers (Kubeflow/Vertex; see :func:`trainer_class`).
+    ``split``: ExampleGen's train and eval hash buckets."""
+    gen = example_gen(data, split)
     # percentile histograms, so the CohortMiner can cut numeric axes at their 1/2/5...% tails
     stats = tfx.components.StatisticsGen(examples=gen.outputs["examples"], stats_options=tfdv.StatsOptions(
         num_quantiles_histogram_buckets=QUANTILE_BUCKETS))

@@ -258,6 +258,8 @@ def test_demo_forwards_beam_options_that_start_with_dashes(tmp_path):
     assert options.training.aux_weights == (0.3,) and not options.training.select_aux_weight
     assert options.root == str(tmp_path / "out" / "run") and options.label == "click"
     assert options.seed == 3 and options.mining.seed == 3
+    assert options.split == [4, 1]  # ExampleGen's default train:eval buckets
+    assert pipeline_options(build_parser().parse_args(["demo", "--split", "2:1"]), "d.csv", "o").split == [2, 1]
     # the child process of a local run receives the same options as JSON
     assert PipelineOptions.from_json(options.to_json()) == options
 
@@ -276,3 +278,22 @@ def test_library_errors_name_arguments_and_the_command_shows_flags():
         MiningConfig(cross_top=2, by="pairwise")
     assert for_the_command_line(err.value).startswith("--cross-top applies to --by stats only")
     assert for_the_command_line(C2ALInputError("by the way, weight 3")) == "by the way, weight 3"
+
+
+@pytest.mark.parametrize("value,msg", [("4", "--split takes TRAIN:EVAL hash buckets, e.g. 4:1; got '4'"),
+                                       ("a:1", "--split takes TRAIN:EVAL"),
+                                       ("0:1", "--split must be two whole numbers >= 1")])
+def test_pipeline_split_flag_is_checked_before_any_work(tmp_path, run_cli, value, msg):
+    data = tmp_path / "d.csv"
+    data.write_text("click,x\n1,2\n0,3\n")
+    code, _, err = run_cli("pipeline", "run", "--data", data, "--label", "click", "--root", tmp_path / "root",
+                           "--split", value)
+    assert code == 2 and msg in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "root").exists()
+
+
+def test_example_gen_uses_the_split():
+    from pipeline.pipeline import example_gen
+
+    config = json.loads(example_gen("d.csv", (3, 2)).exec_properties["output_config"])  # TFX keeps it as JSON
+    assert {s["name"]: s["hash_buckets"] for s in config["split_config"]["splits"]} == {"train": 3, "eval": 2}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-DEMO_SCENARIO = "interaction"
-DEMO_ROWS = 120_000
+DEMO_SCENARIO = "flips"
+DEMO_ROWS = 150_000
 
 
 def register(sub) -> None:
@@ -18,9 +18,9 @@ def register(sub) -> None:
     p.add_argument("--out", default="c2al-demo", metavar="DIR")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--scenario", default=DEMO_SCENARIO, metavar="NAME",
-                   help=f"generator world (c2al generate --scenario; default {DEMO_SCENARIO}: the 10%% newest and "
-                        "10%% oldest users (tenure_days) respond to two feature interactions strongly the opposite "
-                        "way from everybody else)")
+                   help=f"generator world (c2al generate --scenario; default {DEMO_SCENARIO}: the 10%% newest "
+                        "users flip how surface and category interact, the 10%% oldest reverse device x category, "
+                        "both strongly)")
     p.add_argument("--verbose", action="store_true",
                    help="also show Keras' epoch lines and TensorFlow/TFX warnings (default: stage lines and results)")
     from c2al_tf.commands.common import add_mining_args, add_model_args, add_training_args
@@ -29,6 +29,9 @@ def register(sub) -> None:
     add_training_args(p)
     add_model_args(p)
     add_mining_args(p, bins=False)
+    from c2al_tf.commands.pipeline_cmd import add_split_arg
+
+    add_split_arg(p)
     p.add_argument("--beam-arg", action="append", default=[], metavar="X",
                    help="Beam pipeline option for every data stage (repeatable), e.g. "
                         "--beam-arg=--direct_num_workers=1")

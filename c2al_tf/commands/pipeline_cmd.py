@@ -54,6 +54,7 @@ def _pipeline_args(p, for_compile: bool = False) -> None:
     p.add_argument("--seed", type=int, default=0)
     add_mining_args(p, bins=False)
     p.add_argument("--categorical", default="", metavar="a,b", help="integer columns to treat as categorical")
+    add_split_arg(p)
     p.add_argument("--ne-tolerance", type=float, default=NE_TOLERANCE,
                    help=f"C2AL's overall NE may exceed the baseline's by at most this fraction (default "
                         f"{NE_TOLERANCE:g}: not worse)")
@@ -171,6 +172,23 @@ def binarized_copy(data: str, label: str, positive_label: str, out_dir: str) -> 
     return target
 
 
+def add_split_arg(p) -> None:
+    """``--split TRAIN:EVAL`` (``c2al pipeline run|compile`` and ``c2al demo``)."""
+    p.add_argument("--split", metavar="TRAIN:EVAL",
+                   help="ExampleGen's train:eval hash buckets (default 4:1; the Trainer carves its validation "
+                        "rows from train)")
+
+
+def parse_split(text: str):
+    """``--split TRAIN:EVAL`` -> [train, eval] hash buckets (checked by PipelineOptions)."""
+    from c2al_tf.errors import C2ALInputError
+
+    parts = text.split(":")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise C2ALInputError(f"--split takes TRAIN:EVAL hash buckets, e.g. 4:1; got '{text}'")
+    return [int(p) for p in parts]
+
+
 def options(args, **override):
     """The :class:`pipeline.options.PipelineOptions` of ``c2al pipeline run|compile``'s
     flags (the only place flags become options; a bad flag fails here, before any work).
@@ -188,6 +206,8 @@ def options(args, **override):
         fields["categorical"] = split_list(args.categorical)
     if hasattr(args, "no_cache"):
         fields["enable_cache"] = not args.no_cache
+    if getattr(args, "split", None):
+        fields["split"] = parse_split(args.split)
     fields.update(override)
     return PipelineOptions(**fields)
 
@@ -201,7 +221,7 @@ def build(opts, root: str, cluster=None):
     return create_pipeline(
         data, opts.label, root, schema_file=opts.schema, model=opts.model, training=opts.training, seed=opts.seed,
         mining=opts.mining, embedding_l2=opts.embedding_l2, categorical=list(opts.categorical),
-        ne_tolerance=opts.ne_tolerance, beam_args=beam_args(opts.beam_args),
+        ne_tolerance=opts.ne_tolerance, beam_args=beam_args(opts.beam_args), split=opts.split,
         metadata_path=os.path.join(root, "metadata.sqlite") if "://" not in root else None,
         enable_cache=opts.enable_cache, cluster=cluster)
 
