@@ -50,7 +50,7 @@ def main(argv=None):
         path = os.path.join(tmp, "data.csv")
         write_csv(path, args.rows, 0, scenario=args.scenario)
         table = read_table(path, "click")
-    train, test = split(table, 1 / 3, 12345)  # the pipeline's train:eval = 2:1
+    train, test = split(table, 1 / 3, 12345)  # the pipeline's train:eval when measured, 2:1 (4:1 since)
     config = TrainConfig()
     fit_table, val_table = carve_validation(train, config.validation_fraction, config.validation_seed)
     spec = FeatureSpec.from_table(fit_table)
