@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
@@ -30,7 +30,6 @@ from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.data.transform import TransformConfig
 from c2al_tf.models.config import EMBEDDING_L2
 from c2al_tf.models.protocol import TrainConfig
-from c2al_tf.names import MEMBERSHIP_FEATURE
 from components.cohort_miner import CohortMiner
 from pipeline.evaluation import NE_TOLERANCE, eval_config
 from pipeline.options import SPLIT

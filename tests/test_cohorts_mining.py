@@ -7,7 +7,7 @@ from scipy.spatial import distance
 
 from c2al_tf.cohorts import CohortSpec, divergence
 from c2al_tf.cohorts.miner import binnings_and_axes, mine_table, table_to_record_batches
-from c2al_tf.cohorts.mining import counts_from_statistics
+from c2al_tf.cohorts.sliced import counts_from_statistics
 from c2al_tf.cohorts.statistics import cohort_statistics, global_statistics, run_statistics
 from c2al_tf.data import ground_truth
 from c2al_tf.errors import C2ALInputError

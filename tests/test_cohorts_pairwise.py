@@ -3,7 +3,6 @@ its planted tails; a global interaction and main effects give no pair; the refer
 is cross-fitted (out of fold); the stagewise fit reaches the saturated MLE and leaves
 noise alone."""
 import numpy as np
-import pandas as pd
 from scipy.special import expit, logit
 
 from c2al_tf.cohorts.miner import mine_table

@@ -2,7 +2,6 @@
 the spec finds the planted axis and the written aux labels equal y * 1[cohort];
 the executor rejects bad inputs with a message naming them and writes nothing."""
 import glob
-import json
 import os
 import re
 
@@ -187,7 +186,6 @@ def _anomalies_artifact(uri, problems, blessed=None):
 def test_anomaly_gate_reads_blessed_and_works_on_remote_artifacts():
     """The gate follows ExampleValidator's 'blessed' property and reads the details
     through tf.io.gfile, so a gs:// artifact is checked too (ram:// here)."""
-    import tensorflow as tf
 
     from c2al_tf.errors import C2ALInputError
     from components.cohort_miner.executor import check_anomalies

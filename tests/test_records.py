@@ -1,6 +1,5 @@
 """Batched TFRecord IO on Beam (c2al_tf.data.records) and record labeling."""
 import glob
-import os
 
 import apache_beam as beam
 import numpy as np

@@ -5,7 +5,6 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from c2al_tf.data import generate, ground_truth, read_table, write_csv
-from c2al_tf.errors import C2ALInputError
 
 
 @pytest.fixture(scope="module")

@@ -148,7 +148,7 @@ class Binning:
             index = pc.index_in(values, value_set=pa.array([v.encode() for v in self.values], type=pa.binary()))
             k = np.asarray(index.fill_null(-1), dtype=np.int64) + 1
         else:  # integer ids binned by value
-            text = np.array([_text(v) for v in flat], dtype=object)
+            text = np.array([value_text(v) for v in flat], dtype=object)
             lookup = {v: i + 1 for i, v in enumerate(self.values)}
             k = np.array([lookup.get(t, 0) for t in text], dtype=np.int64)
         names = np.array([self.code(i) for i in range(self.num_bins)], dtype=object)
@@ -156,7 +156,7 @@ class Binning:
         return pa.array(np.where(present, out, None), type=pa.string())
 
 
-def _text(v) -> str:
+def value_text(v) -> str:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
     if isinstance(v, float) and v.is_integer():

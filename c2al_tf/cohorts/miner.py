@@ -20,7 +20,8 @@ import pyarrow as pa
 
 from c2al_tf.cohorts.binning import QUANTILE_BUCKETS, binnings_from_statistics
 from c2al_tf.cohorts.config import MiningConfig
-from c2al_tf.cohorts.mining import counts_from_statistics, mine_axes, rank_key, spec_from_results
+from c2al_tf.cohorts.core import rank_key, spec_from_results
+from c2al_tf.cohorts.sliced import counts_from_statistics, mine_axes
 
 
 def table_to_record_batches(table, batch_size: int = 20_000) -> List[pa.RecordBatch]:

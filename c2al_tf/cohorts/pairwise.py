@@ -52,7 +52,7 @@ noise is neither fitted nor tuned for (no penalty to choose).
    of its own, no block passes and ``g`` is 0 (or, when noise passes, slightly
    negative), so the test needs no simulated null. A pair's score is ``g(A) + g(B)``
    with ``se = sqrt(se(A)^2 + se(B)^2)``; the shared ranking routine
-   (:func:`c2al_tf.cohorts.mining.rank_axes`) keeps it when ``z = g / se`` passes the
+   (:func:`c2al_tf.cohorts.core.rank_axes`) keeps it when ``z = g / se`` passes the
    Bonferroni-corrected threshold over all pairs tested **and each cohort's own lower
    bound** ``g - 2 se`` **is above zero**, and ranks kept pairs by ``g - 2 se``. A
    contrasting pair is two cohorts that each respond in their own way: an axis one of
@@ -79,8 +79,13 @@ from scipy import stats as sps
 from scipy.special import expit, logit
 
 from c2al_tf.cohorts.binning import Binning
-from c2al_tf.cohorts.mining import LCB_SDS, AxisResult
-from c2al_tf.cohorts.residuals import conditioning_codes
+from c2al_tf.cohorts.core import (
+    LCB_SDS,
+    AxisResult,
+    conditioning_codes,
+    rank_axes,
+    row_cohorts,
+)
 from c2al_tf.metrics import row_logloss
 
 ALPHA = 0.05             # a block is added when significant at ALPHA over the blocks tested (Bonferroni)
@@ -238,8 +243,6 @@ def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Se
     """Pairwise mode through the shared ranking routine (module docstring): a cohort's
     payload is its rows; its score, the held-out log loss that a correction of the
     cross-fitted pairwise reference, fitted on those rows, saves (a share of all rows)."""
-    from c2al_tf.cohorts.mining import rank_axes
-    from c2al_tf.cohorts.predictions import row_cohorts
 
     singles = [b for b in binnings if b.kind != "cross"]
     codes = conditioning_codes(batches, singles)
@@ -294,12 +297,12 @@ def value_binning(axis: Binning, x: np.ndarray, min_support: float, max_values: 
     values with support >= ``min_support`` (at most ``max_values``, most frequent
     first) are its candidate cohorts, never a range of codes (a code's order may mean
     nothing: ``item_category < 9``)."""
-    from c2al_tf.cohorts.binning import _text
+    from c2al_tf.cohorts.binning import value_text
 
     ok = np.isfinite(x)
     values, counts = np.unique(x[ok], return_counts=True)
     order = np.argsort(-counts, kind="stable")
-    keep = [_text(float(values[i])) for i in order if counts[i] >= min_support * len(x)][:max_values]
+    keep = [value_text(float(values[i])) for i in order if counts[i] >= min_support * len(x)][:max_values]
     return Binning(axis.feature, "categorical", axis.column, values=keep)
 
 

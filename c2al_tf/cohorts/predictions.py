@@ -10,46 +10,14 @@ gives the same bias correction and noise threshold as the statistics mode.
 """
 from __future__ import annotations
 
-from typing import Callable, List, Sequence
+from typing import List, Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from c2al_tf.cohorts import divergence as divergences
 from c2al_tf.cohorts.binning import Binning
-from c2al_tf.cohorts.mining import AxisResult, Scored, rank_axes
-
-
-def axis_codes(batches: Sequence[pa.RecordBatch], axis: Binning) -> np.ndarray:
-    """Bin index per row (-1 where missing)."""
-    out = []
-    for batch in batches:
-        names = batch.schema.names
-        if axis.feature not in names:
-            out.append(np.full(batch.num_rows, -1))
-            continue
-        codes = axis.codes(batch.column(names.index(axis.feature))).to_numpy(zero_copy_only=False)
-        out.append(np.array([int(c[1:]) if c is not None else -1 for c in codes], dtype=np.int64))
-    return np.concatenate(out) if out else np.zeros(0, int)
-
-
-def row_cohorts(batches: Sequence[pa.RecordBatch], label: np.ndarray, payload: Callable[[np.ndarray, Binning], object]):
-    """``cohorts_of(axis, candidates)`` for :func:`rank_axes` on in-memory rows: each
-    candidate's rows (a mask), their count and positives, and ``payload(mask, axis)``."""
-    codes_of: dict = {}  # per axis: its bin per row, computed once (tails are chosen over many calls)
-
-    def cohorts_of(axis, candidates):
-        if axis.column not in codes_of:
-            codes_of[axis.column] = axis_codes(batches, axis)
-        codes = codes_of[axis.column]
-        out = []
-        for cand in candidates:
-            m = np.isin(codes, cand.bins)
-            n = float(m.sum())
-            out.append(Scored(cand, n, float(label[m].sum()), payload(m, axis)) if n > 0 else None)
-        return out, len(label)
-
-    return cohorts_of
+from c2al_tf.cohorts.core import AxisResult, rank_axes, row_cohorts
 
 
 def mine_predictions(batches: Sequence[pa.RecordBatch], label: np.ndarray, predictions: np.ndarray,

@@ -24,7 +24,7 @@ match that bin's positives (:func:`recalibrated`): miscalibration every cohort
 shares is the baseline's, not a cohort's. Its null is a calibrated baseline
 (``y* ~ Binomial(n_C(b), e_C(b) / n_C(b))``); the pair score is ``g(A) + g(B)``
 with null means summed and sds combined (draws independent), so the shared
-ranking routine (:func:`c2al_tf.cohorts.mining.rank_axes`) applies the same bias
+ranking routine (:func:`c2al_tf.cohorts.core.rank_axes`) applies the same bias
 correction, Bonferroni noise threshold and ranking bound as the other modes. A
 numeric axis' tails are chosen against the middle rows by the deviance over all
 rows, ``share(A) g(A) + share(B) g(B)``: cutting where a regime ends reveals the
@@ -42,33 +42,15 @@ import numpy as np
 import pyarrow as pa
 
 from c2al_tf.cohorts.binning import Binning
-from c2al_tf.cohorts.mining import AxisResult, rank_axes
-from c2al_tf.cohorts.predictions import axis_codes, row_cohorts
+from c2al_tf.cohorts.core import (
+    CROSS,
+    AxisResult,
+    conditioning_codes,
+    rank_axes,
+    row_cohorts,
+)
 
 _EPS = 0.5  # pseudo-count inside the logs (a bin with y = 0 or y = n stays finite)
-
-
-CROSS = "|"  # key of a pair of conditioning features: "a|b"
-
-
-def conditioning_codes(batches: Sequence[pa.RecordBatch], binnings: Sequence[Binning],
-                       pairs: bool = False) -> Dict[str, np.ndarray]:
-    """Per conditioning feature: its conditioning bin per row (missing = one more bin);
-    with ``pairs``, also per pair of features ``a|b``: the cell of their two bins."""
-    out = {}
-    for b in binnings:
-        if b.kind == "cross":
-            continue
-        codes = axis_codes(batches, b)
-        cmap = b.conditioning_map()
-        size = int(cmap.max()) + 1
-        out[b.feature] = np.where(codes >= 0, cmap[np.clip(codes, 0, len(cmap) - 1)], size).astype(np.int64)
-    if pairs:
-        single = sorted(out)
-        for i, a in enumerate(single):
-            for b in single[i + 1:]:
-                out[f"{a}{CROSS}{b}"] = out[a] * (int(out[b].max()) + 1) + out[b]
-    return out
 
 
 def deviance(n: np.ndarray, y: np.ndarray, e: np.ndarray, eps: float = _EPS) -> np.ndarray:

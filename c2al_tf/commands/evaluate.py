@@ -17,7 +17,6 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from c2al_tf.cohorts import CohortSpec
     from c2al_tf.commands.train import load_cohorts
     from c2al_tf.io_utils import write_json
     from c2al_tf.metrics import evaluate_predictions

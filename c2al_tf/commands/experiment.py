@@ -41,7 +41,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from c2al_tf.cohorts.mining import format_table
+    from c2al_tf.cohorts.core import format_table
     from c2al_tf.selection import format_rows, mine_and_validate
     from c2al_tf.io_utils import atomic_directory, write_json
     from c2al_tf.commands.train import load_cohorts

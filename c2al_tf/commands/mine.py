@@ -26,7 +26,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from c2al_tf.cohorts.mining import format_table
+    from c2al_tf.cohorts.core import format_table
     from c2al_tf.errors import C2ALInputError
     from c2al_tf.selection import format_rows, mine_and_validate
 

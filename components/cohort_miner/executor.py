@@ -17,7 +17,7 @@ from tfx.utils import io_utils
 import c2al_tf  # noqa: F401
 from c2al_tf.cohorts.binning import binning_features
 from c2al_tf.cohorts.miner import binnings_and_axes, mine
-from c2al_tf.cohorts.mining import format_table
+from c2al_tf.cohorts.core import format_table
 from c2al_tf.cohorts.statistics import cohort_statistics
 from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.errors import C2ALInputError
