@@ -27,9 +27,11 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ "$(cat "$VENV/.c2al-stamp" 2>/dev/null)" != "$(stamp_of)" ]; then
   echo "[c2al] installing the pinned stack into $VENV (first run takes ~5 minutes)" >&2
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip==24.2 >&2
+  # pip's notes on configured package locations that do not exist on this machine are dropped
+  quiet() { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check --upgrade pip==24.2 >&2 2> >(quiet)
   "$VENV/bin/python" -m pip install -q --disable-pip-version-check -c "$ROOT/constraints.txt" \
-      -e "$ROOT[test,kubeflow]" >&2
+      -e "$ROOT[test,kubeflow]" >&2 2> >(quiet)
   stamp_of > "$VENV/.c2al-stamp"
 fi
 export TF_USE_LEGACY_KERAS=1

@@ -31,11 +31,8 @@ def analyze_records(files, label, out_dir):
     DirectRunner, as the Transform component runs it): returns its TFTransformOutput,
     what a Trainer wired with ``transform_graph`` receives."""
     import tensorflow as tf
-    import tensorflow_transform as tft
-    import tensorflow_transform.beam as tft_beam
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
-    from c2al_tf.data.transform import TransformConfig, preprocessing
+    from c2al_tf.data.transform import TransformConfig
 
     kinds = {"int64_list": tf.int64, "float_list": tf.float32, "bytes_list": tf.string}
     rows, spec = [], {}
@@ -50,13 +47,31 @@ def analyze_records(files, label, out_dir):
             row[name] = list(getattr(feature, kind).value)
         rows.append(row)
     rows = [{name: row.get(name, []) for name in spec} for row in rows]
+    return analyze_rows(rows, spec, TransformConfig(label), out_dir)[1]
+
+
+def analyze_rows(rows, spec, config, out_dir, transform: bool = False):
+    """c2al's preprocessing on ``rows`` (dicts of lists, typed by the feature ``spec``) with
+    tf.Transform on Beam; writes the transform graph and, as the Transform component does,
+    the raw schema beside it under ``out_dir/transform``. Returns (the transformed rows
+    when ``transform``, else None; the TFTransformOutput)."""
+    import tensorflow_transform as tft
+    import tensorflow_transform.beam as tft_beam
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
+
+    from c2al_tf.data.transform import preprocessing
+
     meta = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
+    graph = os.path.join(str(out_dir), "transform")
+    out = None
     with tft_beam.Context(temp_dir=os.path.join(str(out_dir), "tmp"), force_tf_compat_v1=False):
-        fn = (rows, meta) | tft_beam.AnalyzeDataset(lambda x: preprocessing(x, TransformConfig(label)))
-        _ = fn | tft_beam.WriteTransformFn(os.path.join(str(out_dir), "transform"))
-    # the raw schema, which the Transform component writes beside the graph (raw_feature_spec reads it)
-    metadata_io.write_metadata(meta, os.path.join(str(out_dir), "transform", tft.TFTransformOutput.RAW_METADATA_DIR))
-    return tft.TFTransformOutput(os.path.join(str(out_dir), "transform"))
+        if transform:
+            (out, _), fn = (rows, meta) | tft_beam.AnalyzeAndTransformDataset(lambda x: preprocessing(x, config))
+        else:
+            fn = (rows, meta) | tft_beam.AnalyzeDataset(lambda x: preprocessing(x, config))
+        _ = fn | tft_beam.WriteTransformFn(graph)
+    metadata_io.write_metadata(meta, os.path.join(graph, tft.TFTransformOutput.RAW_METADATA_DIR))
+    return out, tft.TFTransformOutput(graph)
 
 
 def flipped_world(flip: bool, n: int = 60_000, seed: int = 4):

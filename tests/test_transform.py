@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import c2al_tf  # noqa: F401
-from c2al_tf.data.transform import TransformConfig, model_spec, plan, preprocessing
+from c2al_tf.data.transform import TransformConfig, model_spec, plan
 from c2al_tf.errors import C2ALInputError
 
 N = 4000
@@ -33,20 +33,15 @@ def _rows(empty=False):
 def _analyze(rows, config, tmp_path):
     """Runs the preprocessing on Beam; returns (transformed rows, TFTransformOutput)."""
     import tensorflow as tf
-    import tensorflow_transform as tft
-    import tensorflow_transform.beam as tft_beam
-    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+    from helpers import analyze_rows
 
     spec = {**({"ts": tf.io.VarLenFeature(tf.int64)} if "ts" in rows[0] else {}),
             "click": tf.io.VarLenFeature(tf.int64), "aux__x_head": tf.io.VarLenFeature(tf.int64),
             "user_value": tf.io.VarLenFeature(tf.float32), "item_id": tf.io.VarLenFeature(tf.int64),
             "hour": tf.io.VarLenFeature(tf.int64), "surface": tf.io.VarLenFeature(tf.string),
             **({"empty": tf.io.VarLenFeature(tf.string)} if "empty" in rows[0] else {})}
-    meta = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec))
-    with tft_beam.Context(temp_dir=str(tmp_path / "tmp"), force_tf_compat_v1=False):
-        (out, _), fn = (rows, meta) | tft_beam.AnalyzeAndTransformDataset(lambda x: preprocessing(x, config))
-        _ = fn | tft_beam.WriteTransformFn(str(tmp_path / "tf"))
-    return out, tft.TFTransformOutput(str(tmp_path / "tf"))
+    return analyze_rows(rows, spec, config, tmp_path, transform=True)
 
 
 @pytest.fixture(scope="module")
