@@ -316,6 +316,9 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
     workers = distribute.num_workers(strategy)
 
     def data(part, shuffle):
+        # the global seed first: the shuffle's order then depends on ``seed`` alone, not on what ran
+        # before in this process (a local run trains both Trainers in one process)
+        tf.keras.utils.set_random_seed(seed)
         return trainer_dataset(files, parse, batch_size, seed, training.validation_fraction, part, shuffle, workers)
 
     priors = {c["aux_label"]: float(c["support"]) * float(c["positive_rate"]) for c in cohorts
@@ -340,7 +343,9 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
         return None
     candidates = training if cohorts else TrainConfig(**{**training.to_dict(), "aux_weights": (0.0,)})
     try:
-        result = train_cohort_model(build, data("fit", True), data("validation", False), candidates, trained=known)
+        # a new fit dataset per candidate: each sees the rows in the baseline's order (the pairing)
+        result = train_cohort_model(build, lambda: data("fit", True), data("validation", False), candidates,
+                                    trained=known)
     except distribute.cluster_errors() as e:
         raise RuntimeError(distribute.lost_worker_message(e)) from None
     metadata = {"aux_weight": result.aux_weight, "epochs": result.epochs, "baseline": baseline, "seed": seed,

@@ -240,7 +240,10 @@ def train_cohort_model(build: Callable[[float], Any], train_data, validation_dat
         it so every candidate starts from the same weights.
       train_data: a ``tf.data.Dataset`` of ``(features, {"primary": y, aux_label: y_C})``
         batches, shuffled (:func:`c2al_tf.with_cohort_labels` or
-        :func:`c2al_tf.with_miner_labels` make them).
+        :func:`c2al_tf.with_miner_labels` make them); or a function of no argument that
+        returns one, called for each candidate, so that every candidate sees the rows in
+        the same order (a dataset shared by candidates continues its shuffle where the
+        previous candidate left it).
       validation_data: the same, in a fixed order: rows carved from the training data,
         never the test rows (:func:`c2al_tf.split_validation`).
       config: :class:`~c2al_tf.models.protocol.TrainConfig` (``aux_weights``, ``epochs``,
@@ -254,7 +257,8 @@ def train_cohort_model(build: Callable[[float], Any], train_data, validation_dat
         raise ValueError("train_cohort_model needs validation_data: lambda is chosen on validation rows")
 
     def train(lam, model):
-        return fit_datasets(model, train_data, validation_data, config, verbose)
+        data = train_data() if callable(train_data) else train_data
+        return fit_datasets(model, data, validation_data, config, verbose)
 
     with_heads = any(c > 0 for c in config.candidates)
     model, lam, result, table = fit_protocol(build, train, config, with_heads=with_heads, trained=trained)
