@@ -74,11 +74,8 @@ def check_split(split) -> List[int]:
     """``split`` as [train, eval] hash buckets (two integers >= 1), or a C2ALInputError."""
     from c2al_tf.errors import C2ALInputError
 
-    try:
-        buckets = [int(b) for b in split]
-    except (TypeError, ValueError):
-        buckets = []
-    if len(buckets) != 2 or min(buckets) < 1 or any(float(b) != float(v) for b, v in zip(buckets, split)):
+    buckets = list(split) if isinstance(split, (list, tuple)) else []
+    if len(buckets) != 2 or not all(isinstance(b, int) and b >= 1 for b in buckets):
         raise C2ALInputError(f"split must be two whole numbers >= 1 (train and eval hash buckets, e.g. 4:1), "
                              f"got {split!r}", arguments=("split",))
     return buckets
