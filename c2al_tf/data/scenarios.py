@@ -47,6 +47,8 @@ scenario            mechanism (majority: b -2.0, s +0.8, t 0, h 0 unless said)
                     (ids x 2.5) on the integer-coded ``item_id``/``item_category``/``store``
 ``flips``           ``tenure_days`` 10% / 10% as ``interaction`` with twice the conflict: the tail's
                     SC is -2.0 (the majority's +0.8), the head's DC -2.0
+``wide_flips``      ``tenure_days`` 20% / 20% with ``flips``' coefficients: the same conflicts on
+                    twice the users (the demo's world)
 ``null``            nothing planted: one response for everybody (``user_value`` has no effect)
 ==================  =========================================================================
 """
@@ -116,6 +118,8 @@ WORLDS: Dict[str, World] = {w.name: w for w in [
     World("flips", "tenure_days", "exponential", 0.10, 0.90, {"s": -2.0}, {"t": -2.0},
           description="10%/10% of tenure_days, no rate shift: the tail flips surface x category and the head "
                       "reverses device x category, both strongly"),
+    World("wide_flips", "tenure_days", "exponential", 0.20, 0.80, {"s": -2.0}, {"t": -2.0},
+          description="20%/20% of tenure_days, no rate shift: flips' strong conflicts on twice the users"),
     World("null", None, "lognormal", 0.10, 0.90, {}, {},
           description="nothing planted: user_value has no effect, every row follows one response"),
 ]}
