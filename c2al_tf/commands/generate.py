@@ -12,7 +12,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S")
     p.add_argument("--scenario", default="planted", metavar="NAME",
                    help="which world: planted (default), rate_shift, interaction, extremes, decoys, int_ids, flips, wide_flips, "
-                        "null 
+                        "null "
                         "(see c2al_tf/data/scenarios.py for each mechanism and its ground truth)")
     p.add_argument("--truth", metavar="FILE.json", help="also write the planted ground truth as JSON")
     p.set_defaults(func=run)
