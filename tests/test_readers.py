@@ -262,6 +262,26 @@ def test_content_order_depends_on_content_not_position():
     assert list(table.content_order(seed=2)) != list(first)
 
 
+def test_table_sample_is_the_shared_rate_rule_in_content_order():
+    """FeatureTable.sample keeps the rows whose hash is below max_rows / rows of the
+    range (c2al_tf.data.sampling, the CohortMiner's rule), in content order, the same
+    rows whatever the row order; all rows when there are few."""
+    from c2al_tf.data.sampling import keep, sample_rate
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=20_000), "click": rng.integers(0, 2, 20_000)})
+    table = table_from_frame(frame, "click", source="t")
+    kept = table.sample(5_000, seed=1)
+    assert 4_600 < len(kept) < 5_400
+    order = table.content_order(seed=1)
+    assert list(kept) == [i for i in order if i in set(kept)]
+    moved = table_from_frame(frame.iloc[::-1].reset_index(drop=True), "click", source="t")
+    assert sorted(20_000 - 1 - moved.sample(5_000, seed=1)) == sorted(kept)
+    assert list(table.sample(20_000, seed=1)) == list(order)
+    assert sample_rate(5_000, 20_000) == 0.25 and sample_rate(10, 5) == 1.0
+    assert list(keep([0, 2 ** 31, 2 ** 32 - 1], 0.5)) == [True, False, False]
+
+
 def test_not_utf8_names_the_encoding_and_prints_one_line(tmp_path, run_cli):
     (tmp_path / "w.csv").write_bytes(b"a,b,click\n1,caf\xe9 \x93q\x94,1\n2,x,0\n")
     code, _, err = run_cli("train", "--data", tmp_path / "w.csv", "--label", "click", "--export", tmp_path / "m")

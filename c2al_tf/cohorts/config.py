@@ -24,8 +24,9 @@ class MiningConfig:
     axes (one more statistics pass; 0 = none). ``bins``: equal-mass bins of a numeric
     feature when it conditions an axis (axes themselves are cut at
     1/2/5/10..90/95/98/99% quantiles). ``max_rows``: the in-memory modes (all but
-    ``stats``) mine a uniform sample of at most this many rows of the mining data
-    (deterministic: by row index for a table, by record hash in the CohortMiner)."""
+    ``stats``) mine a uniform sample of about this many rows of the mining data, the
+    rows whose content hash falls below ``max_rows / rows`` of its range, for a table
+    and in the CohortMiner alike (:mod:`c2al_tf.data.sampling`)."""
 
     axes: Optional[Tuple[str, ...]] = None
     max_pairs: int = 1

@@ -144,9 +144,9 @@ def mine(batches, label: str, binnings, axes, config: Optional[MiningConfig] = N
 def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional[List[str]] = None,
                predictions=None, **overrides) -> Tuple[object, list]:
     """:func:`mine` on an in-memory FeatureTable: global TFDV statistics of its rows
-    choose the axes and bins; the in-memory modes see a sample of at most
-    ``config.max_rows`` rows, chosen by row content (the same rows in any order give
-    the same sample and the same TFDV sketch). ``predictions``: one per row of
+    choose the axes and bins; the in-memory modes see a sample of about
+    ``config.max_rows`` rows (:meth:`FeatureTable.sample`, the rule the component uses
+    too: the same rows in any order give the same sample and the same TFDV sketch). ``predictions``: one per row of
     ``table`` (e.g. from ``c2al_tf.predictor``). ``config`` (:class:`MiningConfig`)
     with ``overrides`` of its fields by keyword."""
     config = dataclasses.replace(config or MiningConfig(), **overrides)
@@ -161,9 +161,7 @@ def mine_table(table, config: Optional[MiningConfig] = None, beam_args: Optional
     if config.needs_model and predictions is None:
         raise C2ALInputError(f"mine_table: by='{config.by}' needs predictions (a baseline model's probability "
                              f"per row)")
-    keep = table.content_order(config.seed)
-    if config.by != "stats":
-        keep = keep[:config.max_rows]
+    keep = table.content_order(config.seed) if config.by == "stats" else table.sample(config.max_rows, config.seed)
     table = table.take(keep)
     predictions = None if predictions is None else np.asarray(predictions).reshape(-1)[keep]
     batches = table_to_record_batches(table)

@@ -182,7 +182,7 @@ def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:
                         "predictions: a baseline's prediction distributions; residuals: where a baseline is wrong, "
                         f"per cohort (default {d.by})")
     p.add_argument("--max-mining-rows", type=int, default=d.max_rows, metavar="N",
-                   help=f"the modes other than stats mine a uniform sample of at most N rows (default {d.max_rows})")
+                   help=f"the modes other than stats mine a uniform sample of about N rows, chosen by row content (default {d.max_rows})")
     if bins:  # the pipeline's CohortMiner bins with StatisticsGen's quantiles
         p.add_argument("--bins", type=int, default=d.bins,
                        help=f"quantile bins for numeric features (default {d.bins})")

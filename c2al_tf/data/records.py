@@ -182,13 +182,13 @@ def records_to_record_batch(records: List[bytes], features: Mapping[str, int]) -
 
 def sample_records(records: List[bytes], rate: float) -> List[bytes]:
     """The records whose content hash (:func:`c2al_tf.data.content_hash.content_buckets`)
-    falls below ``rate`` of its range: a uniform sample that is the same on every
-    runner and in every run, however the records are partitioned and in whatever
-    order their features were serialized."""
+    falls below ``rate`` of its range (:mod:`c2al_tf.data.sampling`): a uniform sample
+    that is the same on every runner and in every run, however the records are
+    partitioned and in whatever order their features were serialized."""
     if rate >= 1.0:
         return list(records)
     from c2al_tf.data.content_hash import content_buckets
+    from c2al_tf.data.sampling import HASH_BITS, keep
 
-    cut = int(rate * 2 ** 32)
-    keep = content_buckets(list(records), 2 ** 32).numpy() < cut
-    return [r for r, k in zip(records, keep) if k]
+    kept = keep(content_buckets(list(records), 2 ** HASH_BITS).numpy(), rate)
+    return [r for r, k in zip(records, kept) if k]

@@ -8,15 +8,17 @@ import numpy as np
 import pandas as pd
 
 
-def content_order(columns: Mapping[str, np.ndarray], hash_key: Optional[str] = None) -> np.ndarray:
+def content_order(columns: Mapping[str, np.ndarray], hash_key: Optional[str] = None, keys: bool = False):
     """Row indices sorted by a hash of each row's values in ``columns`` (equal-length
     arrays, hashed in the mapping's order; pandas' row hash with ``hash_key``, 16
     characters, or pandas' default key). Rows that tie are identical in every column,
-    hence interchangeable, so the order depends on the rows' content, not their positions."""
+    hence interchangeable, so the order depends on the rows' content, not their positions.
+    ``keys=True`` returns ``(order, hashes)``, the uint64 hash of each row by position."""
     frame = pd.DataFrame({name: np.asarray(v).reshape(-1) for name, v in columns.items()})
     kwargs = {} if hash_key is None else {"hash_key": hash_key}
     key = pd.util.hash_pandas_object(frame, index=False, **kwargs).to_numpy()
-    return np.argsort(key, kind="stable")
+    order = np.argsort(key, kind="stable")
+    return (order, key) if keys else order
 
 
 @dataclasses.dataclass
@@ -76,15 +78,28 @@ class FeatureTable:
             label=self.label[index],
         )
 
+    def sample(self, max_rows: int, seed: int = 0) -> np.ndarray:
+        """Positions of about ``max_rows`` rows, in :meth:`content_order`: the rows whose
+        seeded content hash falls below ``max_rows / len(self)`` of its range (the
+        sampling rule of :mod:`c2al_tf.data.sampling`, shared with the CohortMiner
+        component). All rows when there are at most ``max_rows``."""
+        from c2al_tf.data.sampling import HASH_BITS, keep, sample_rate
+
+        order, keys = self._content_keys(seed)
+        return order[keep(keys[order] >> np.uint64(64 - HASH_BITS), sample_rate(max_rows, len(self)))]
+
+    def _content_keys(self, seed: int):
+        columns = {name: self.features[name].to_numpy() for name in sorted(self.features.columns)}
+        columns["\0label"] = self.label
+        return content_order(columns, f"c2al{int(seed):012d}"[-16:], keys=True)
+
     def content_order(self, seed: int = 0) -> np.ndarray:
         """Row positions sorted by a seeded hash of each row's content (features and
         label; :func:`content_order`). The same rows in any row or column order give the
         same sequence of rows, so anything computed from ``take(content_order())`` (a
         sample of its first ``n`` rows, TFDV's order-dependent quantile sketch) does not
         depend on the order the rows came in (Beam writes them in another order each run)."""
-        columns = {name: self.features[name].to_numpy() for name in sorted(self.features.columns)}
-        columns["\0label"] = self.label
-        return content_order(columns, f"c2al{int(seed):012d}"[-16:])
+        return self._content_keys(seed)[0]
 
     def empty_columns(self) -> List[str]:
         """Features missing in every row (NaN or "" throughout)."""

@@ -23,6 +23,7 @@ from c2al_tf.cohorts.config import MiningConfig
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.cohorts.spec import predicate_features
 from c2al_tf.data.records import ReadRecordBatches, WriteRecordBatches, records_to_record_batch, sample_records
+from c2al_tf.data.sampling import sample_rate
 from c2al_tf.labels import AuxSuffixes, label_records
 from c2al_tf.names import COHORTS_FILE
 
@@ -184,9 +185,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     def _mine_sample(self, job: _Job) -> str:
         """Pairwise mode in one Beam pipeline: a uniform sample of the mining split (at
-        most ``max_rows`` records, chosen by record hash) is mined into the spec, which
+        about ``max_rows`` records, chosen by content hash: :mod:`c2al_tf.data.sampling`) is mined into the spec, which
         labels every split as a side input. Returns the ranking table."""
-        rate = min(1.0, job.config.max_rows / max(job.rows, 1))
+        rate = sample_rate(job.config.max_rows, job.rows)
         with self._make_beam_pipeline() as p:
             sample = (self._read(p, job, job.split, "Read")
                       | "Sample" >> beam.Map(sample_records, rate)
