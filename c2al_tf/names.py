@@ -44,12 +44,12 @@ def reserved_clash(name: str, columns: Iterable[str]) -> Optional[str]:
     return None
 
 
-def check_column_names(columns: Iterable[str], source: str, drop_flag: Optional[str] = "--drop") -> None:
+def check_column_names(columns: Iterable[str], source: str, can_drop: bool = True) -> None:
     """Raises a one-line C2ALInputError for the first column that takes a name c2al
-    adds; the message offers ``drop_flag`` (None: where columns cannot be left out)."""
+    adds; the message offers to leave it out (the readers' ``drop``) when ``can_drop``."""
     columns = list(columns)
     for name in columns:
         why = reserved_clash(name, columns)
         if why:
-            fix = f"rename the column or leave it out ({drop_flag} {name})" if drop_flag else "rename the column"
-            raise C2ALInputError(f"{source}: column '{name}' {why}; {fix}")
+            fix = f"rename the column or leave it out (drop {name})" if can_drop else "rename the column"
+            raise C2ALInputError(f"{source}: column '{name}' {why}; {fix}", arguments=("drop",) if can_drop else ())

@@ -26,9 +26,9 @@ def likely_causes(doc: Dict[str, Any], slice_name: str) -> List[str]:
     grad = (doc.get("diagnostics", {}).get("c2al") or {}).get("gradient")
     if grad and grad["cosine"] < CONFLICT_COSINE:
         causes.append(f"the auxiliary gradient opposes the primary one on the shared encoder (cosine "
-                      f"{grad['cosine']:.2f}): large gradient conflict; try a smaller --aux-weight")
+                      f"{grad['cosine']:.2f}): large gradient conflict; try a smaller lambda")
     if not causes:
-        causes.append("no cause visible in the cohort sizes or gradients; check the cohort choice and --aux-weight")
+        causes.append("no cause visible in the cohort sizes or gradients; check the cohort choice and lambda")
     return causes
 
 

@@ -49,7 +49,7 @@ def test_default_rule_and_reasons():
 def test_overrides_win():
     t = table_from_frame(_frame(), "click", numeric=["item", "user_id"], categorical=["I1"])
     assert t.kind("item") == "numeric" and t.kind("user_id") == "numeric" and t.kind("I1") == "categorical"
-    assert t.reasons["item"] == "forced (--numeric)"
+    assert t.reasons["item"] == "forced (numeric)"
 
 
 def test_feature_spec_views_and_buckets():

@@ -20,7 +20,7 @@ def _foreign(tmp_path):
 def test_atomic_directory_refuses_a_directory_it_did_not_create(tmp_path):
     d = _foreign(tmp_path)
     with pytest.raises(C2ALInputError, match="holds files c2al did not write"):
-        with atomic_directory(str(d)) as tmp:
+        with atomic_directory(str(d)):
             (tmp_path / "never").write_text("the body must not run")
     assert sorted(os.listdir(d)) == ["data.csv", "notes.txt"]
     assert not (tmp_path / "never").exists()

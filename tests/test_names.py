@@ -12,10 +12,11 @@ def test_reserved_patterns():
     assert "'hour'" in reserved_clash("hour__cat", ["hour", "hour__cat"])
     assert reserved_clash("hour__cat", ["hour__cat"]) is None  # no integer column of that name: no clash
     assert reserved_clash("auxiliary", ["auxiliary"]) is None
-    with pytest.raises(C2ALInputError, match=r"column 'aux__x'.*--drop aux__x"):
+    with pytest.raises(C2ALInputError, match=r"column 'aux__x'.*\(drop aux__x\)") as err:
         check_column_names(["a", "aux__x"], "d.csv")
+    assert err.value.arguments == ("drop",)  # c2al shows it as --drop
     with pytest.raises(C2ALInputError, match=r"rename the column$"):
-        check_column_names(["c2al_cohorts"], "d.csv", drop_flag=None)
+        check_column_names(["c2al_cohorts"], "d.csv", can_drop=False)
 
 
 @pytest.mark.parametrize("column,extra,pattern", [
@@ -58,6 +59,6 @@ def test_one_feature_needs_an_mlp():
 
     frame = pd.DataFrame({"bid": [0.1, 0.5, 0.9, 0.3] * 5, "click": [0, 1] * 10})
     spec = FeatureSpec.from_table(table_from_frame(frame, "click"))
-    with pytest.raises(C2ALInputError, match=r"needs at least 2 features.*--model mlp"):
+    with pytest.raises(C2ALInputError, match=r"needs at least 2 features.*use model mlp"):
         build_model(spec)
     build_model(spec, config=ModelConfig(model="mlp"))  # the suggested fix works

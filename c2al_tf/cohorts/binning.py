@@ -269,9 +269,9 @@ def binnings_from_statistics(stats, label: str, min_support: float = 0.02, max_v
                       or (f.HasField("num_stats") and f.num_stats.min == f.num_stats.max))
             if single or axis not in binned:
                 why = ("has a single value" if single else
-                       f"has no value with support >= {min_support:g} (--min-support) to form a cohort")
+                       f"has no value with support >= min_support ({min_support:g}) to form a cohort")
                 raise C2ALInputError(f"axes names '{axis}', which {why}; it cannot split the rows into "
-                                     f"contrasting cohorts", arguments=("axes",))
+                                     f"contrasting cohorts", arguments=("axes", "min_support"))
     return out
 
 

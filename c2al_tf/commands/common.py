@@ -40,10 +40,14 @@ def flag(argument: str) -> str:
 
 def for_the_command_line(error: C2ALInputError) -> str:
     """The error's message with each library argument it names shown as its flag."""
+    return with_flags(str(error), getattr(error, "arguments", ()))
+
+
+def with_flags(text: str, arguments) -> str:
+    """``text`` with each of the library ``arguments`` it names shown as its flag."""
     import re
 
-    text = str(error)
-    for argument in getattr(error, "arguments", ()):
+    for argument in arguments:
         text = re.sub(rf"(?<![\w-]){re.escape(argument)}(?![\w-])", flag(argument), text)
     return text
 
@@ -90,7 +94,7 @@ def read_data(args, warn_leakage: bool = True):
         from c2al_tf.data.leakage import leakage_warnings
 
         for line in leakage_warnings(table):
-            print(f"c2al: warning: {line}", file=sys.stderr)
+            print(f"c2al: warning: {with_flags(line, ('drop',))}", file=sys.stderr)
     return table
 
 

@@ -90,7 +90,7 @@ def check_data(data: str, label: str) -> None:
             raise C2ALInputError(f"{files[0]}: has a header but no data rows")
         from c2al_tf.names import check_column_names
 
-        check_column_names([h.strip() for h in header if h.strip() != label], files[0], drop_flag=None)
+        check_column_names([h.strip() for h in header if h.strip() != label], files[0], can_drop=False)
         value = first[[h.strip() for h in header].index(label)] if len(first) == len(header) else None
         if value is not None and value.strip() not in ("0", "1"):
             raise C2ALInputError(f"{files[0]}: label column '{label}' must be 0/1 for the pipeline but is "

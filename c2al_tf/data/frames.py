@@ -42,9 +42,9 @@ def _type_columns(frame: pd.DataFrame, *, source: str, numeric: Iterable[str] = 
         parsed = pd.to_numeric(col.where(~is_missing, None), errors="coerce")
         failed = parsed.isna().to_numpy() & ~is_missing
         if name in categorical:
-            kind, reasons[name] = "categorical", "forced (--categorical)"
+            kind, reasons[name] = "categorical", "forced (categorical)"
         elif name in numeric:
-            kind, reasons[name] = "numeric", "forced (--numeric)"
+            kind, reasons[name] = "numeric", "forced (numeric)"
         elif not failed.any():
             if not (~is_missing).any():
                 kind, reasons[name] = "categorical", "every value missing"
@@ -64,10 +64,12 @@ def _type_columns(frame: pd.DataFrame, *, source: str, numeric: Iterable[str] = 
                 kind, reasons[name] = "categorical", "code, mostly digits (by its name)"
         if kind in ("numeric", "ambiguous") and failed.any():
             i = int(np.argmax(failed))
-            hint = (f"fix the value or pass --categorical {name}" if kind == "ambiguous"
-                    else "fix the value or drop the column from --numeric")
+            argument = "categorical" if kind == "ambiguous" else "numeric"
+            hint = (f"fix the value or list '{name}' in categorical" if kind == "ambiguous"
+                    else "fix the value or take the column out of numeric")
             raise C2ALInputError(
-                f"{source}: column '{name}' cannot parse '{col.iloc[i]}' as a number at {where(i)}; {hint}")
+                f"{source}: column '{name}' cannot parse '{col.iloc[i]}' as a number at {where(i)}; {hint}",
+                arguments=(argument,))
         if kind == "integer":
             dual.append(name)
             kind = "numeric"

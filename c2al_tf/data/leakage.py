@@ -70,5 +70,5 @@ def leaking_features(table, threshold: float = THRESHOLD, sample: int = 200_000,
 def leakage_warnings(table, threshold: float = THRESHOLD) -> List[str]:
     """One warning line per leaking feature."""
     return [f"{table.source}: column '{name}' predicts label '{table.label_name}' almost perfectly on its own "
-            f"(AUC {auc:.4f}); if it is known only after the outcome it leaks the label: drop it with --drop {name}"
+            f"(AUC {auc:.4f}); if it is known only after the outcome it leaks the label: leave it out with drop {name}"
             for name, auc in leaking_features(table, threshold)]

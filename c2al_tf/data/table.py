@@ -124,7 +124,7 @@ class FeatureTable:
         empty = self.empty_columns()
         if empty:
             raise C2ALInputError(f"{self.source}: column '{empty[0]}' is missing in every row, so it has nothing to "
-                                 f"learn from; drop it with --drop {empty[0]}")
+                                 f"learn from; leave it out with drop {empty[0]}", arguments=("drop",))
 
     def summary(self) -> str:
         return (f"{len(self):,} rows, {len(self.numeric)} numeric + "

@@ -81,7 +81,8 @@ def plan(dtypes: Dict[str, str], config: TransformConfig) -> Dict[str, str]:
     for name in list(config.categorical) + list(config.numeric):
         if is_target(name, config.label):
             raise C2ALInputError(f"feature '{name}' is a training target and cannot be a model input; remove it "
-                                 f"from --categorical/--numeric and the schema's is_categorical")
+                                 f"from categorical, numeric and the schema's is_categorical",
+                                 arguments=("categorical", "numeric"))
     out = {}
     for name, dtype in sorted(dtypes.items()):
         if is_target(name, config.label):

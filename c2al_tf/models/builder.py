@@ -140,7 +140,7 @@ def build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[s
         if not clashing:
             raise
         raise C2ALInputError(f"column '{clashing[0]}' takes the name '{name}' of a layer the model adds; rename "
-                             f"the column or leave it out (--drop {clashing[0]})") from None
+                             f"the column or leave it out (drop {clashing[0]})", arguments=("drop",)) from None
 
 
 def _build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[str, Any]], None] = None,
@@ -160,8 +160,8 @@ def _build_model(spec: FeatureSpec, cohorts: Union[CohortSpec, Sequence[Mapping[
     flat = tf.keras.layers.Flatten(name="flat_embeddings")(x)
     encode = encoders.get(config.model)
     if config.model in encoders.NEEDS_TWO_FEATURES and m < 2:
-        raise C2ALInputError(f"model '{config.model}' needs at least 2 features to interact, the data has "
-                             f"{m} ('{spec.embedded[0]}'); use model 'mlp' (--model mlp) or add features")
+        raise C2ALInputError(f"'{config.model}' needs at least 2 features to interact, the data has "
+                             f"{m} ('{spec.embedded[0]}'); use model mlp or add features", arguments=("model",))
     h, attention = encode(x, flat, config)
     representation = encoders.mlp(h, config.mlp_units, config.dropout, "mlp")
     encoder = tf.keras.Model(inputs, representation, name="encoder")

@@ -62,7 +62,6 @@ def gradient_conflict(model, inputs: Mapping[str, np.ndarray], labels: Mapping[s
     g_p = flat(losses["primary"])
     per_head = {h: weights[h] * flat(losses[h]) for h in model.head_names if h != "primary"}
     g_a = np.sum(list(per_head.values()), axis=0)
-    del tape
     def cos(a, b):
         na, nb = np.linalg.norm(a), np.linalg.norm(b)
         return float(a @ b / (na * nb)) if na > 0 and nb > 0 else float("nan")

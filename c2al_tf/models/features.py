@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
 
 from c2al_tf.errors import C2ALInputError
+
+if TYPE_CHECKING:  # annotations only: importing this module does not load TensorFlow
+    import tensorflow as tf
 
 
 VOCAB_BUDGET = 1_000_000  # a column with more distinct values than this is hashed (TrainConfig.vocab_budget)
@@ -205,8 +208,8 @@ class FeatureSpec:
                                      f"which the data does not have")
             col = table.features[f.name]
             if col.dtype == object:
-                raise C2ALInputError(f"{table.source}: column '{f.name}' is categorical in the data but "
-                                     f"numeric in the model; pass --numeric {f.name}")
+                raise C2ALInputError(f"{table.source}: column '{f.name}' is text in the data but a number in "
+                                     f"the model; read it with numeric {f.name}", arguments=("numeric",))
             out[f.name] = col.to_numpy(dtype=np.float32).reshape(-1, 1)
         for f in self.categorical:
             if f.column in out:  # the categorical view of a numeric column reads its numeric input

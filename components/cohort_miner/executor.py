@@ -179,7 +179,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         with self._make_beam_pipeline() as p:
             _ = (self._parsed(p, job, job.split) | "Mine" >> _CohortStats(columns, axes, job.label)
                  | "WriteSliced" >> tfdv.WriteStatisticsToBinaryFile(job.sliced_path))
-        if axes is job.axes and job.config.cross_top >= 2:
+        single_axes = not any(a.kind == "cross" for a in axes)  # the first pass; crosses may follow
+        if single_axes and job.config.cross_top >= 2:
             tf.io.gfile.copy(job.sliced_path, os.path.join(job.cohorts_uri, SINGLE_AXIS_STATS_FILE), overwrite=True)
         return tfdv.load_stats_binary(job.sliced_path)
 
