@@ -70,7 +70,7 @@ def curves(table, cohort_spec, seeds, weights, epochs):
     from c2al_tf.metrics import evaluate_predictions
     from c2al_tf.models import FeatureSpec, predict, set_seed
     from c2al_tf.models.protocol import carve_validation
-    from c2al_tf.models.training import make_dataset
+    from c2al_tf.models import make_dataset
     from c2al_tf.selection import SelectionConfig, mine_and_validate
 
     config = ExperimentConfig()

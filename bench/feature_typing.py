@@ -128,7 +128,7 @@ def run(seeds: int, rows: int, epochs: int, only=DATASETS, out_name: str = "feat
     from c2al_tf.metrics import normalized_entropy
     from c2al_tf.models import PRIMARY, FeatureSpec, ModelConfig, build_model, predict, set_seed
     from c2al_tf.models.protocol import TrainConfig, carve_validation, fit
-    from c2al_tf.models.training import head_priors
+    from c2al_tf.models import head_priors
 
     protocol = TrainConfig(epochs=epochs)
 

@@ -44,7 +44,7 @@ def main(argv=None):
     from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed
     from c2al_tf.models.protocol import TrainConfig, carve_validation, fit
     from c2al_tf.models.search import compare_to_baseline
-    from c2al_tf.models.training import predict
+    from c2al_tf.models import predict
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "data.csv")

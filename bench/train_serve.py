@@ -50,7 +50,7 @@ from c2al_tf.data.examples import table_to_examples  # noqa: E402
 from c2al_tf.data.readers import table_from_frame  # noqa: E402
 from c2al_tf.export import export_saved_model, serving_functions  # noqa: E402
 from c2al_tf.models import FeatureSpec, ModelConfig, build_model, set_seed  # noqa: E402
-from c2al_tf.models.training import head_priors, make_dataset  # noqa: E402
+from c2al_tf.models import head_priors, make_dataset  # noqa: E402
 
 
 def planted_cohorts():

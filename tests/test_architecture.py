@@ -116,3 +116,19 @@ def test_one_mining_entry_serves_the_command_line_and_the_component():
         tree = ast.parse(f.read())
     mine_table = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "mine_table")
     assert "mine" in {n.func.id for n in ast.walk(mine_table) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+
+
+def test_bench_imports_no_private_name():
+    """The benchmarks use the library as a user would: no ``_name`` and no module
+    ``c2al_tf.*._name`` (what they need is public, e.g. ``c2al_tf.models.make_dataset``)."""
+    private = []
+    for name in sorted(os.listdir(os.path.join(REPO, "bench"))):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(REPO, "bench", name)) as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("c2al_tf"):
+                names = [a.name for a in node.names] + node.module.split(".")
+                private += [f"bench/{name}: {node.module}.{n}" for n in names if n.startswith("_")]
+    assert private == []
