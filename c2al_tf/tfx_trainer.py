@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
 from c2al_tf.errors import C2ALInputError
@@ -217,19 +219,28 @@ def label_rate(files, label: str, max_rows: int = 50_000) -> float:
 
 
 def trainer_dataset(files, parse, batch_size: int, seed: int = 0, validation_fraction: float = 0.0,
-                    part: str = "all", shuffle: bool = False, workers: int = 1):
+                    part: str = "all", shuffle: bool = False, workers: int = 1, cache: Optional[str] = None):
     """``parse(serialized batch) -> (features, {head: label})`` over the records of
     ``files``: ``part`` "fit" / "validation" keeps the rows outside / inside the hashed
     validation carve-out (:func:`c2al_tf.data.content_hash.example_records`), "all"
     every row. Under a multi-worker strategy (``workers`` > 1) each worker reads its
     own files when there are at least as many files as workers, else its part of every
-    batch (:func:`c2al_tf.models.distribute.shard_policy`)."""
+    batch (:func:`c2al_tf.models.distribute.shard_policy`).
+
+    ``cache``: a local file prefix; the records of ``part`` are written there on the
+    first full pass and read back from then on (every later epoch and every dataset
+    made with the same prefix), so the validation carve-out is hashed once per
+    Trainer, not once per epoch and candidate. The cache is a file, not memory, and
+    holds the records in the order they were read: the shuffle after it gives the
+    same order as without it."""
     import tensorflow as tf
 
     from c2al_tf.data.content_hash import example_records
     from c2al_tf.models import distribute
 
     ds = example_records(files, validation_fraction, part)
+    if cache:
+        ds = ds.cache(cache)
     if shuffle:
         ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
@@ -319,7 +330,8 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
         # the global seed first: the shuffle's order then depends on ``seed`` alone, not on what ran
         # before in this process (a local run trains both Trainers in one process)
         tf.keras.utils.set_random_seed(seed)
-        return trainer_dataset(files, parse, batch_size, seed, training.validation_fraction, part, shuffle, workers)
+        return trainer_dataset(files, parse, batch_size, seed, training.validation_fraction, part, shuffle, workers,
+                               cache=os.path.join(scratch, part))
 
     priors = {c["aux_label"]: float(c["support"]) * float(c["positive_rate"]) for c in cohorts
               if c.get("support") is not None and c.get("positive_rate") is not None}
@@ -342,12 +354,15 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
         _write_record(fn_args.serving_model_dir, {**trainer_record, "aux_weight": 0.0, "selection": []})
         return None
     candidates = training if cohorts else TrainConfig(**{**training.to_dict(), "aux_weights": (0.0,)})
+    scratch = tempfile.mkdtemp(prefix="c2al-trainer-records-")  # local disk: the records' cache (trainer_dataset)
     try:
         # a new fit dataset per candidate: each sees the rows in the baseline's order (the pairing)
         result = train_cohort_model(build, lambda: data("fit", True), data("validation", False), candidates,
                                     trained=known)
     except distribute.cluster_errors() as e:
         raise RuntimeError(distribute.lost_worker_message(e)) from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # made above, by this call
     metadata = {"aux_weight": result.aux_weight, "epochs": result.epochs, "baseline": baseline, "seed": seed,
                 "validation_logloss": result.val_logloss, "selection": result.table, "cohorts": cohorts}
     export = export or (lambda m, t, d, meta: export_raw_examples_model(m.serving_model, t, label, d, meta))

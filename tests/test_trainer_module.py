@@ -3,6 +3,8 @@ c2al_tf.tfx_trainer.train_in_trainer), wired as the pipeline wires it: the
 CohortMiner's Examples and cohorts.json, the Transform's graph (tf.Transform run on
 Beam here, so these tests are slow); the export goes through tf.io.gfile (ram:// is
 TensorFlow's in-memory filesystem, with the same API as gs://)."""
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -150,3 +152,33 @@ def test_the_carve_out_is_the_same_rows_for_raw_and_mined_examples(tmp_path):
         np.testing.assert_array_equal(rows["raw", part], rows["reordered", part])
     assert len(rows["raw", "fit"]) + len(rows["raw", "validation"]) == 2000
     assert abs(len(rows["raw", "validation"]) / 2000 - 0.2) < 0.04
+
+
+def test_the_records_cache_gives_the_same_batches_and_is_read_back(tmp_path):
+    """trainer_dataset(cache=...) hashes the carve-out once: the first pass writes the
+    part's records to the cache file, every later pass (another epoch, another
+    candidate's dataset) reads them back, and the shuffled batches are the ones the
+    uncached dataset gives for the same seed."""
+    from c2al_tf.tfx_trainer import trainer_dataset
+
+    path = str(tmp_path / "rows.gz")
+    with tf.io.TFRecordWriter(path, options="GZIP") as w:
+        for r in table_to_examples(synthetic_table(1500, seed=4)):
+            w.write(r)
+
+    def values(cache, seed=0):
+        ds = trainer_dataset([path], _parse_value_and_click, 128, seed, 0.2, "fit", True, cache=cache)
+        return [x["user_value"].numpy().reshape(-1) for x, _ in ds]
+
+    tf.keras.utils.set_random_seed(0)
+    plain = values(None)
+    cache = str(tmp_path / "cache" / "fit")
+    os.makedirs(os.path.dirname(cache))
+    tf.keras.utils.set_random_seed(0)
+    first = values(cache)
+    assert [list(b) for b in first] == [list(b) for b in plain]
+    assert any(name.startswith("fit") for name in os.listdir(os.path.dirname(cache)))
+    os.remove(path)  # a complete cache no longer reads its source
+    tf.keras.utils.set_random_seed(0)
+    again = values(cache)
+    assert [list(b) for b in again] == [list(b) for b in plain]
