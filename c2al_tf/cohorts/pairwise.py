@@ -281,10 +281,13 @@ def mine_pairwise(batches: Sequence[pa.RecordBatch], label: np.ndarray, axes: Se
 
     def pair(a, b):
         """g(A) + g(B) with its standard error, or no evidence at all (an infinite sd)
-        unless *each* cohort's own lower bound ``g - 2 se`` is above zero: a contrasting
-        pair is two cohorts that each respond in their own way."""
+        unless *at least one* cohort's own lower bound ``g - 2 se`` is above zero. A
+        cohort that responds in its own way is kept even when the other end of its axis
+        does not (a premium tier, the newest users): it stands with its best contrasting
+        counterpart, whose head then learns the response of the rows it is contrasted
+        with. The Bonferroni threshold on the pair's z still decides."""
         (ra, _, sa), (rb, _, sb) = one(a), one(b)
-        if not min(ra - LCB_SDS * sa, rb - LCB_SDS * sb) > 0:
+        if not max(ra - LCB_SDS * sa, rb - LCB_SDS * sb) > 0:
             return ra + rb, 0.0, float("inf")
         return ra + rb, 0.0, float(np.hypot(sa, sb))
 

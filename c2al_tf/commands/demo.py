@@ -56,7 +56,7 @@ def run(args) -> int:
     if not os.path.exists(options.data) or _rows_of(options.data) != args.rows:
         truth = write_csv(options.data, args.rows, args.seed, progress=True, scenario=args.scenario)
         print(f"[demo] wrote {args.rows:,} rows to {options.data}; planted axis '{truth.axis}' "
-              f"(tail < {truth.tail_max:.3g}, head >= {truth.head_min:.3g})")
+              f"({truth.cuts(3)})")
     return run_pipeline(options)
 
 

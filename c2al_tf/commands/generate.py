@@ -41,5 +41,5 @@ def run(args) -> int:
         print(f"wrote {args.rows:,} rows to {args.out} (label 'click', scenario '{args.scenario}': nothing planted)")
     else:
         print(f"wrote {args.rows:,} rows to {args.out} (label 'click', scenario '{args.scenario}', planted axis "
-              f"'{truth.axis}': tail < {truth.tail_max:.4g}, head >= {truth.head_min:.4g})")
+              f"'{truth.axis}': {truth.cuts()})")
     return 0

@@ -48,7 +48,10 @@ scenario            mechanism (majority: b -2.0, s +0.8, t 0, h 0 unless said)
 ``flips``           ``tenure_days`` 10% / 10% as ``interaction`` with twice the conflict: the tail's
                     SC is -2.0 (the majority's +0.8), the head's DC -2.0
 ``wide_flips``      ``tenure_days`` 20% / 20% with ``flips``' coefficients: the same conflicts on
-                    twice the users (the demo's world)
+                    twice the users
+``lone``            ``spend``: only the top 5% responds in its own way (SC flipped, s -2.0; DC
+                    t +1.2; the hour h +1.0); the bottom tail is the majority (a premium tier
+                    with no counterpart at the other end)
 ``null``            nothing planted: one response for everybody (``user_value`` has no effect)
 ==================  =========================================================================
 """
@@ -88,6 +91,11 @@ class World:
     decoys: float = 0.3
     description: str = ""
 
+    @property
+    def lone(self) -> bool:
+        """Only the head is planted: the tail responds like the majority."""
+        return self.axis is not None and not self.tail
+
     def quantile(self, q: float) -> float:
         if self.law == "lognormal":
             return float(math.exp(1.0 + 1.2 * ndtri(q)))
@@ -120,6 +128,9 @@ WORLDS: Dict[str, World] = {w.name: w for w in [
                       "reverses device x category, both strongly"),
     World("wide_flips", "tenure_days", "exponential", 0.20, 0.80, {"s": -2.0}, {"t": -2.0},
           description="20%/20% of tenure_days, no rate shift: flips' strong conflicts on twice the users"),
+    World("lone", "spend", "lognormal", 0.05, 0.95, {}, {"s": -2.0, "t": 1.2, "h": 1.0},
+          description="only the top 5% of spend responds in its own way (flips surface x category, reacts "
+                      "to device x category and the hour); the bottom tail is like everybody else"),
     World("null", None, "lognormal", 0.10, 0.90, {}, {},
           description="nothing planted: user_value has no effect, every row follows one response"),
 ]}

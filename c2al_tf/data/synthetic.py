@@ -95,7 +95,7 @@ class GroundTruth:
 
     label: str
     axis: Optional[str]  # None: nothing planted (scenario "null")
-    tail_max: Optional[float]  # tail: axis <  tail_max
+    tail_max: Optional[float]  # tail: axis <  tail_max (None: no tail planted)
     head_min: Optional[float]  # head: axis >= head_min
     tail_quantile: Optional[float]
     head_quantile: Optional[float]
@@ -109,7 +109,8 @@ class GroundTruth:
     def cohort_spec(self, divergence: float = 0.0):
         """The planted tail and head as a :class:`~c2al_tf.cohorts.spec.CohortSpec`
         (``method="manual"``; cohorts ``<axis>_head`` / ``<axis>_tail``), e.g. to give
-        ``c2al experiment --cohorts`` the truth. Refused when nothing is planted."""
+        ``c2al experiment --cohorts`` the truth. Where only the head is planted the tail
+        is its counterpart, every other row. Refused when nothing is planted."""
         from c2al_tf.cohorts.spec import CohortSpec
 
         if self.axis is None:
@@ -119,14 +120,22 @@ class GroundTruth:
             "head": {"name": f"{self.axis}_head", "aux_label": f"aux__{self.axis}_head",
                      "predicate": {"feature": self.axis, "min": self.head_min, "max": None}},
             "tail": {"name": f"{self.axis}_tail", "aux_label": f"aux__{self.axis}_tail",
-                     "predicate": {"feature": self.axis, "min": None, "max": self.tail_max}}}], method="manual")
+                     "predicate": {"feature": self.axis, "min": None,
+                                   "max": self.head_min if self.tail_max is None else self.tail_max}}}],
+            method="manual")
+
+    def cuts(self, digits: int = 4) -> str:
+        """The planted cuts for a message: ``tail < X, head >= Y`` (or the head alone)."""
+        head = f"head >= {self.head_min:.{digits}g}"
+        return head if self.tail_max is None else f"tail < {self.tail_max:.{digits}g}, {head}"
 
     def cohort_of(self, axis_values) -> np.ndarray:
         """``"tail"`` / ``"majority"`` / ``"head"`` per row."""
         v = np.asarray(axis_values, dtype=np.float64)
         if self.axis is None:
             return np.full(len(v), "majority")
-        return np.where(v < self.tail_max, "tail", np.where(v >= self.head_min, "head", "majority"))
+        tail = v < self.tail_max if self.tail_max is not None else np.zeros(len(v), bool)
+        return np.where(tail, "tail", np.where(v >= self.head_min, "head", "majority"))
 
 
 def scenario_names() -> List[str]:
@@ -153,9 +162,9 @@ def ground_truth(scenario: str = "planted") -> GroundTruth:
         planted = world.axis is not None
         return GroundTruth(
             label=LABEL, axis=world.axis,
-            tail_max=world.quantile(world.tail_quantile) if planted else None,
+            tail_max=world.quantile(world.tail_quantile) if planted and not world.lone else None,
             head_min=world.quantile(world.head_quantile) if planted else None,
-            tail_quantile=world.tail_quantile if planted else None,
+            tail_quantile=world.tail_quantile if planted and not world.lone else None,
             head_quantile=world.head_quantile if planted else None,
             coefficients=world.coefficients(),
             conflicting_features=["surface", "item_category", "device", "hour"] if planted else [],
