@@ -22,8 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 import c2al_tf  # noqa: E402,F401  (sets TF_USE_LEGACY_KERAS before TensorFlow)
 from bench.common import print_table, write_json  # noqa: E402
+from c2al_tf.data.synthetic import scenario_names  # noqa: E402
 
-WORLDS = ("planted", "rate_shift", "interaction", "extremes", "decoys", "int_ids", "null")
 TOLERANCE = 0.025
 
 
@@ -59,7 +59,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--worlds", default=",".join(WORLDS))
+    parser.add_argument("--worlds", default=",".join(scenario_names()), help="default: every generator world")
     parser.add_argument("--modes", default="pairwise,stats", help="pairwise (the default mode), stats, residuals, "
                         "predictions (the last two train the protocol's baseline first)")
     parser.add_argument("--out", default=None)
