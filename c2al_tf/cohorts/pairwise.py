@@ -53,11 +53,11 @@ noise is neither fitted nor tuned for (no penalty to choose).
    negative), so the test needs no simulated null. A pair's score is ``g(A) + g(B)``
    with ``se = sqrt(se(A)^2 + se(B)^2)``; the shared ranking routine
    (:func:`c2al_tf.cohorts.core.rank_axes`) keeps it when ``z = g / se`` passes the
-   Bonferroni-corrected threshold over all pairs tested **and each cohort's own lower
-   bound** ``g - 2 se`` **is above zero**, and ranks kept pairs by ``g - 2 se``. A
-   contrasting pair is two cohorts that each respond in their own way: an axis one of
-   whose values happens to hold a single effect (a block of category codes that
-   carries the tail's flipped interaction) is not one. A numeric axis' tails are each
+   Bonferroni-corrected threshold over all pairs tested **and at least one cohort's
+   own lower bound** ``g - 2 se`` **is above zero**, and ranks kept pairs by
+   ``g - 2 se``. A cohort that responds in its own way is kept even when the other end
+   of its axis does not (a premium tier, the newest users): it stands with its best
+   contrasting counterpart. A numeric axis' tails are each
    chosen by ``g - 2 se`` (cutting where a regime ends saves the most).
 
 What counts: three-way structure (a cohort that changes how two other features
