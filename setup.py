@@ -36,6 +36,9 @@ setup(
     extras_require={
         "test": ["pytest", "pytest-xdist"],
         "kubeflow": ["kfp==2.0.1", "kfp-pipeline-spec==0.2.2"],
+        # benchmarks against other slice finders (bench/slice_anchors.py); 0.2.15 is the last
+        # release that accepts the scikit-learn 1.5 TFX 1.16 pins
+        "bench": ["sliceline==0.2.15"],
     },
     entry_points={"console_scripts": ["c2al=c2al_tf.cli:main"]},
 )
