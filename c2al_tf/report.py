@@ -205,7 +205,10 @@ def write_plots(doc: Dict[str, Any], out: str) -> List[str]:
     ax.set_xlabel("attention-layer weight")
     ax.set_ylabel("density")
     ax.set_title("Attention-layer weight density, seed 0")
-    ax.legend(fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # a model without an attention layer draws nothing
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no attention layer in these models", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     path = os.path.join(out, "attention_density.png")
     fig.savefig(path, dpi=110)
