@@ -88,34 +88,51 @@ def transform_output(fn_args, required: bool = True):
     return tft.TFTransformOutput(path)
 
 
+def part_records(files, validation_fraction: float, part: str, cache: Optional[str] = None):
+    """The serialized records of ``part`` ("fit", "validation" or "all") of ``files``
+    (:func:`c2al_tf.data.content_hash.example_records`); with ``cache``, a local file,
+    written once in content order (:func:`~c2al_tf.data.content_hash.write_in_content_order`)
+    and read from then on."""
+    import tensorflow as tf
+
+    from c2al_tf.data.content_hash import example_records, write_in_content_order
+
+    records = example_records(files, validation_fraction, part)
+    if not cache:
+        return records
+    if not os.path.exists(cache):
+        write_in_content_order(records, cache)
+    return tf.data.TFRecordDataset(cache)
+
+
 def export_row_losses(export_dir: str, files, label: str, validation_fraction: float,
-                      batch_size: int = 4096):
+                      batch_size: int = 4096, cache: Optional[str] = None):
     """An export's primary logloss per validation row of ``files``, scored through its
     ``serving_default`` on the raw examples, in the order the validation dataset yields
-    them (:func:`c2al_tf.data.content_hash.example_records`, ``part="validation"``):
-    the BaselineTrainer's evidence on this trainer's validation rows, paired with each
+    them (:func:`part_records`, ``part="validation"``, the same ``cache``): the
+    BaselineTrainer's evidence on this trainer's validation rows, paired with each
     candidate's."""
     import numpy as np
     import tensorflow as tf
 
-    from c2al_tf.data.content_hash import example_records
     from c2al_tf.models.protocol import row_logloss
 
     serve = tf.saved_model.load(export_dir).signatures["serving_default"]
     out = []
-    for batch in example_records(files, validation_fraction, "validation").batch(batch_size):
+    for batch in part_records(files, validation_fraction, "validation", cache).batch(batch_size):
         p = serve(examples=batch)["probabilities"].numpy()
         y = tf.io.parse_example(batch, {label: tf.io.FixedLenFeature([], tf.int64)})[label].numpy()
         out.append(row_logloss(y, p).astype(np.float32))
     return np.concatenate(out) if out else np.zeros(0, np.float32)
 
 
-def baseline_candidate(fn_args, label: str, files=None, validation_fraction: Optional[float] = None):
+def baseline_candidate(fn_args, label: str, files=None, validation_fraction: Optional[float] = None,
+                       cache: Optional[str] = None):
     """The lambda = 0 candidate from the BaselineTrainer's export (``fn_args.base_model``:
     the same model, data, carve-out and seed, without heads), so the C2AL Trainer does
     not train it twice: ``{0.0: (None, FitResult)}``, or None without a base model.
     With ``files`` its per-row losses on those files' validation rows are scored too
-    (the pairing the evidence rule needs)."""
+    (the pairing the evidence rule needs), in the order of ``cache`` (:func:`part_records`)."""
     import tensorflow as tf
 
     from c2al_tf.models.protocol import FitResult
@@ -128,7 +145,7 @@ def baseline_candidate(fn_args, label: str, files=None, validation_fraction: Opt
         meta = json.loads(f.read())
     if meta.get("validation_logloss") is None:
         return None
-    rows = export_row_losses(base_model, files, label, validation_fraction) if files is not None else None
+    rows = export_row_losses(base_model, files, label, validation_fraction, cache=cache) if files is not None else None
     epochs = meta.get("epochs", 0)
     return {0.0: (None, FitResult(epochs, epochs, meta["validation_logloss"], {}, rows))}
 
@@ -227,20 +244,20 @@ def trainer_dataset(files, parse, batch_size: int, seed: int = 0, validation_fra
     own files when there are at least as many files as workers, else its part of every
     batch (:func:`c2al_tf.models.distribute.shard_policy`).
 
-    ``cache``: a local file prefix; the records of ``part`` are written there on the
-    first full pass and read back from then on (every later epoch and every dataset
-    made with the same prefix), so the validation carve-out is hashed once per
-    Trainer, not once per epoch and candidate. The cache is a file, not memory, and
-    holds the records in the order they were read: the shuffle after it gives the
-    same order as without it."""
+    ``cache``: a local file; the records of ``part`` are written there once, sorted by
+    their content (:func:`c2al_tf.data.content_hash.write_in_content_order`), and read
+    back by every epoch and every dataset made with the same file. The carve-out is
+    then hashed once per Trainer, not once per epoch and candidate, and the shuffle
+    starts from an order that does not depend on how Beam wrote the records: the
+    same seed gives the same training in every pipeline run, and the BaselineTrainer
+    (ExampleGen's records) and the C2AL Trainer (the CohortMiner's) see the same
+    order. Memory holds a 64th of the records while the file is written. Without
+    ``cache`` the records are read in file order every epoch."""
     import tensorflow as tf
 
-    from c2al_tf.data.content_hash import example_records
     from c2al_tf.models import distribute
 
-    ds = example_records(files, validation_fraction, part)
-    if cache:
-        ds = ds.cache(cache)
+    ds = part_records(files, validation_fraction, part, cache)
     if shuffle:
         ds = ds.shuffle(100_000, seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(parse, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True).prefetch(2)
@@ -311,7 +328,6 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
     from c2al_tf.models import distribute
     from c2al_tf.models.heads import add_cohort_heads
     from c2al_tf.models.protocol import TrainConfig
-    from c2al_tf.models.search import train_cohort_model
 
     cfg = dict(getattr(fn_args, "custom_config", None) or {})
     protocol = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -326,13 +342,6 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
     strategy = distribute.make_strategy(training.strategy)
     workers = distribute.num_workers(strategy)
 
-    def data(part, shuffle):
-        # the global seed first: the shuffle's order then depends on ``seed`` alone, not on what ran
-        # before in this process (a local run trains both Trainers in one process)
-        tf.keras.utils.set_random_seed(seed)
-        return trainer_dataset(files, parse, batch_size, seed, training.validation_fraction, part, shuffle, workers,
-                               cache=os.path.join(scratch, part))
-
     priors = {c["aux_label"]: float(c["support"]) * float(c["positive_rate"]) for c in cohorts
               if c.get("support") is not None and c.get("positive_rate") is not None}
 
@@ -344,9 +353,35 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
             model.compile()
         return model
 
+    scratch = tempfile.mkdtemp(prefix="c2al-trainer-records-")  # local disk: the records in content order
+
+    def cache(part):  # one worker reads its records from a local file; several shard the files
+        return os.path.join(scratch, part) if workers == 1 else None
+
+    def data(part, shuffle):
+        # the global seed first: the shuffle's order then depends on ``seed`` alone, not on what ran
+        # before in this process (a local run trains both Trainers in one process)
+        tf.keras.utils.set_random_seed(seed)
+        return trainer_dataset(files, parse, batch_size, seed, training.validation_fraction, part, shuffle, workers,
+                               cache=cache(part))
+
+    try:
+        return _search_and_export(fn_args, label, baseline, cohorts, training, seed, files, tft_output, data, build,
+                                  export, record, cfg, cache("validation"))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # made above, by this call
+
+
+def _search_and_export(fn_args, label, baseline, cohorts, training, seed, files, tft_output, data, build, export,
+                       record, cfg, validation_cache):
+    """The lambda search of :func:`train_in_trainer` and the export of its choice."""
+    from c2al_tf.models import distribute
+    from c2al_tf.models.protocol import TrainConfig
+    from c2al_tf.models.search import train_cohort_model
+
     # lambda 0 is the BaselineTrainer's export when there is one: scored, not trained again
     known = None if baseline else baseline_candidate(fn_args, label, files if cohorts else None,
-                                                     training.validation_fraction)
+                                                     training.validation_fraction, cache=validation_cache)
     trainer_record = {"custom_config": dict(record if record is not None else cfg), "train_files": files,
                       "training": training.to_dict()}
     if not cohorts and known:
@@ -354,15 +389,12 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
         _write_record(fn_args.serving_model_dir, {**trainer_record, "aux_weight": 0.0, "selection": []})
         return None
     candidates = training if cohorts else TrainConfig(**{**training.to_dict(), "aux_weights": (0.0,)})
-    scratch = tempfile.mkdtemp(prefix="c2al-trainer-records-")  # local disk: the records' cache (trainer_dataset)
     try:
         # a new fit dataset per candidate: each sees the rows in the baseline's order (the pairing)
         result = train_cohort_model(build, lambda: data("fit", True), data("validation", False), candidates,
                                     trained=known)
     except distribute.cluster_errors() as e:
         raise RuntimeError(distribute.lost_worker_message(e)) from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)  # made above, by this call
     metadata = {"aux_weight": result.aux_weight, "epochs": result.epochs, "baseline": baseline, "seed": seed,
                 "validation_logloss": result.val_logloss, "selection": result.table, "cohorts": cohorts}
     export = export or (lambda m, t, d, meta: export_raw_examples_model(m.serving_model, t, label, d, meta))

@@ -154,31 +154,37 @@ def test_the_carve_out_is_the_same_rows_for_raw_and_mined_examples(tmp_path):
     assert abs(len(rows["raw", "validation"]) / 2000 - 0.2) < 0.04
 
 
-def test_the_records_cache_gives_the_same_batches_and_is_read_back(tmp_path):
-    """trainer_dataset(cache=...) hashes the carve-out once: the first pass writes the
-    part's records to the cache file, every later pass (another epoch, another
-    candidate's dataset) reads them back, and the shuffled batches are the ones the
-    uncached dataset gives for the same seed."""
+def test_the_records_cache_orders_by_content_and_is_read_back(tmp_path):
+    """trainer_dataset(cache=...) writes the part's records once, sorted by content, and
+    reads them back from then on: the same rows written in two orders (two pipeline
+    runs), or with the CohortMiner's auxiliary labels appended (the C2AL Trainer's
+    copy), give the same shuffled batches for a seed; the cache no longer reads its
+    source, and the rows are those of the uncached dataset."""
+    from c2al_tf.data.examples import table_to_record_batch
+    from c2al_tf.labels import label_records
     from c2al_tf.tfx_trainer import trainer_dataset
 
-    path = str(tmp_path / "rows.gz")
-    with tf.io.TFRecordWriter(path, options="GZIP") as w:
-        for r in table_to_examples(synthetic_table(1500, seed=4)):
-            w.write(r)
+    table = synthetic_table(1500, seed=4)
+    records = table_to_examples(table)
+    mined = label_records(records, table_to_record_batch(table), "click", planted_spec().cohorts())
+    paths = []
+    for name, rows in (("forward", records), ("backward", mined[::-1])):
+        path = str(tmp_path / f"{name}.gz")
+        with tf.io.TFRecordWriter(path, options="GZIP") as w:
+            for r in rows:
+                w.write(r)
+        paths.append(path)
 
-    def values(cache, seed=0):
-        ds = trainer_dataset([path], _parse_value_and_click, 128, seed, 0.2, "fit", True, cache=cache)
-        return [x["user_value"].numpy().reshape(-1) for x, _ in ds]
+    def values(path, cache):
+        tf.keras.utils.set_random_seed(0)
+        ds = trainer_dataset([path], _parse_value_and_click, 128, 0, 0.2, "fit", True, cache=cache)
+        return [list(x["user_value"].numpy().reshape(-1)) for x, _ in ds]
 
-    tf.keras.utils.set_random_seed(0)
-    plain = values(None)
-    cache = str(tmp_path / "cache" / "fit")
-    os.makedirs(os.path.dirname(cache))
-    tf.keras.utils.set_random_seed(0)
-    first = values(cache)
-    assert [list(b) for b in first] == [list(b) for b in plain]
-    assert any(name.startswith("fit") for name in os.listdir(os.path.dirname(cache)))
-    os.remove(path)  # a complete cache no longer reads its source
-    tf.keras.utils.set_random_seed(0)
-    again = values(cache)
-    assert [list(b) for b in again] == [list(b) for b in plain]
+    plain = values(paths[0], None)
+    caches = [str(tmp_path / f"cache_{k}") for k in range(2)]
+    first, second = values(paths[0], caches[0]), values(paths[1], caches[1])
+    assert first == second  # the order the records were written in does not matter
+    assert sorted(v for b in first for v in b) == sorted(v for b in plain for v in b)
+    assert os.path.exists(caches[0]) and not [n for n in os.listdir(tmp_path) if ".part" in n]
+    os.remove(paths[0])  # a written cache no longer reads its source
+    assert values(paths[0], caches[0]) == first

@@ -164,3 +164,46 @@ def example_records(files, validation_fraction: float = 0.0, part: str = "all"):
 
         ds = ds.batch(CARVE_BATCH).map(mark).unbatch().filter(kept).map(record_of)
     return ds
+
+
+CONTENT_ORDER_BUCKETS = 64  # write_in_content_order holds about 1/64 of the records at a time
+
+
+def write_in_content_order(records, path: str, buckets: int = CONTENT_ORDER_BUCKETS) -> int:
+    """Writes the serialized tf.Examples of the ``records`` dataset to the TFRecord file
+    ``path`` sorted by their content (:func:`content_buckets` over 2^48, the
+    CohortMiner's targets left out), so the file is the same whatever order the
+    records came in: two pipeline runs, or ExampleGen's and the CohortMiner's copies
+    of a split, give the same sequence. An external sort: one pass deals the records
+    into ``buckets`` files by the key's top bits, then each bucket is sorted in memory
+    and appended, so memory holds about ``1/buckets`` of the records. Rows with the
+    same key have the same content. Returns the number of records."""
+    import os
+
+    import numpy as np
+    import tensorflow as tf
+
+    from c2al_tf.labels import APPENDED_FEATURES
+
+    shift = np.uint64(ENTRY_BITS - max(int(buckets) - 1, 1).bit_length())
+    parts = [f"{path}.part{b:03d}" for b in range(buckets)]
+    writers = [tf.io.TFRecordWriter(p) for p in parts]
+    count = 0
+    try:
+        for batch in records.batch(CARVE_BATCH):
+            keys = content_buckets(batch, 2 ** ENTRY_BITS, APPENDED_FEATURES).numpy().astype(np.uint64)
+            for record, key in zip(batch.numpy(), keys):
+                writers[int(key >> shift)].write(record)
+            count += len(keys)
+    finally:
+        for w in writers:
+            w.close()
+    with tf.io.TFRecordWriter(path) as out:
+        for p in parts:
+            part = [r for r in tf.data.TFRecordDataset(p).as_numpy_iterator()]
+            if part:
+                keys = content_buckets(part, 2 ** ENTRY_BITS, APPENDED_FEATURES).numpy()
+                for i in np.argsort(keys, kind="stable"):
+                    out.write(part[i])
+            os.remove(p)
+    return count
