@@ -123,15 +123,11 @@ def slice_is_planted(predicates, bins, truth, test):
 
 
 def pair_is_planted(spec, truth, train):
-    if truth is None or truth.axis is None or not spec.pairs or spec.pairs[0]["axis"] != [truth.axis]:
-        return False
-    values = train.features[truth.axis].to_numpy(np.float64)
-    pair = spec.pairs[0]
-    sides = [pair[s]["predicate"] for s in ("head", "tail")]
-    low = [p for p in sides if p["min"] is None][0]
-    high = [p for p in sides if p["max"] is None][0]
-    tail_ok = truth.tail_quantile is None or abs(np.mean(values < low["max"]) - truth.tail_quantile) <= 0.025
-    return bool(tail_ok and abs(np.mean(values >= high["min"]) - (1 - truth.head_quantile)) <= 0.025)
+    """The mining tests' rule (``bench.mining_worlds.judge``): the top pair on the
+    planted axis, both cuts within 2.5 points (``lone``: its head); no pair in the null world."""
+    from bench.mining_worlds import judge
+
+    return bool(judge(truth, spec, train)["pass"])
 
 
 def describe(predicates):

@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from typing import Any, Callable, Dict, List, Mapping, Optional, Union
 
@@ -353,23 +352,20 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
             model.compile()
         return model
 
-    scratch = tempfile.mkdtemp(prefix="c2al-trainer-records-")  # local disk: the records in content order
+    # the records in content order, on local disk; the directory and all in it are this call's own
+    with tempfile.TemporaryDirectory(prefix="c2al-trainer-records-") as scratch:
+        def cache(part):  # one worker reads its records from a local file; several shard the files
+            return os.path.join(scratch, part) if workers == 1 else None
 
-    def cache(part):  # one worker reads its records from a local file; several shard the files
-        return os.path.join(scratch, part) if workers == 1 else None
+        def data(part, shuffle):
+            # the global seed first: the shuffle's order then depends on ``seed`` alone, not on what ran
+            # before in this process (a local run trains both Trainers in one process)
+            tf.keras.utils.set_random_seed(seed)
+            return trainer_dataset(files, parse, batch_size, seed, training.validation_fraction, part, shuffle,
+                                   workers, cache=cache(part))
 
-    def data(part, shuffle):
-        # the global seed first: the shuffle's order then depends on ``seed`` alone, not on what ran
-        # before in this process (a local run trains both Trainers in one process)
-        tf.keras.utils.set_random_seed(seed)
-        return trainer_dataset(files, parse, batch_size, seed, training.validation_fraction, part, shuffle, workers,
-                               cache=cache(part))
-
-    try:
         return _search_and_export(fn_args, label, baseline, cohorts, training, seed, files, tft_output, data, build,
                                   export, record, cfg, cache("validation"))
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)  # made above, by this call
 
 
 def _search_and_export(fn_args, label, baseline, cohorts, training, seed, files, tft_output, data, build, export,
