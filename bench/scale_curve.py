@@ -1,0 +1,178 @@
+"""Does C2AL's gain grow with data? The share of each cohort's headroom C2AL takes,
+by rows, on generator worlds with their planted cohorts given.
+
+    .venv/bin/python -m bench.scale_curve [--worlds rate_shift,planted]
+        [--rows 100000,400000,1600000] [--seeds 3] [--encoder default|large]
+        [--work DIR] [--out bench/results/scale_curve.json] [--plot bench/results/scale_curve.png]
+
+For each world and size: ``c2al generate --scenario W --rows N --seed 11`` (written by
+the library's ``write_csv``), its planted head / tail given as the cohorts, then
+``c2al experiment --variants baseline,c2al --seeds S`` in a child process: the
+protocol as users run it (validation carved from the training rows, early stopping,
+lambda chosen by the evidence rule, test touched once). Per slice (overall and each
+cohort) ``bench/headroom.py`` scores the generator's law on the same test rows: the
+baseline's NE, the Bayes NE, C2AL's NE_diff (95% CI over paired seeds) and the share
+of the headroom it takes ("closed", with the CI divided by the same headroom).
+
+The encoder's capacity is the same at every size (the attention FM's defaults).
+``--encoder large`` runs the attention FM with 4x the embedding width and a wider MLP
+through ``--model-fn bench.scale_curve:large_attention_fm``, the same path a user's own
+model takes. Wall time and peak RSS are those of the experiment's child process (wait4).
+Each experiment is kept in ``--work``; an existing finished one is read back, not rerun.
+Writes the table as JSON and the share of headroom against rows as a PNG.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench.common import REPO, RESULTS, format_ci, print_table, write_json
+
+GENERATOR_SEED = 11
+LARGE = {"embedding_dim": 64, "num_attention": 16, "attention_hidden": (64,), "mlp_units": (512, 256)}
+
+
+def large_attention_fm(spec):
+    """The attention FM with 4x the embedding width and a wider MLP (``LARGE``): a
+    ``--model-fn`` for ``c2al experiment``."""
+    from c2al_tf.models import ModelConfig, build_model
+
+    return build_model(spec, None, ModelConfig(**LARGE)).serving_model
+
+
+def prepare(world: str, rows: int, work: str):
+    """(CSV path, planted cohorts.json path) of ``rows`` rows of ``world``, generated once."""
+    from c2al_tf.data import write_csv
+
+    csv = os.path.join(work, f"{world}-{rows}.csv")
+    cohorts = os.path.join(work, f"{world}-{rows}-planted.json")
+    if not (os.path.exists(csv) and os.path.exists(cohorts)):
+        truth = write_csv(csv, rows, seed=GENERATOR_SEED, scenario=world)
+        truth.cohort_spec().save(cohorts)
+    return csv, cohorts
+
+
+def run_experiment(csv: str, cohorts: str, out: str, seeds: int, encoder: str, extra):
+    """Runs ``c2al experiment`` in a child; returns (wall seconds, peak RSS MB, command).
+    A finished experiment already in ``out`` is read back (wall and RSS from its sidecar)."""
+    cmd = [sys.executable, "-m", "c2al_tf.cli", "experiment", "--data", csv, "--label", "click", "--cohorts", cohorts,
+           "--seeds", str(seeds), "--variants", "baseline,c2al", "--out", out, *extra]
+    if encoder == "large":
+        cmd += ["--model-fn", "bench.scale_curve:large_attention_fm"]
+    sidecar = os.path.join(out, "scale_curve_run.json")
+    if os.path.exists(os.path.join(out, "metrics.json")) and os.path.exists(sidecar):
+        with open(sidecar) as f:
+            done = json.load(f)
+        return done["wall_s"], done["peak_rss_mb"], done["command"]
+    print(f"[scale] c2al {' '.join(cmd[4:])}", flush=True)
+    with tempfile.TemporaryFile("w+") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.seek(0)
+            raise SystemExit(f"experiment on {csv} failed:\n{log.read()[-3000:]}")
+    rss = usage.ru_maxrss / 1024.0
+    command = "c2al " + " ".join(cmd[4:])
+    with open(sidecar, "w") as f:
+        json.dump({"wall_s": wall, "peak_rss_mb": rss, "command": command}, f)
+    return wall, rss, command
+
+
+def share(comparison, max_diff):
+    """C2AL's NE_diff as a share of the headroom, with its CI divided by the same headroom
+    (a negative headroom flips the bounds)."""
+    if max_diff >= 0:
+        return None, None, None
+    lo, hi = comparison["ci_high"] / max_diff + 0.0, comparison["ci_low"] / max_diff + 0.0  # + 0.0: no "-0%"
+    return comparison["mean"] / max_diff + 0.0, lo, hi
+
+
+def measure(world: str, rows: int, seeds: int, encoder: str, work: str, extra):
+    from bench.headroom import slice_headroom
+
+    csv, cohorts = prepare(world, rows, work)
+    out = os.path.join(work, f"exp-{world}-{rows}-{encoder}")
+    wall, rss, command = run_experiment(csv, cohorts, out, seeds, encoder, extra)
+    with open(os.path.join(out, "metrics.json")) as f:
+        doc = json.load(f)
+    c2al = sorted((r for r in doc["runs"] if r["variant"] == "c2al"), key=lambda r: r["seed"])
+    base = sorted((r for r in doc["runs"] if r["variant"] == "baseline"), key=lambda r: r["seed"])
+    rows_out = []
+    for s in slice_headroom(world, GENERATOR_SEED, csv, out):
+        if s["slice"].startswith("rest"):
+            continue
+        closed, lo, hi = share(s["_comparison"], s["_max_diff"])
+        rows_out.append({
+            "world": world, "rows": rows, "encoder": encoder, "slice": s["slice"], "test rows": s["rows"],
+            "baseline NE": s["baseline NE"], "Bayes NE": s["Bayes NE"], "max NE_diff": s["max NE_diff"],
+            "C2AL NE_diff": format_ci(s["_comparison"]),
+            "closed": "-" if closed is None else f"{100 * closed:+.0f}% [{100 * lo:+.0f}, {100 * hi:+.0f}]",
+            "lambda": ",".join(format(r["aux_weight"], "g") for r in c2al),
+            "epochs base/c2al": ",".join(str(r["epochs"]) for r in base) + " / "
+                                + ",".join(str(r["epochs"]) for r in c2al),
+            "wall min": wall / 60, "peak RSS MB": rss,
+            "_share": closed, "_share_low": lo, "_share_high": hi, "_comparison": s["_comparison"],
+            "_max_diff": s["_max_diff"], "_command": command})
+    return rows_out
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    lines = sorted({(r["world"], r["slice"], r["encoder"]) for r in rows if r["_share"] is not None})
+    for world, slice_name, encoder in lines:
+        pts = sorted((r for r in rows if (r["world"], r["slice"], r["encoder"]) == (world, slice_name, encoder)
+                      and r["_share"] is not None), key=lambda r: r["rows"])
+        x = [r["rows"] for r in pts]
+        y = [100 * r["_share"] for r in pts]
+        err = [[100 * (r["_share"] - r["_share_low"]) for r in pts], [100 * (r["_share_high"] - r["_share"]) for r in pts]]
+        label = f"{world}: {slice_name}" + ("" if encoder == "default" else f" ({encoder} encoder)")
+        ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=label)
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("rows generated (80% train, of which 25% validation)")
+    ax.set_ylabel("share of the headroom C2AL takes (%)")
+    ax.set_title("C2AL's share of each slice's headroom vs rows (95% CI over seeds)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    print(f"wrote {path}")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--worlds", default="rate_shift,planted")
+    ap.add_argument("--rows", default="100000,400000,1600000")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--encoder", default="default", choices=("default", "large"))
+    ap.add_argument("--experiment-arg", action="append", default=[], metavar="X",
+                    help="extra flag for every 'c2al experiment' (repeatable)")
+    ap.add_argument("--work", default=os.path.join(RESULTS, "scale_work"))
+    ap.add_argument("--out", default=None, help="JSON path (default bench/results/scale_curve.json)")
+    ap.add_argument("--plot", default=os.path.join(RESULTS, "scale_curve.png"))
+    args = ap.parse_args(argv)
+    os.makedirs(args.work, exist_ok=True)
+    rows = []
+    for world in [w.strip() for w in args.worlds.split(",") if w.strip()]:
+        for n in [int(r) for r in args.rows.split(",") if r.strip()]:
+            rows += measure(world, n, args.seeds, args.encoder, args.work, args.experiment_arg)
+            print_table(rows[-3:], [c for c in rows[-1] if not c.startswith("_")])
+    print()
+    print_table(rows, [c for c in rows[0] if not c.startswith("_")])
+    write_json("scale_curve", {"seeds": args.seeds, "generator_seed": GENERATOR_SEED, "encoder": args.encoder,
+                               "large_encoder": LARGE, "rows": rows}, args.out)
+    plot(rows, args.plot)
+
+
+if __name__ == "__main__":
+    main()
