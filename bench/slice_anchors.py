@@ -6,7 +6,8 @@ On each generator world (``--rows``, seed ``--seed``) and on the real sets, with
 - ``c2al``: the default miner (``mine_table``, ``by="pairwise"``) on the train rows;
   its top pair and the number of pairs it keeps;
 - ``sliceline``: SliceLine (Sagadeeva & Boehm, SIGMOD 2021; the ``sliceline``
-  package) on a baseline's per-row log loss over the test rows, the features binned
+  package) on a baseline's per-row log loss over the validation rows (the 25% of the
+  train rows ``c2al experiment`` chooses lambda on; never the test rows), the features binned
   alike (numeric: cuts at the 2, 5, 10, 20 ... 80, 90, 95, 98% quantiles of the train
   rows; a code with at most 64 values and a text column: its 30 most frequent values,
   the rest pooled); slices of up to two features, support >= 2% of the rows;
@@ -21,21 +22,31 @@ The baseline is c2al's attention FM trained on the train rows under the protocol
 A method finds a world's planted cohort when its top slice (``c2al``: its top pair)
 lies on the planted axis and inside a planted cohort: for ``c2al``, both cuts within
 2.5 points of the planted quantiles (the mining tests' rule; ``lone``: its head);
-for a slice of bins, at least 80% of its test rows in the planted tail or head (a
+for a slice of bins, at least 80% of its validation rows in the planted tail or head (a
 single bin cannot match a 10% tail to 2.5 points, so this rule is looser). On the
 null world every slice a method returns is false. Wall times exclude the baseline's
 training, which the other two need and ``c2al`` does not.
 
+``--heads DATA,...``: on those data sets each method's slices also become C2AL's
+heads. ``c2al`` is a plain ``c2al experiment`` (it mines its own cohorts, on the same
+train rows); ``sliceline`` and ``welch`` pass their first two slices a predicate can
+name as ``--cohorts`` (one pair: the first slice as head, the second as tail; with
+fewer than two there is no head and C2AL is the baseline). Each is ``--seeds`` seeds
+of baseline and C2AL, lambda by the evidence rule; the table gives C2AL's NE_diff on
+the test rows, overall and on the two heads' rows.
+
     pip install -e ".[bench]"      # sliceline, outside the product install
     .venv/bin/python -m bench.slice_anchors [--worlds a,b] [--real] [--rows 200000]
+        [--heads rate_shift,movielens-100k] [--seeds 5] [--work DIR]
 
-Prints a table and writes bench/results/slice_anchors.json.
+Prints the tables and writes bench/results/slice_anchors.json.
 """
 import argparse
 import time
 
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import numpy as np
+import pandas as pd
 
 from bench.common import movielens_dir, print_table, shared_data_dir, write_json
 
@@ -45,25 +56,48 @@ MIN_SUPPORT = 0.02
 INSIDE = 0.8  # a slice "is" a planted cohort when this share of its rows lies in it
 
 
-def binned(train, test):
-    """Per feature, the test rows' bin labels (strings) from the train rows' cuts."""
-    out = {}
+def _text(values):
+    """Values as the strings a cohort predicate's ``in`` compares (c2al_tf.cohorts.spec):
+    a whole float as an integer ("3", not "3.0"), a missing value as ""."""
+    if values.dtype == object:
+        return values.astype(str).to_numpy(object)
+    v = values.to_numpy(np.float64)
+    return np.array(["" if np.isnan(x) else (str(int(x)) if float(x).is_integer() else str(x)) for x in v],
+                    dtype=object)
+
+
+def binned(train, rows):
+    """Per feature, ``rows``' bin labels (strings) from the train rows' cuts, and the
+    cohort predicate of each (feature, label) (None: the missing bin, which no
+    predicate can name)."""
+    out, predicates = {}, {}
     for name in train.features.columns:
-        tr, te = train.features[name], test.features[name]
+        tr, te = train.features[name], rows.features[name]
         if tr.dtype != object and tr.nunique() > 64:
             edges = np.unique(np.nanquantile(tr.to_numpy(np.float64), EDGES))
             codes = np.searchsorted(edges, te.to_numpy(np.float64), side="right")
             labels = np.array([f"q{c:02d}" for c in codes], dtype=object)
             labels[np.isnan(te.to_numpy(np.float64))] = "missing"
+            bounds = [None, *map(float, edges), None]
+            for c in range(len(edges) + 1):  # code c: edges[c-1] <= x < edges[c] (searchsorted, side right)
+                predicates[name, f"q{c:02d}"] = {"feature": name, "min": bounds[c], "max": bounds[c + 1]}
         else:
-            keep = set(tr.astype(str).value_counts().index[:MAX_VALUES])
-            labels = np.array([v if v in keep else "other" for v in te.astype(str)], dtype=object)
+            counts = pd.Series(_text(tr)).value_counts()
+            keep = [v for v in counts.index[:MAX_VALUES] if v != ""]
+            rest = sorted(v for v in counts.index[MAX_VALUES:] if v != "")
+            labels = np.array([v if v in set(keep) else ("missing" if v == "" else "other") for v in _text(te)],
+                              dtype=object)
+            predicates.update({(name, v): {"feature": name, "in": [v]} for v in keep})
+            if rest:
+                predicates[name, "other"] = {"feature": name, "in": rest}
         out[name] = labels
-    return out
+    return out, predicates
 
 
-def baseline_losses(train, test, seed: int = 0):
-    """Per test row, the log loss of c2al's baseline trained on ``train`` (the protocol)."""
+def baseline_losses(train, seed: int = 0):
+    """(validation rows, their per-row log loss): c2al's baseline trained on the rest of
+    ``train`` under the protocol, scored on the validation rows the protocol carves from
+    ``train`` (the rows ``c2al experiment`` chooses lambda on; never the test rows)."""
     from c2al_tf.experiment import ExperimentConfig, build_variant_model
     from c2al_tf.metrics import row_logloss
     from c2al_tf.models import FeatureSpec, predict, set_seed
@@ -75,8 +109,8 @@ def baseline_losses(train, test, seed: int = 0):
     set_seed(seed)
     model = build_variant_model(spec, config, fit_table, [], {}, 0.0, config.model)
     fit(model, fit_table, val_table, config.train, seed)
-    p = predict(model, test)[model.head_names[0]].reshape(-1)
-    return row_logloss(test.label, p)
+    p = predict(model, val_table)[model.head_names[0]].reshape(-1)
+    return val_table, row_logloss(val_table.label, p)
 
 
 def run_sliceline(bins, losses):
@@ -134,17 +168,43 @@ def describe(predicates):
     return " & ".join(f"{f}={v}" for f, v in predicates.items())
 
 
+def slice_cohorts(method, found, predicates, label):
+    """A ``cohorts.json`` whose one pair is ``method``'s first two slices that a predicate
+    can name (a slice of the missing bin cannot be): the first as ``head``, the second
+    as ``tail``, each its own auxiliary head. None when fewer than two remain."""
+    from c2al_tf.cohorts.spec import CohortSpec, aux_label_name, predicate_features
+
+    cohorts = []
+    for found_slice in found:
+        parts = [predicates.get((f, v)) for f, v in found_slice[0].items()]
+        if any(p is None for p in parts):
+            continue
+        name = f"{method}_{len(cohorts) + 1}"
+        cohorts.append({"name": name, "aux_label": aux_label_name(name),
+                        "predicate": parts[0] if len(parts) == 1 else {"all": parts}})
+        if len(cohorts) == 2:
+            break
+    if len(cohorts) < 2:
+        return None
+    axis = []
+    for c in cohorts:
+        axis += [f for f in predicate_features(c["predicate"]) if f not in axis]
+    return CohortSpec.from_pairs(label, [{"axis": axis, "divergence": 0.0, "head": cohorts[0], "tail": cohorts[1]}],
+                                 method="manual")
+
+
 def one(name, table, truth):
+    """The detection rows of one data set, and each slice method's cohorts (or None)."""
     from c2al_tf.cohorts.miner import mine_table
     from c2al_tf.experiment import ExperimentConfig, split
 
     config = ExperimentConfig()
-    train, test = split(table, config.test_fraction, config.split_seed)
+    train, _ = split(table, config.test_fraction, config.split_seed)
     start = time.perf_counter()
     spec, _ = mine_table(train)
     mine_s = time.perf_counter() - start
-    losses = baseline_losses(train, test)
-    bins = binned(train, test)
+    val, losses = baseline_losses(train)
+    bins, predicates = binned(train, val)
     start = time.perf_counter()
     sl = run_sliceline(bins, losses)
     sl_s = time.perf_counter() - start
@@ -155,44 +215,102 @@ def one(name, table, truth):
     rows = [{"data": name, "method": "c2al", "returned": len(spec.pairs),
              "top": (",".join(top["axis"]) + f": {top['head']['name']} / {top['tail']['name']}") if top else "-",
              "planted": pair_is_planted(spec, truth, train) if truth is not None else None, "seconds": round(mine_s, 1)}]
+    specs = {"c2al": None}  # the experiment mines its own (the same miner, the same train rows)
     for method, found, seconds in (("sliceline", sl, sl_s), ("welch", we, we_s)):
         rows.append({"data": name, "method": method, "returned": len(found),
                      "top": describe(found[0][0]) if found else "-",
-                     "planted": (slice_is_planted(found[0][0], bins, truth, test) if found else False)
+                     "planted": (slice_is_planted(found[0][0], bins, truth, val) if found else False)
                      if truth is not None else None, "seconds": round(seconds, 1)})
-    return rows
+        specs[method] = slice_cohorts(method, found, predicates, table.label_name)
+    return rows, specs
+
+
+def heads_row(name, method, spec, data_args, seeds, work):
+    """``c2al experiment`` (baseline and C2AL, ``seeds`` seeds, lambda by the evidence rule)
+    with ``method``'s cohorts as the heads (``c2al``: mined by the experiment itself)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from bench.common import REPO, format_ci
+
+    out = os.path.join(work, f"exp-{name}-{method}")
+    cmd = [sys.executable, "-m", "c2al_tf.cli", "experiment", *data_args, "--seeds", str(seeds),
+           "--variants", "baseline,c2al", "--out", out]
+    if method != "c2al":
+        if spec is None:
+            return {"data": name, "method": method, "heads": "fewer than 2 slices"}
+        path = os.path.join(work, f"{name}-{method}.json")
+        spec.save(path)
+        cmd += ["--cohorts", path]
+    if not os.path.exists(os.path.join(out, "metrics.json")):
+        print(f"[anchors] c2al {' '.join(cmd[4:])}", flush=True)
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
+    with open(os.path.join(out, "metrics.json")) as f:
+        doc = json.load(f)
+    comps = doc["comparisons"].get("c2al", {})
+    cohorts = [c["name"] for p in doc["cohorts"]["pairs"] for c in (p["head"], p["tail"])]
+    c2al = sorted((r for r in doc["runs"] if r["variant"] == "c2al"), key=lambda r: r["seed"])
+    return {"data": name, "method": method, "heads": " / ".join(cohorts) if cohorts else "none",
+            "NE_diff overall": format_ci(comps["overall"]) if "overall" in comps else "-",
+            "NE_diff head": format_ci(comps[cohorts[0]]) if cohorts and cohorts[0] in comps else "-",
+            "NE_diff tail": format_ci(comps[cohorts[1]]) if len(cohorts) > 1 and cohorts[1] in comps else "-",
+            "lambda": ",".join(format(r["aux_weight"], "g") for r in c2al)}
 
 
 def main(argv=None):
-    from c2al_tf.data import ground_truth, read_table
-    from c2al_tf.data.readers import table_from_frame
-    from c2al_tf.data.synthetic import generate, scenario_names
+    import os
+    import tempfile
+
+    from c2al_tf.data import read_table, write_csv
+    from c2al_tf.data.synthetic import scenario_names
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--worlds", default=",".join(scenario_names()), help="generator worlds (default: all)")
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--real", action="store_true", help="also MovieLens 100K and the clothing reviews")
+    ap.add_argument("--heads", default="", metavar="DATA,DATA",
+                    help="data sets (world names, movielens-100k, clothing-reviews) on which each method's top "
+                         "slices become C2AL's heads in a 'c2al experiment'")
+    ap.add_argument("--seeds", type=int, default=5, help="seeds of each --heads experiment")
+    ap.add_argument("--work", help="directory for the generated CSVs and experiments (default: a temporary one)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
     try:
         import sliceline  # noqa: F401
     except ImportError:
         raise SystemExit("bench/slice_anchors.py needs the sliceline package: pip install -e '.[bench]'")
+    work = args.work or tempfile.mkdtemp(prefix="c2al-anchors-")
+    os.makedirs(work, exist_ok=True)
+    heads_on = [d for d in args.heads.split(",") if d]
 
-    results = []
+    datasets = []  # (name, table, truth, experiment data args)
     for world in [w for w in args.worlds.split(",") if w]:
-        frame = generate(args.rows, args.seed, world)
-        results += one(world, table_from_frame(frame, "click", source=world), ground_truth(world))
-        print(f"[anchors] {world} done", flush=True)
-    if args.real:
-        import os
-
-        results += one("movielens-100k", read_table(movielens_dir(), "rating", ">=4"), None)
-        results += one("clothing-reviews", read_table(os.path.join(shared_data_dir(), "clothing-reviews",
-                                                                   "clothing_reviews.csv"), "recommended"), None)
+        csv = os.path.join(work, f"{world}.csv")
+        truth = write_csv(csv, args.rows, seed=args.seed, scenario=world)
+        datasets.append((world, csv, truth, ["--data", csv, "--label", "click"]))
+    if args.real or any(d in heads_on for d in ("movielens-100k", "clothing-reviews")):
+        clothing = os.path.join(shared_data_dir(), "clothing-reviews", "clothing_reviews.csv")
+        datasets += [("movielens-100k", None, None, ["--data", movielens_dir(), "--label", "rating",
+                                                     "--positive-label", ">=4"]),
+                     ("clothing-reviews", None, None, ["--data", clothing, "--label", "recommended"])]
+    results, heads = [], []
+    for name, csv, truth, data_args in datasets:
+        table = read_table(data_args[1], data_args[3], *(data_args[5:6]))
+        rows, specs = one(name, table, truth)
+        results += rows
+        print(f"[anchors] {name} done", flush=True)
+        if name in heads_on:
+            heads += [heads_row(name, m, specs[m], data_args, args.seeds, work) for m in ("c2al", "sliceline", "welch")]
+            print_table(heads[-3:], list(heads[-1]))
     print_table(results, ["data", "method", "returned", "top", "planted", "seconds"])
-    write_json("slice_anchors", {"rows": args.rows, "seed": args.seed, "results": results}, args.out)
+    if heads:
+        print()
+        print_table(heads, ["data", "method", "heads", "NE_diff overall", "NE_diff head", "NE_diff tail", "lambda"])
+    write_json("slice_anchors", {"rows": args.rows, "seed": args.seed, "results": results, "heads": heads,
+                                 "seeds": args.seeds, "work": work}, args.out)
 
 
 if __name__ == "__main__":
