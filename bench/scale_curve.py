@@ -2,7 +2,7 @@
 by rows, on generator worlds with their planted cohorts given.
 
     .venv/bin/python -m bench.scale_curve [--worlds rate_shift,planted]
-        [--rows 100000,400000,1600000] [--seeds 3] [--encoder default|large]
+        [--rows 100000,400000,1600000] [--seeds 3] [--large-encoder-at rate_shift:1600000]
         [--work DIR] [--out bench/results/scale_curve.json] [--plot bench/results/scale_curve.png]
 
 For each world and size: ``c2al generate --scenario W --rows N --seed 11`` (written by
@@ -15,9 +15,9 @@ baseline's NE, the Bayes NE, C2AL's NE_diff (95% CI over paired seeds) and the s
 of the headroom it takes ("closed", with the CI divided by the same headroom).
 
 The encoder's capacity is the same at every size (the attention FM's defaults).
-``--encoder large`` runs the attention FM with 4x the embedding width and a wider MLP
-through ``--model-fn bench.scale_curve:large_attention_fm``, the same path a user's own
-model takes. Wall time and peak RSS are those of the experiment's child process (wait4).
+``--large-encoder-at WORLD:ROWS`` (repeatable) adds a run of the attention FM with 4x the
+embedding width and a wider MLP (``LARGE``) through ``--model-fn
+bench.scale_curve:large_attention_fm``, the same path a user's own model takes. Wall time and peak RSS are those of the experiment's child process (wait4).
 Each experiment is kept in ``--work``; an existing finished one is read back, not rerun.
 Writes the table as JSON and the share of headroom against rows as a PNG.
 """
@@ -129,10 +129,11 @@ def plot(rows, path):
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     lines = sorted({(r["world"], r["slice"], r["encoder"]) for r in rows if r["_share"] is not None})
-    for world, slice_name, encoder in lines:
+    for i, (world, slice_name, encoder) in enumerate(lines):
         pts = sorted((r for r in rows if (r["world"], r["slice"], r["encoder"]) == (world, slice_name, encoder)
                       and r["_share"] is not None), key=lambda r: r["rows"])
-        x = [r["rows"] for r in pts]
+        dodge = 1 + 0.025 * (i - (len(lines) - 1) / 2)  # side by side, so the intervals can be read
+        x = [r["rows"] * dodge for r in pts]
         y = [100 * r["_share"] for r in pts]
         err = [[100 * (r["_share"] - r["_share_low"]) for r in pts], [100 * (r["_share_high"] - r["_share"]) for r in pts]]
         label = f"{world}: {slice_name}" + ("" if encoder == "default" else f" ({encoder} encoder)")
@@ -154,7 +155,8 @@ def main(argv=None):
     ap.add_argument("--worlds", default="rate_shift,planted")
     ap.add_argument("--rows", default="100000,400000,1600000")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--encoder", default="default", choices=("default", "large"))
+    ap.add_argument("--large-encoder-at", action="append", default=[], metavar="WORLD:ROWS",
+                    help="also run the larger encoder on this world and size (repeatable)")
     ap.add_argument("--experiment-arg", action="append", default=[], metavar="X",
                     help="extra flag for every 'c2al experiment' (repeatable)")
     ap.add_argument("--work", default=os.path.join(RESULTS, "scale_work"))
@@ -165,12 +167,17 @@ def main(argv=None):
     rows = []
     for world in [w.strip() for w in args.worlds.split(",") if w.strip()]:
         for n in [int(r) for r in args.rows.split(",") if r.strip()]:
-            rows += measure(world, n, args.seeds, args.encoder, args.work, args.experiment_arg)
+            rows += measure(world, n, args.seeds, "default", args.work, args.experiment_arg)
             print_table(rows[-3:], [c for c in rows[-1] if not c.startswith("_")])
+    for spec in args.large_encoder_at:
+        world, _, n = spec.partition(":")
+        if not n.isdigit():
+            ap.error(f"--large-encoder-at {spec!r}: write it as WORLD:ROWS")
+        rows += measure(world, int(n), args.seeds, "large", args.work, args.experiment_arg)
     print()
     print_table(rows, [c for c in rows[0] if not c.startswith("_")])
-    write_json("scale_curve", {"seeds": args.seeds, "generator_seed": GENERATOR_SEED, "encoder": args.encoder,
-                               "large_encoder": LARGE, "rows": rows}, args.out)
+    write_json("scale_curve", {"seeds": args.seeds, "generator_seed": GENERATOR_SEED, "large_encoder": LARGE,
+                               "rows": rows}, args.out)
     plot(rows, args.plot)
 
 
