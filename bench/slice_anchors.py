@@ -15,6 +15,9 @@ On each generator world (``--rows``, seed ``--seed``) and on the real sets, with
   per single-feature slice, a one-sided Welch t-test of the slice's mean log loss
   against the other rows', Bonferroni over the slices, ranked by effect size
   (difference of means / pooled sd).
+- ``sliceline_normalized``, ``welch_normalized``: the same on each row's log loss
+  divided by the entropy of the baseline's own prediction there (the loss the model
+  expects): error slicing without the click rate's effect on the loss.
 
 The baseline is c2al's attention FM trained on the train rows under the protocol
 (validation carved from them, early stopping), as every C2AL comparison uses.
@@ -110,7 +113,15 @@ def baseline_losses(train, seed: int = 0):
     model = build_variant_model(spec, config, fit_table, [], {}, 0.0, config.model)
     fit(model, fit_table, val_table, config.train, seed)
     p = predict(model, val_table)[model.head_names[0]].reshape(-1)
-    return val_table, row_logloss(val_table.label, p)
+    return val_table, row_logloss(val_table.label, p), p
+
+
+def normalized_losses(losses, p):
+    """Each row's log loss over the loss the model itself expects there, the entropy of
+    its prediction ``H(p_i)``: about 1 where the model is calibrated whatever the click
+    rate, above 1 where it is wrong (``E[loss] = H(q) + KL(q || p)``)."""
+    p = np.clip(np.asarray(p, np.float64), 1e-7, 1 - 1e-7)
+    return np.asarray(losses, np.float64) / -(p * np.log(p) + (1 - p) * np.log(1 - p))
 
 
 def run_sliceline(bins, losses):
@@ -203,25 +214,24 @@ def one(name, table, truth):
     start = time.perf_counter()
     spec, _ = mine_table(train)
     mine_s = time.perf_counter() - start
-    val, losses = baseline_losses(train)
+    val, losses, p = baseline_losses(train)
     bins, predicates = binned(train, val)
-    start = time.perf_counter()
-    sl = run_sliceline(bins, losses)
-    sl_s = time.perf_counter() - start
-    start = time.perf_counter()
-    we = run_welch(bins, losses)
-    we_s = time.perf_counter() - start
+    found = {}
+    for target, errors in (("", losses), ("_normalized", normalized_losses(losses, p))):
+        for method, run in (("sliceline", run_sliceline), ("welch", run_welch)):
+            start = time.perf_counter()
+            found[method + target] = (run(bins, errors), time.perf_counter() - start)
     top = spec.pairs[0] if spec.pairs else None
     rows = [{"data": name, "method": "c2al", "returned": len(spec.pairs),
              "top": (",".join(top["axis"]) + f": {top['head']['name']} / {top['tail']['name']}") if top else "-",
              "planted": pair_is_planted(spec, truth, train) if truth is not None else None, "seconds": round(mine_s, 1)}]
     specs = {"c2al": None}  # the experiment mines its own (the same miner, the same train rows)
-    for method, found, seconds in (("sliceline", sl, sl_s), ("welch", we, we_s)):
-        rows.append({"data": name, "method": method, "returned": len(found),
-                     "top": describe(found[0][0]) if found else "-",
-                     "planted": (slice_is_planted(found[0][0], bins, truth, val) if found else False)
+    for method, (slices, seconds) in found.items():
+        rows.append({"data": name, "method": method, "returned": len(slices),
+                     "top": describe(slices[0][0]) if slices else "-",
+                     "planted": (slice_is_planted(slices[0][0], bins, truth, val) if slices else False)
                      if truth is not None else None, "seconds": round(seconds, 1)})
-        specs[method] = slice_cohorts(method, found, predicates, table.label_name)
+        specs[method] = slice_cohorts(method, slices, predicates, table.label_name)
     return rows, specs
 
 
@@ -244,7 +254,12 @@ def heads_row(name, method, spec, data_args, seeds, work):
         path = os.path.join(work, f"{name}-{method}.json")
         spec.save(path)
         cmd += ["--cohorts", path]
-    if not os.path.exists(os.path.join(out, "metrics.json")):
+    done = os.path.join(out, "metrics.json")
+    if os.path.exists(done) and spec is not None:
+        with open(done) as f:  # an earlier run with other slices (another baseline) is not reused
+            if json.load(f)["cohorts"]["pairs"] != spec.pairs:
+                os.remove(done)
+    if not os.path.exists(done):
         print(f"[anchors] c2al {' '.join(cmd[4:])}", flush=True)
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
     with open(os.path.join(out, "metrics.json")) as f:
@@ -274,6 +289,9 @@ def main(argv=None):
     ap.add_argument("--heads", default="", metavar="DATA,DATA",
                     help="data sets (world names, movielens-100k, clothing-reviews) on which each method's top "
                          "slices become C2AL's heads in a 'c2al experiment'")
+    ap.add_argument("--heads-methods", default="c2al,sliceline,welch", metavar="M,M",
+                    help="the methods whose slices become heads with --heads (also sliceline_normalized, "
+                         "welch_normalized)")
     ap.add_argument("--seeds", type=int, default=5, help="seeds of each --heads experiment")
     ap.add_argument("--work", help="directory for the generated CSVs and experiments (default: a temporary one)")
     ap.add_argument("--out", default=None)
@@ -303,7 +321,7 @@ def main(argv=None):
         results += rows
         print(f"[anchors] {name} done", flush=True)
         if name in heads_on:
-            heads += [heads_row(name, m, specs[m], data_args, args.seeds, work) for m in ("c2al", "sliceline", "welch")]
+            heads += [heads_row(name, m, specs[m], data_args, args.seeds, work) for m in args.heads_methods.split(",")]
             print_table(heads[-3:], list(heads[-1]))
     print_table(results, ["data", "method", "returned", "top", "planted", "seconds"])
     if heads:
