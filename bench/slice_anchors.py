@@ -56,6 +56,7 @@ from bench.common import movielens_dir, print_table, shared_data_dir, write_json
 EDGES = (0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
 MAX_VALUES = 30
 MIN_SUPPORT = 0.02
+HEADS_COLUMNS = ["data", "method", "heads", "NE_diff overall", "NE_diff head", "NE_diff tail", "lambda"]
 INSIDE = 0.8  # a slice "is" a planted cohort when this share of its rows lies in it
 
 
@@ -321,12 +322,13 @@ def main(argv=None):
         results += rows
         print(f"[anchors] {name} done", flush=True)
         if name in heads_on:
-            heads += [heads_row(name, m, specs[m], data_args, args.seeds, work) for m in args.heads_methods.split(",")]
-            print_table(heads[-3:], list(heads[-1]))
+            methods = args.heads_methods.split(",")
+            heads += [heads_row(name, m, specs[m], data_args, args.seeds, work) for m in methods]
+            print_table(heads[-len(methods):], HEADS_COLUMNS)
     print_table(results, ["data", "method", "returned", "top", "planted", "seconds"])
     if heads:
         print()
-        print_table(heads, ["data", "method", "heads", "NE_diff overall", "NE_diff head", "NE_diff tail", "lambda"])
+        print_table(heads, HEADS_COLUMNS)
     write_json("slice_anchors", {"rows": args.rows, "seed": args.seed, "results": results, "heads": heads,
                                  "seeds": args.seeds, "work": work}, args.out)
 
