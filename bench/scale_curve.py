@@ -11,8 +11,10 @@ the library's ``write_csv``), its planted head / tail given as the cohorts, then
 protocol as users run it (validation carved from the training rows, early stopping,
 lambda chosen by the evidence rule, test touched once). Per slice (overall and each
 cohort) ``bench/headroom.py`` scores the generator's law on the same test rows: the
-baseline's NE, the Bayes NE, C2AL's NE_diff (95% CI over paired seeds) and the share
-of the headroom it takes ("closed", with the CI divided by the same headroom).
+baseline's NE, the Bayes NE, the headroom (``max NE_diff``, the Bayes NE's distance from the
+baseline's) and how much of it is the cohort's own (``beyond rest``: its headroom minus that
+of the rows in no cohort), C2AL's NE_diff (95% CI over paired seeds) and the share of the
+headroom it takes ("closed", with the CI divided by the same headroom).
 
 The encoder's capacity is the same at every size (the attention FM's defaults).
 ``--large-encoder-at WORLD:ROWS`` (repeatable) adds a run of the attention FM with 4x the
@@ -110,7 +112,7 @@ def measure(world: str, rows: int, seeds: int, encoder: str, work: str, extra):
         rows_out.append({
             "world": world, "rows": rows, "encoder": encoder, "slice": s["slice"], "test rows": s["rows"],
             "baseline NE": s["baseline NE"], "Bayes NE": s["Bayes NE"], "max NE_diff": s["max NE_diff"],
-            "C2AL NE_diff": format_ci(s["_comparison"]),
+            "beyond rest": s["beyond rest"], "C2AL NE_diff": format_ci(s["_comparison"]),
             "closed": "-" if closed is None else f"{100 * closed:+.0f}% [{100 * lo:+.0f}, {100 * hi:+.0f}]",
             "lambda": ",".join(format(r["aux_weight"], "g") for r in c2al),
             "epochs base/c2al": ",".join(str(r["epochs"]) for r in base) + " / "
