@@ -32,9 +32,10 @@ training, which the other two need and ``c2al`` does not.
 
 ``--heads DATA,...``: on those data sets each method's slices also become C2AL's
 heads. ``c2al`` is a plain ``c2al experiment`` (it mines its own cohorts, on the same
-train rows); ``sliceline`` and ``welch`` pass their first two slices a predicate can
-name as ``--cohorts`` (one pair: the first slice as head, the second as tail; with
-fewer than two there is no head and C2AL is the baseline). Each is ``--seeds`` seeds
+train rows); the others pass their first two slices a predicate can name as
+``--cohorts`` (one pair: the first slice as head, the second as tail; a lone slice is
+paired with the rows outside it when a predicate can name them; with none, there is no
+head and C2AL is the baseline). Each is ``--seeds`` seeds
 of baseline and C2AL, lambda by the evidence rule; the table gives C2AL's NE_diff on
 the test rows, overall and on the two heads' rows.
 
@@ -180,10 +181,26 @@ def describe(predicates):
     return " & ".join(f"{f}={v}" for f, v in predicates.items())
 
 
+def complement(predicate, predicates):
+    """The rows outside a one-feature slice, when a predicate can name them: the other
+    values of a code (the missing value excluded), or the other side of a one-sided
+    range. None otherwise."""
+    if "in" in predicate:
+        rest = sorted({v for (f, _), p in predicates.items() if f == predicate["feature"] and "in" in p
+                       for v in p["in"]} - set(predicate["in"]))
+        return {"feature": predicate["feature"], "in": rest} if rest else None
+    if "all" in predicate or (predicate.get("min") is None) == (predicate.get("max") is None):
+        return None
+    if predicate.get("min") is None:
+        return {"feature": predicate["feature"], "min": predicate["max"], "max": None}
+    return {"feature": predicate["feature"], "min": None, "max": predicate["min"]}
+
+
 def slice_cohorts(method, found, predicates, label):
     """A ``cohorts.json`` whose one pair is ``method``'s first two slices that a predicate
     can name (a slice of the missing bin cannot be): the first as ``head``, the second
-    as ``tail``, each its own auxiliary head. None when fewer than two remain."""
+    as ``tail``, each its own auxiliary head. With one such slice, the tail is its
+    complement when a predicate can name it (:func:`complement`). None otherwise."""
     from c2al_tf.cohorts.spec import CohortSpec, aux_label_name, predicate_features
 
     cohorts = []
@@ -196,6 +213,12 @@ def slice_cohorts(method, found, predicates, label):
                         "predicate": parts[0] if len(parts) == 1 else {"all": parts}})
         if len(cohorts) == 2:
             break
+    if len(cohorts) == 1:
+        rest = complement(cohorts[0]["predicate"], predicates)
+        if rest is None:
+            return None
+        name = f"{method}_1_rest"
+        cohorts.append({"name": name, "aux_label": aux_label_name(name), "predicate": rest})
     if len(cohorts) < 2:
         return None
     axis = []
@@ -251,7 +274,7 @@ def heads_row(name, method, spec, data_args, seeds, work):
            "--variants", "baseline,c2al", "--out", out]
     if method != "c2al":
         if spec is None:
-            return {"data": name, "method": method, "heads": "fewer than 2 slices"}
+            return {"data": name, "method": method, "heads": "no slice a predicate can name"}
         path = os.path.join(work, f"{name}-{method}.json")
         spec.save(path)
         cmd += ["--cohorts", path]
