@@ -33,6 +33,16 @@ def format_ci(c):
     return f"{100 * c['mean']:+.2f}% [{100 * c['ci_low']:+.2f}, {100 * c['ci_high']:+.2f}]"
 
 
+def variant_runs(doc, variant):
+    """A ``c2al experiment`` metrics.json's runs of one variant, by seed."""
+    return sorted((r for r in doc["runs"] if r["variant"] == variant), key=lambda r: r["seed"])
+
+
+def lambdas_per_seed(doc, variant="c2al"):
+    """The lambda each seed's ``variant`` kept, as ``0.3,0,1``."""
+    return ",".join(format(r["aux_weight"], "g") for r in variant_runs(doc, variant))
+
+
 def _fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"

@@ -31,7 +31,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-from bench.common import format_ci, print_table, write_json  # noqa: E402
+from bench.common import format_ci, lambdas_per_seed, print_table, variant_runs, write_json  # noqa: E402
 
 from c2al_tf.experiment import RECIPES  # noqa: E402
 from c2al_tf.report import format_lambdas  # noqa: E402
@@ -106,8 +106,7 @@ def summarise(name: str, doc: dict, seconds: float) -> dict:
 
     cohorts = [c["name"] for p in doc["cohorts"]["pairs"] for c in (p["head"], p["tail"])]
     head, tail = (cohorts + [None, None])[:2]
-    c2al = sorted((r for r in runs if r["variant"] == "c2al"), key=lambda r: r["seed"])
-    base = sorted((r for r in runs if r["variant"] == "baseline"), key=lambda r: r["seed"])
+    c2al, base = variant_runs(doc, "c2al"), variant_runs(doc, "baseline")
     recipes = {}
     for v in sorted({r["variant"] for r in runs} & set(ABLATIONS)):
         recipes[f"{v}_overall"] = ci(v, "overall")
@@ -124,7 +123,7 @@ def summarise(name: str, doc: dict, seconds: float) -> dict:
             "c2al_overall": ci("c2al", "overall"), "c2al_head": ci("c2al", head) if head else "",
             "c2al_tail": ci("c2al", tail) if tail else "", "random_overall": ci("random", "overall"),
             "random_tail": ci("random", tail) if tail else "", "tail_only_tail": ci("tail_only", tail) if tail else "",
-            "lambda_per_seed": ",".join(format(r["aux_weight"], "g") for r in c2al),
+            "lambda_per_seed": lambdas_per_seed(doc),
             "epochs_baseline": ",".join(str(r["epochs"]) for r in base),
             "epochs_c2al": ",".join(str(r["epochs"]) for r in c2al), "minutes": seconds / 60}
 

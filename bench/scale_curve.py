@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 
-from bench.common import REPO, RESULTS, format_ci, print_table, write_json
+from bench.common import REPO, RESULTS, format_ci, lambdas_per_seed, print_table, variant_runs, write_json
 
 GENERATOR_SEED = 11
 LARGE = {"embedding_dim": 64, "num_attention": 16, "attention_hidden": (64,), "mlp_units": (512, 256)}
@@ -102,8 +102,7 @@ def measure(world: str, rows: int, seeds: int, encoder: str, work: str, extra):
     wall, rss, command = run_experiment(csv, cohorts, out, seeds, encoder, extra)
     with open(os.path.join(out, "metrics.json")) as f:
         doc = json.load(f)
-    c2al = sorted((r for r in doc["runs"] if r["variant"] == "c2al"), key=lambda r: r["seed"])
-    base = sorted((r for r in doc["runs"] if r["variant"] == "baseline"), key=lambda r: r["seed"])
+    c2al, base = variant_runs(doc, "c2al"), variant_runs(doc, "baseline")
     rows_out = []
     for s in slice_headroom(world, GENERATOR_SEED, csv, out):
         if s["slice"].startswith("rest"):
@@ -114,7 +113,7 @@ def measure(world: str, rows: int, seeds: int, encoder: str, work: str, extra):
             "baseline NE": s["baseline NE"], "Bayes NE": s["Bayes NE"], "max NE_diff": s["max NE_diff"],
             "beyond rest": s["beyond rest"], "C2AL NE_diff": format_ci(s["_comparison"]),
             "closed": "-" if closed is None else f"{100 * closed:+.0f}% [{100 * lo:+.0f}, {100 * hi:+.0f}]",
-            "lambda": ",".join(format(r["aux_weight"], "g") for r in c2al),
+            "lambda": lambdas_per_seed(doc),
             "epochs base/c2al": ",".join(str(r["epochs"]) for r in base) + " / "
                                 + ",".join(str(r["epochs"]) for r in c2al),
             "wall min": wall / 60, "peak RSS MB": rss,

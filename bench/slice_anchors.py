@@ -267,7 +267,7 @@ def heads_row(name, method, spec, data_args, seeds, work):
     import subprocess
     import sys
 
-    from bench.common import REPO, format_ci
+    from bench.common import REPO, format_ci, lambdas_per_seed
 
     out = os.path.join(work, f"exp-{name}-{method}")
     cmd = [sys.executable, "-m", "c2al_tf.cli", "experiment", *data_args, "--seeds", str(seeds),
@@ -290,12 +290,11 @@ def heads_row(name, method, spec, data_args, seeds, work):
         doc = json.load(f)
     comps = doc["comparisons"].get("c2al", {})
     cohorts = [c["name"] for p in doc["cohorts"]["pairs"] for c in (p["head"], p["tail"])]
-    c2al = sorted((r for r in doc["runs"] if r["variant"] == "c2al"), key=lambda r: r["seed"])
     return {"data": name, "method": method, "heads": " / ".join(cohorts) if cohorts else "none",
             "NE_diff overall": format_ci(comps["overall"]) if "overall" in comps else "-",
             "NE_diff head": format_ci(comps[cohorts[0]]) if cohorts and cohorts[0] in comps else "-",
             "NE_diff tail": format_ci(comps[cohorts[1]]) if len(cohorts) > 1 and cohorts[1] in comps else "-",
-            "lambda": ",".join(format(r["aux_weight"], "g") for r in c2al)}
+            "lambda": lambdas_per_seed(doc)}
 
 
 def main(argv=None):
