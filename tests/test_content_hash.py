@@ -123,3 +123,24 @@ def test_split_validation_holds_out_the_same_rows_in_any_order():
     first = held_out(np.arange(2000))
     assert 0.2 < len(first) / 2000 < 0.3
     assert held_out(rng.permutation(2000)) == first
+
+
+def test_write_in_content_order_is_the_same_file_in_any_input_order(tmp_path):
+    import os
+
+    from c2al_tf.data.content_hash import ENTRY_BITS, write_in_content_order
+
+    rng = np.random.default_rng(1)
+    records = [_example([("user_value", float(v)), ("surface", b"feed"), ("item_id", int(i))]).SerializeToString()
+               for v, i in zip(rng.normal(size=500), rng.integers(0, 50, 500))]
+    outputs = []
+    for name, order in (("a", np.arange(500)), ("b", rng.permutation(500))):
+        path = str(tmp_path / f"{name}.tfrecord")
+        n = write_in_content_order(tf.data.Dataset.from_tensor_slices([records[i] for i in order]), path, buckets=8)
+        assert n == 500
+        outputs.append(list(tf.data.TFRecordDataset(path).as_numpy_iterator()))
+    assert outputs[0] == outputs[1]
+    assert sorted(outputs[0]) == sorted(records)
+    keys = content_buckets(outputs[0], 2 ** ENTRY_BITS).numpy()
+    assert (np.diff(keys) >= 0).all()  # sorted by the content key across all buckets
+    assert sorted(os.listdir(tmp_path)) == ["a.tfrecord", "b.tfrecord"]  # no part file left behind

@@ -175,9 +175,10 @@ def write_in_content_order(records, path: str, buckets: int = CONTENT_ORDER_BUCK
     CohortMiner's targets left out), so the file is the same whatever order the
     records came in: two pipeline runs, or ExampleGen's and the CohortMiner's copies
     of a split, give the same sequence. An external sort: one pass deals the records
-    into ``buckets`` files by the key's top bits, then each bucket is sorted in memory
-    and appended, so memory holds about ``1/buckets`` of the records. Rows with the
-    same key have the same content. Returns the number of records."""
+    into ``buckets`` files by the key's top bits (each record written after its 8-byte
+    key, so it is hashed once), then each bucket is sorted in memory and appended, so
+    memory holds about ``1/buckets`` of the records. Rows with the same key have the
+    same content. Returns the number of records."""
     import os
 
     import numpy as np
@@ -193,17 +194,17 @@ def write_in_content_order(records, path: str, buckets: int = CONTENT_ORDER_BUCK
         for batch in records.batch(CARVE_BATCH):
             keys = content_buckets(batch, 2 ** ENTRY_BITS, APPENDED_FEATURES).numpy().astype(np.uint64)
             for record, key in zip(batch.numpy(), keys):
-                writers[int(key >> shift)].write(record)
+                writers[int(key >> shift)].write(int(key).to_bytes(8, "big") + record)
             count += len(keys)
     finally:
         for w in writers:
             w.close()
     with tf.io.TFRecordWriter(path) as out:
         for p in parts:
-            part = [r for r in tf.data.TFRecordDataset(p).as_numpy_iterator()]
+            part = list(tf.data.TFRecordDataset(p).as_numpy_iterator())
             if part:
-                keys = content_buckets(part, 2 ** ENTRY_BITS, APPENDED_FEATURES).numpy()
+                keys = np.frombuffer(b"".join(r[:8] for r in part), dtype=">u8")
                 for i in np.argsort(keys, kind="stable"):
-                    out.write(part[i])
+                    out.write(part[i][8:])
             os.remove(p)
     return count
