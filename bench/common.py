@@ -43,6 +43,43 @@ def lambdas_per_seed(doc, variant="c2al"):
     return ",".join(format(r["aux_weight"], "g") for r in variant_runs(doc, variant))
 
 
+def run_experiment(args, out, reuse=None):
+    """Runs ``c2al experiment ARGS --out OUT`` in a child process, the protocol as users
+    run it; returns ``{"doc": metrics.json, "wall_s", "peak_rss_mb", "command"}`` (wall time
+    and the child's peak RSS from ``wait4``). A finished run in ``out`` made by the same
+    command is read back, not rerun, unless ``reuse(doc)`` says its metrics.json is stale
+    (e.g. the cohorts file it was given has changed since). A failed run raises
+    ``SystemExit`` with the end of its log."""
+    import subprocess
+    import sys
+    import tempfile
+
+    cmd = [sys.executable, "-m", "c2al_tf.cli", "experiment", *map(str, args), "--out", out]
+    command = "c2al " + " ".join(cmd[4:])
+    done, sidecar = os.path.join(out, "metrics.json"), os.path.join(out, "bench_run.json")
+    if os.path.exists(done) and os.path.exists(sidecar):
+        with open(sidecar) as f:
+            run = json.load(f)
+        with open(done) as f:
+            doc = json.load(f)
+        if run["command"] == command and (reuse is None or reuse(doc)):
+            return {"doc": doc, **run}
+    print(f"[bench] {command}", flush=True)
+    with tempfile.TemporaryFile("w+") as log:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.seek(0)
+            raise SystemExit(f"{command} failed:\n{log.read()[-3000:]}")
+    run = {"wall_s": wall, "peak_rss_mb": usage.ru_maxrss / 1024.0, "command": command}
+    with open(sidecar, "w") as f:
+        json.dump(run, f)
+    with open(done) as f:
+        return {"doc": json.load(f), **run}
+
+
 def _fmt(v):
     if isinstance(v, float):
         return f"{v:.4g}"

@@ -22,16 +22,12 @@ lambda chosen per seed and epochs kept. Every command is printed, so each row ca
 be reproduced alone.
 """
 import argparse
-import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-from bench.common import format_ci, lambdas_per_seed, print_table, variant_runs, write_json  # noqa: E402
+from bench.common import format_ci, lambdas_per_seed, print_table, run_experiment, variant_runs, write_json  # noqa: E402
 
 from c2al_tf.experiment import RECIPES  # noqa: E402
 from c2al_tf.report import format_lambdas  # noqa: E402
@@ -145,14 +141,10 @@ def main():
     for name in [d.strip() for d in args.datasets.split(",") if d.strip()]:
         data, extra = prepare(name, work, args.scenario_rows)
         out = os.path.join(work, f"exp-{name}")
-        cmd = [sys.executable, "-m", "c2al_tf.cli", "experiment", "--data", data, "--out", out, "--seeds",
-               str(args.seeds), "--variants", args.variants, *extra, *args.experiment_arg]
-        commands[name] = " ".join(cmd[2:])
-        print(f"[evidence] {name}: c2al {' '.join(cmd[4:])}", flush=True)
-        t0 = time.time()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-        with open(os.path.join(out, "metrics.json")) as f:
-            rows.append(summarise(name, json.load(f), time.time() - t0))
+        run = run_experiment(["--data", data, "--seeds", args.seeds, "--variants", args.variants, *extra,
+                              *args.experiment_arg], out)
+        commands[name] = run["command"]
+        rows.append(summarise(name, run["doc"], run["wall_s"]))
         print_table(rows[-1:], list(rows[-1]))
     print()
     print_table(rows, ["dataset", "cohorts", "baseline_ne", "baseline_auc", "dcn_ne", "dcn_auc", "c2al_overall",

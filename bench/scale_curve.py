@@ -24,14 +24,9 @@ Each experiment is kept in ``--work``; an existing finished one is read back, no
 Writes the table as JSON and the share of headroom against rows as a PNG.
 """
 import argparse
-import json
 import os
-import subprocess
-import sys
-import tempfile
-import time
 
-from bench.common import REPO, RESULTS, format_ci, lambdas_per_seed, print_table, variant_runs, write_json
+from bench.common import RESULTS, format_ci, lambdas_per_seed, print_table, run_experiment, variant_runs, write_json
 
 GENERATOR_SEED = 11
 LARGE = {"embedding_dim": 64, "num_attention": 16, "attention_hidden": (64,), "mlp_units": (512, 256)}
@@ -57,34 +52,6 @@ def prepare(world: str, rows: int, work: str):
     return csv, cohorts
 
 
-def run_experiment(csv: str, cohorts: str, out: str, seeds: int, encoder: str, extra):
-    """Runs ``c2al experiment`` in a child; returns (wall seconds, peak RSS MB, command).
-    A finished experiment already in ``out`` is read back (wall and RSS from its sidecar)."""
-    cmd = [sys.executable, "-m", "c2al_tf.cli", "experiment", "--data", csv, "--label", "click", "--cohorts", cohorts,
-           "--seeds", str(seeds), "--variants", "baseline,c2al", "--out", out, *extra]
-    if encoder == "large":
-        cmd += ["--model-fn", "bench.scale_curve:large_attention_fm"]
-    sidecar = os.path.join(out, "scale_curve_run.json")
-    if os.path.exists(os.path.join(out, "metrics.json")) and os.path.exists(sidecar):
-        with open(sidecar) as f:
-            done = json.load(f)
-        return done["wall_s"], done["peak_rss_mb"], done["command"]
-    print(f"[scale] c2al {' '.join(cmd[4:])}", flush=True)
-    with tempfile.TemporaryFile("w+") as log:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        if os.waitstatus_to_exitcode(status) != 0:
-            log.seek(0)
-            raise SystemExit(f"experiment on {csv} failed:\n{log.read()[-3000:]}")
-    rss = usage.ru_maxrss / 1024.0
-    command = "c2al " + " ".join(cmd[4:])
-    with open(sidecar, "w") as f:
-        json.dump({"wall_s": wall, "peak_rss_mb": rss, "command": command}, f)
-    return wall, rss, command
-
-
 def share(comparison, max_diff):
     """C2AL's NE_diff as a share of the headroom, with its CI divided by the same headroom
     (a negative headroom flips the bounds)."""
@@ -99,9 +66,12 @@ def measure(world: str, rows: int, seeds: int, encoder: str, work: str, extra):
 
     csv, cohorts = prepare(world, rows, work)
     out = os.path.join(work, f"exp-{world}-{rows}-{encoder}")
-    wall, rss, command = run_experiment(csv, cohorts, out, seeds, encoder, extra)
-    with open(os.path.join(out, "metrics.json")) as f:
-        doc = json.load(f)
+    args = ["--data", csv, "--label", "click", "--cohorts", cohorts, "--seeds", seeds, "--variants", "baseline,c2al",
+            *extra]
+    if encoder == "large":
+        args += ["--model-fn", "bench.scale_curve:large_attention_fm"]
+    run = run_experiment(args, out)
+    doc, wall, rss, command = run["doc"], run["wall_s"], run["peak_rss_mb"], run["command"]
     c2al, base = variant_runs(doc, "c2al"), variant_runs(doc, "baseline")
     rows_out = []
     for s in slice_headroom(world, GENERATOR_SEED, csv, out):

@@ -262,32 +262,20 @@ def one(name, table, truth):
 def heads_row(name, method, spec, data_args, seeds, work):
     """``c2al experiment`` (baseline and C2AL, ``seeds`` seeds, lambda by the evidence rule)
     with ``method``'s cohorts as the heads (``c2al``: mined by the experiment itself)."""
-    import json
     import os
-    import subprocess
-    import sys
 
-    from bench.common import REPO, format_ci, lambdas_per_seed
+    from bench.common import format_ci, lambdas_per_seed, run_experiment
 
     out = os.path.join(work, f"exp-{name}-{method}")
-    cmd = [sys.executable, "-m", "c2al_tf.cli", "experiment", *data_args, "--seeds", str(seeds),
-           "--variants", "baseline,c2al", "--out", out]
+    args = [*data_args, "--seeds", seeds, "--variants", "baseline,c2al"]
     if method != "c2al":
         if spec is None:
             return {"data": name, "method": method, "heads": "no slice a predicate can name"}
         path = os.path.join(work, f"{name}-{method}.json")
         spec.save(path)
-        cmd += ["--cohorts", path]
-    done = os.path.join(out, "metrics.json")
-    if os.path.exists(done) and spec is not None:
-        with open(done) as f:  # an earlier run with other slices (another baseline) is not reused
-            if json.load(f)["cohorts"]["pairs"] != spec.pairs:
-                os.remove(done)
-    if not os.path.exists(done):
-        print(f"[anchors] c2al {' '.join(cmd[4:])}", flush=True)
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=REPO)
-    with open(os.path.join(out, "metrics.json")) as f:
-        doc = json.load(f)
+        args += ["--cohorts", path]
+    # an earlier run with other slices (another baseline's) is not reused
+    doc = run_experiment(args, out, reuse=lambda d: spec is None or d["cohorts"]["pairs"] == spec.pairs)["doc"]
     comps = doc["comparisons"].get("c2al", {})
     cohorts = [c["name"] for p in doc["cohorts"]["pairs"] for c in (p["head"], p["tail"])]
     return {"data": name, "method": method, "heads": " / ".join(cohorts) if cohorts else "none",
