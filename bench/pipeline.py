@@ -15,7 +15,7 @@ DirectRunner options, caching off) in a child process. Per component:
   Beam's worker processes): the largest single process and the tree's sum (the sum
   counts pages forked workers share more than once, so it is an upper bound). The
   orchestrator keeps what earlier components left in its heap, so a component's
-  "largest" is at least the one before it: read growth across sizes, not across rows.
+  "largest" is at least the one before it: compare a component across sizes, not components with each other.
 
 The whole run's largest process is also taken from wait4. Growth: with two sizes
 or more, each component's peak RSS at the largest size over that at the smallest.
