@@ -1,6 +1,7 @@
 """Wall time, rows/s and peak memory per component of a whole `c2al pipeline run`.
 
     .venv/bin/python -m bench.pipeline [--rows 1000000,4000000] [--epochs 1]
+    .venv/bin/python -m bench.pipeline --from-json a.json --from-json b.json   # tables of finished runs
 
 For each size: synthetic rows -> `c2al pipeline run` (LocalDagRunner, default
 DirectRunner options, caching off) in a child process. Per component:
@@ -21,6 +22,7 @@ The whole run's largest process is also taken from wait4. Growth: with two sizes
 or more, each component's peak RSS at the largest size over that at the smallest.
 """
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -138,22 +140,32 @@ def main():
     ap.add_argument("--sample-s", type=float, default=0.5, help="seconds between memory samples")
     ap.add_argument("--work", default=os.path.join(ROOT, "bench", "results", "pipeline_work"))
     ap.add_argument("--json")
+    ap.add_argument("--from-json", action="append", default=[], metavar="FILE",
+                    help="print the tables of earlier runs' JSON (repeatable; e.g. one size per run) "
+                         "instead of running")
     args = ap.parse_args()
     from bench.common import print_table, write_json
 
-    os.makedirs(args.work, exist_ok=True)
-    results = []
-    for rows in [int(r) for r in args.rows.split(",") if r.strip()]:
-        r = run_once(rows, args.epochs, args.work, args.sample_s)
-        results.append(r)
-        print(f"[bench] {rows:,} rows: {r['wall_s']:.0f} s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    results, epochs = [], {args.epochs}
+    for path in args.from_json:
+        with open(path) as f:
+            doc = json.load(f)
+        results += doc["results"]
+        epochs = {doc.get("epochs")} if path == args.from_json[0] else epochs | {doc.get("epochs")}
+    if not args.from_json:
+        os.makedirs(args.work, exist_ok=True)
+        for rows in [int(r) for r in args.rows.split(",") if r.strip()]:
+            r = run_once(rows, args.epochs, args.work, args.sample_s)
+            results.append(r)
+            print(f"[bench] {rows:,} rows: {r['wall_s']:.0f} s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    results.sort(key=lambda r: r["rows"])
     table = component_table(results)
     print_table(table, list(table[0]))
     growth = growth_table(results) if len(results) > 1 else []
     if growth:
         print()
         print_table(growth, list(growth[0]))
-    write_json("pipeline", {"epochs": args.epochs, "results": results, "table": table, "growth": growth}, args.json)
+    write_json("pipeline", {"epochs": ",".join(map(str, sorted(epochs, key=str))), "results": results, "table": table, "growth": growth}, args.json)
 
 
 if __name__ == "__main__":
