@@ -58,23 +58,33 @@ def call_models(paths, data, batch):
             serve(examples=records)
 
 
+BATCHED = 1024
+
+
 def variants(label, names):
     """name -> EvalConfig: ``evaluator`` (the Evaluator's own), ``count`` (example
     count only: TFMA's floor per row), ``overall`` (the Evaluator's metrics, no cohort
-    slices), ``no_keras`` (without the Keras-wrapped NE and cross-entropy)."""
+    slices), ``no_keras`` (without the Keras-wrapped NE and cross-entropy), and any of
+    them with ``_batched`` appended: both models called on fixed batches of
+    ``BATCHED`` rows (``ModelSpec.inference_batch_size``) instead of Beam's adaptive
+    batch sizes."""
     from pipeline.evaluation import eval_config
 
     out = {}
     for name in names:
         config = eval_config(label)
+        base = name[:-len("_batched")] if name.endswith("_batched") else name
+        if base != name:
+            for spec in config.model_specs:
+                spec.inference_batch_size = BATCHED
         metrics = config.metrics_specs[0].metrics
         keep = {"evaluator": None, "overall": None, "count": {"ExampleCount"},
-                "no_keras": {"ExampleCount", "AUC", "Calibration"}}[name]
+                "no_keras": {"ExampleCount", "AUC", "Calibration"}}[base]
         if keep is not None:
             kept = [m for m in metrics if m.class_name in keep]
             del metrics[:]
             metrics.extend(kept)
-        if name == "overall":
+        if base == "overall":
             del config.slicing_specs[1:]
         out[name] = config
     return out
@@ -100,7 +110,8 @@ def main(argv=None):
     ap.add_argument("--repeat", default="1,4", help="sizes, as multiples of the eval split (default 1,4)")
     ap.add_argument("--batch", type=int, default=1024, help="rows per direct model call (default 1024)")
     ap.add_argument("--configs", default="evaluator",
-                    help="TFMA configurations to time: evaluator, count, overall, no_keras (default evaluator)")
+                    help="TFMA configurations to time: evaluator, count, overall, no_keras, each also with "
+                         "_batched (default evaluator)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
