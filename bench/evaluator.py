@@ -58,25 +58,22 @@ def call_models(paths, data, batch):
             serve(examples=records)
 
 
-BATCHED = 1024
-
-
 def variants(label, names):
     """name -> EvalConfig: ``evaluator`` (the Evaluator's own), ``count`` (example
     count only: TFMA's floor per row), ``overall`` (the Evaluator's metrics, no cohort
     slices), ``no_keras`` (without the Keras-wrapped NE and cross-entropy), and any of
-    them with ``_batched`` appended: both models called on fixed batches of
-    ``BATCHED`` rows (``ModelSpec.inference_batch_size``) instead of Beam's adaptive
-    batch sizes."""
+    them with ``_batch<N>`` appended: both models called on batches of N rows
+    (``ModelSpec.inference_batch_size``; ``_batch0``: Beam's adaptive batch sizes,
+    TFMA's default) instead of the Evaluator's ``INFERENCE_BATCH``."""
     from pipeline.evaluation import eval_config
 
     out = {}
     for name in names:
         config = eval_config(label)
-        base = name[:-len("_batched")] if name.endswith("_batched") else name
-        if base != name:
+        base, _, batch = name.partition("_batch")
+        if batch:
             for spec in config.model_specs:
-                spec.inference_batch_size = BATCHED
+                spec.inference_batch_size = int(batch)
         metrics = config.metrics_specs[0].metrics
         keep = {"evaluator": None, "overall": None, "count": {"ExampleCount"},
                 "no_keras": {"ExampleCount", "AUC", "Calibration"}}[base]
@@ -111,7 +108,7 @@ def main(argv=None):
     ap.add_argument("--batch", type=int, default=1024, help="rows per direct model call (default 1024)")
     ap.add_argument("--configs", default="evaluator",
                     help="TFMA configurations to time: evaluator, count, overall, no_keras, each also with "
-                         "_batched (default evaluator)")
+                         "_batch<N> (rows per model call; _batch0: Beam's adaptive sizes) (default evaluator)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
 
