@@ -59,9 +59,10 @@ def call_models(paths, data, batch):
 
 
 def variants(label, names):
-    """name -> EvalConfig: ``evaluator`` (the Evaluator's own), ``count`` (example
+    """name -> EvalConfig: ``evaluator`` (the Evaluator's own), ``keras`` (the same with
+    NE and cross-entropy as wrapped Keras metrics, the earlier configuration), ``count`` (example
     count only: TFMA's floor per row), ``overall`` (the Evaluator's metrics, no cohort
-    slices), ``no_keras`` (without the Keras-wrapped NE and cross-entropy), and any of
+    slices), ``no_keras`` (without NE and cross-entropy), and any of
     them with ``_batch<N>`` appended: both models called on batches of N rows
     (``ModelSpec.inference_batch_size``; ``_batch0``: Beam's adaptive batch sizes,
     TFMA's default) instead of the Evaluator's ``INFERENCE_BATCH``."""
@@ -75,7 +76,13 @@ def variants(label, names):
             for spec in config.model_specs:
                 spec.inference_batch_size = int(batch)
         metrics = config.metrics_specs[0].metrics
-        keep = {"evaluator": None, "overall": None, "count": {"ExampleCount"},
+        if base == "keras":  # the earlier configuration: NE and cross-entropy as wrapped Keras metrics
+            for m in metrics:
+                if m.class_name == "NormalizedEntropy":
+                    m.module = "c2al_tf.keras_metrics"
+                elif m.class_name == "BinaryCrossentropy":
+                    m.module = ""
+        keep = {"evaluator": None, "keras": None, "overall": None, "count": {"ExampleCount"},
                 "no_keras": {"ExampleCount", "AUC", "Calibration"}}[base]
         if keep is not None:
             kept = [m for m in metrics if m.class_name in keep]
@@ -107,7 +114,7 @@ def main(argv=None):
     ap.add_argument("--repeat", default="1,4", help="sizes, as multiples of the eval split (default 1,4)")
     ap.add_argument("--batch", type=int, default=1024, help="rows per direct model call (default 1024)")
     ap.add_argument("--configs", default="evaluator",
-                    help="TFMA configurations to time: evaluator, count, overall, no_keras, each also with "
+                    help="TFMA configurations to time: evaluator, keras, count, overall, no_keras, each also with "
                          "_batch<N> (rows per model call; _batch0: Beam's adaptive sizes) (default evaluator)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)
@@ -118,7 +125,8 @@ def main(argv=None):
     files = sorted(glob.glob(os.path.join(newest(args.root, "CohortMiner", "output_examples"), "Split-eval", "*")))
     candidate = os.path.join(newest(args.root, "Trainer", "model"), "Format-Serving")
     baseline = os.path.join(newest(args.root, "BaselineTrainer", "model"), "Format-Serving")
-    configs = variants(args.label, args.configs.split(","))
+    order = args.configs.split(",")  # a name given twice runs twice (interleave to see the noise)
+    configs = variants(args.label, order)
     results = []
     with tempfile.TemporaryDirectory(prefix="c2al-bench-evaluator-") as scratch:
         for times in [int(t) for t in args.repeat.split(",")]:
@@ -132,12 +140,15 @@ def main(argv=None):
             call_models([candidate, baseline], data, args.batch)
             timed["models"] = time.perf_counter() - start
             ne = {}
-            for name, config in configs.items():
+            for i, name in enumerate(order):
+                config = configs[name]
+                if order[:i].count(name):
+                    name = f"{name} #{order[:i].count(name) + 1}"
                 models = [tfma.default_eval_shared_model(eval_saved_model_path=candidate, eval_config=config,
                                                          model_name="candidate"),
                           tfma.default_eval_shared_model(eval_saved_model_path=baseline, eval_config=config,
                                                          model_name="baseline")]
-                out = os.path.join(scratch, f"tfma_{name}_x{times}")
+                out = os.path.join(scratch, f"tfma_{i}_x{times}")
                 start = time.perf_counter()
                 tfma.run_model_analysis(eval_shared_model=models, eval_config=config, data_location=data,
                                         output_path=out, file_format="tfrecords")
@@ -146,7 +157,7 @@ def main(argv=None):
             for run, seconds in timed.items():
                 results.append({"rows": rows, "run": run, "seconds": round(seconds, 2),
                                 "rows_per_s": round(rows / seconds), "x_stats": round(seconds / timed["stats"], 2),
-                                **{f"ne_{k}": round(v, 6) for k, v in sorted(ne.get(run, {}).items())}})
+                                **{f"ne_{k}": round(v, 8) for k, v in sorted(ne.get(run, {}).items())}})
             print(f"[evaluator] {rows:,} rows done", flush=True)
     print("two models, overall + cohort slices")
     print_table(results, ["rows", "run", "seconds", "rows_per_s", "x_stats", "ne_candidate", "ne_baseline"])

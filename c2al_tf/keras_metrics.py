@@ -9,7 +9,7 @@ from __future__ import annotations
 import c2al_tf  # noqa: F401
 import tensorflow as tf
 
-_EPS = 1e-7
+from c2al_tf.metrics import EPS as _EPS
 
 
 @tf.keras.utils.register_keras_serializable(package="c2al")

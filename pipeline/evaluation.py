@@ -32,7 +32,7 @@ def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE, prediction_key: 
     # The non-regression check applies to the overall slice only: a cohort may move
     # either way (the report shows it), the pushed model must not be worse overall.
     ne = tfma.MetricConfig(
-        class_name="NormalizedEntropy", module="c2al_tf.keras_metrics",
+        class_name="NormalizedEntropy", module="c2al_tf.tfma_metrics",
         per_slice_thresholds=[tfma.PerSliceMetricThreshold(
             slicing_specs=[tfma.SlicingSpec()],
             threshold=tfma.MetricThreshold(change_threshold=tfma.GenericChangeThreshold(
@@ -48,7 +48,7 @@ def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE, prediction_key: 
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[MEMBERSHIP_FEATURE])],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="BinaryCrossentropy"),
+            tfma.MetricConfig(class_name="BinaryCrossentropy", module="c2al_tf.tfma_metrics"),
             tfma.MetricConfig(class_name="AUC"),
             tfma.MetricConfig(class_name="Calibration"),
             ne])])

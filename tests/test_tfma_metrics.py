@@ -1,0 +1,75 @@
+"""TFMA-native NE and cross-entropy (c2al_tf.tfma_metrics): float64 reference values,
+the direct path and TFMA's general path agreeing, degenerate slices."""
+import math
+
+import numpy as np
+import pytest
+
+from c2al_tf import metrics
+
+tfma_metrics = pytest.importorskip("c2al_tf.tfma_metrics")
+
+
+def _inputs(y, p, w=None, model="candidate"):
+    from tensorflow_model_analysis.metrics import metric_types
+
+    for i in range(len(y)):
+        yield metric_types.StandardMetricInputs(
+            labels={model: np.array([y[i]])}, predictions={model: np.array([p[i]], np.float32)},
+            example_weights=None if w is None else {model: np.array([w[i]], np.float32)})
+
+
+def _evaluate(metric, y, p, w=None, example_weighted=False, model="candidate"):
+    """Runs ``metric``'s computations as TFMA does: the combiner over the inputs in two
+    accumulators (merged), then the derived result."""
+    import tensorflow_model_analysis as tfma
+
+    config = tfma.EvalConfig(model_specs=[tfma.ModelSpec(name=model, label_key="y")])
+    computations = metric.computations(eval_config=config, model_names=[model], example_weighted=example_weighted)
+    combiner_step, derived = computations
+    combiner = combiner_step.combiner
+    halves = [combiner.create_accumulator(), combiner.create_accumulator()]
+    for i, element in enumerate(_inputs(y, p, w, model)):
+        halves[i % 2] = combiner.add_input(halves[i % 2], element)
+    sums = combiner.extract_output(combiner.merge_accumulators(halves))
+    (value,) = derived.result(sums).values()
+    return value
+
+
+def _data(n=500, seed=0):
+    rng = np.random.default_rng(seed)
+    p = rng.uniform(0.001, 0.999, n)
+    y = (rng.uniform(size=n) < p).astype(np.int64)
+    return y, p
+
+
+def test_ne_and_cross_entropy_equal_the_float64_reference():
+    y, p = _data()
+    p32 = p.astype(np.float32).astype(np.float64)  # what a model's float32 output carries
+    assert _evaluate(tfma_metrics.NormalizedEntropy(), y, p) == pytest.approx(
+        metrics.normalized_entropy(y, p32), rel=1e-12)
+    assert _evaluate(tfma_metrics.BinaryCrossentropy(), y, p) == pytest.approx(metrics.logloss(y, p32), rel=1e-12)
+
+
+def test_predictions_are_clipped_like_the_reference():
+    y, p = np.array([1, 0, 1, 0]), np.array([0.0, 1.0, 0.5, 0.2])
+    assert _evaluate(tfma_metrics.BinaryCrossentropy(), y, p) == pytest.approx(metrics.logloss(y, p), rel=1e-9)
+
+
+def test_weighted_examples_take_tfmas_general_path_and_weigh_each_row():
+    y, p = _data(300, 1)
+    w = np.random.default_rng(2).integers(1, 4, len(y)).astype(np.float64)
+    p32 = p.astype(np.float32).astype(np.float64)
+    # integer weights = rows repeated: the weighted value is the unweighted one on the repeated rows
+    reference = metrics.normalized_entropy(np.repeat(y, w.astype(int)), np.repeat(p32, w.astype(int)))
+    assert _evaluate(tfma_metrics.NormalizedEntropy(), y, p, w, example_weighted=True) == pytest.approx(
+        reference, rel=1e-9)
+    # unweighted keys ignore the weights (the direct path)
+    assert _evaluate(tfma_metrics.NormalizedEntropy(), y, p, w) == pytest.approx(
+        metrics.normalized_entropy(y, p32), rel=1e-12)
+
+
+def test_a_slice_with_one_label_value_has_nan_ne_and_a_finite_cross_entropy():
+    y, p = np.zeros(10, np.int64), np.full(10, 0.1)
+    assert math.isnan(_evaluate(tfma_metrics.NormalizedEntropy(), y, p))
+    assert _evaluate(tfma_metrics.BinaryCrossentropy(), y, p) == pytest.approx(-math.log(0.9), rel=1e-6)
