@@ -11,6 +11,13 @@ its ``cohorts.json``:
   model could reach on that slice (the baseline's distance from the law);
 - ``C2AL NE_diff`` (paired over seeds, 95% CI, as in the experiment's report);
 - ``closed`` = C2AL's NE_diff / max NE_diff: the share of the headroom C2AL takes;
+- ``law fit NE_diff``: the same for a logistic regression on the terms of the world's
+  law (``c2al_tf.data.scenarios.law_design``: per cohort its indicator and
+  interactions, the per-item and main effects), fitted on the experiment's train rows:
+  the correctly specified model, told the law's form and the cohorts' cuts. It shows how
+  much of the gap those rows let a model learn; ``learnable closed`` = C2AL's NE_diff /
+  the law fit's. Where the law fit gains little, no model could gain there from these
+  rows; where it gains much and C2AL little, the shortfall is the model's;
 - when the cohorts are disjoint, the rows in none of them ("rest") are a slice too, and
   ``beyond rest`` = a cohort's max NE_diff minus the rest's: the part of its gap that is
   its own. Where it is about 0, the baseline misses the cohort's rows no more than anyone
@@ -20,7 +27,7 @@ its ``cohorts.json``:
 
 (``scenario,generator seed,CSV written by c2al generate --scenario S --seed N,
 experiment output directory``). Prints a table and writes bench/results/headroom.json.
-Nothing is trained.
+The law fit (scikit-learn, a few seconds) is the only training.
 """
 import argparse
 import json
@@ -34,6 +41,20 @@ from bench.common import format_ci, print_table, write_json  # noqa: E402
 
 
 REST = "rest (no cohort)"
+
+
+def law_fit(scenario: str, train, test):
+    """P(label = 1) on ``test`` of a logistic regression on the law's terms fitted on
+    ``train`` (``None`` for the ``planted`` world, whose law is not a scenario's)."""
+    from sklearn.linear_model import LogisticRegression
+
+    from c2al_tf.data.scenarios import WORLDS, law_design
+
+    world = WORLDS.get(scenario)
+    if world is None:
+        return None
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(law_design(world, train), train["click"].to_numpy())
+    return model.predict_proba(law_design(world, test))[:, 1]
 
 
 def slice_headroom(scenario: str, seed: int, csv: str, exp_dir: str, variant: str = "c2al"):
@@ -51,13 +72,14 @@ def slice_headroom(scenario: str, seed: int, csv: str, exp_dir: str, variant: st
     spec = CohortSpec.load(os.path.join(exp_dir, "cohorts.json"))
     frame = pd.read_csv(csv)
     split = doc["split"]
-    _, test_rows = split_indices(len(frame), split["test_fraction"], split["split_seed"])
+    train_rows, test_rows = split_indices(len(frame), split["test_fraction"], split["split_seed"])
     test = frame.iloc[test_rows].reset_index(drop=True)
     if len(test) != split["test"]:
         raise C2ALInputError(f"{csv}: {len(test)} test rows, the experiment in {exp_dir} scored {split['test']}")
     y = test["click"].to_numpy(np.int64)
     bayes = oracle_probabilities(test, scenario, seed)
     blind = oracle_probabilities(test, scenario, seed, axis_blind=True)
+    law = law_fit(scenario, frame.iloc[train_rows], test)
     masks = {"overall": np.ones(len(test), bool)}
     masks.update(spec.masks({k: test[k].to_numpy() for k in test.columns}))
     runs = doc["runs"]
@@ -89,6 +111,7 @@ def slice_headroom(scenario: str, seed: int, csv: str, exp_dir: str, variant: st
         base_ne = float(np.mean([base[s] for s in seeds]))
         ne_bayes = normalized_entropy(y[mask], bayes[mask])
         ne_blind = normalized_entropy(y[mask], blind[mask])
+        law_diff = (normalized_entropy(y[mask], law[mask]) - base_ne) / base_ne if law is not None else None
         comp = paired_comparison([base[s] for s in seeds], [cand[s] for s in seeds])
         max_diff = (ne_bayes - base_ne) / base_ne
         rows.append({"world": scenario, "slice": name, "rows": int(mask.sum()), "baseline NE": base_ne,
@@ -96,6 +119,9 @@ def slice_headroom(scenario: str, seed: int, csv: str, exp_dir: str, variant: st
                      "Bayes NE": ne_bayes, "max NE_diff": f"{100 * max_diff:+.2f}%",
                      f"{variant} NE_diff": format_ci(comp),
                      "closed": f"{100 * comp['mean'] / max_diff:.0f}%" if max_diff < 0 else "-",
+                     "law fit NE_diff": "-" if law_diff is None else f"{100 * law_diff:+.2f}%",
+                     "learnable closed": (f"{100 * comp['mean'] / law_diff:.0f}%"
+                                          if law_diff is not None and law_diff < 0 else "-"),
                      "_max_diff": max_diff, "_comparison": comp})
     rest = next((r for r in rows if r["slice"] == REST), None)
     for r in rows:

@@ -146,6 +146,25 @@ def test_oracle_probabilities_are_the_generators():
     np.testing.assert_allclose(p[cohort == "majority"], blind[cohort == "majority"])
 
 
+@pytest.mark.parametrize("scenario", ["flips", "rate_shift", "lone"])
+def test_the_law_is_linear_in_its_design(scenario):
+    """Every world's logit is exactly a linear function of law_design's columns (the
+    correctly specified model bench/headroom.py fits): least squares on them reproduces
+    it, so a logistic regression on these columns can reach the Bayes-optimal predictor."""
+    from scipy.sparse.linalg import lsqr
+    from scipy.special import logit
+
+    from c2al_tf.data.scenarios import WORLDS, law_design
+    from c2al_tf.data.synthetic import oracle_probabilities
+
+    frame = generate(8_000, 2, scenario)
+    target = logit(oracle_probabilities(frame, scenario, 2))
+    design = law_design(WORLDS[scenario], frame)
+    assert design.shape[0] == len(frame)
+    fitted = design @ lsqr(design, target, atol=1e-12, btol=1e-12, iter_lim=20_000)[0]
+    np.testing.assert_allclose(fitted, target, atol=1e-6)
+
+
 def test_null_scenario_plants_nothing():
     truth = ground_truth("null")
     assert truth.axis is None and truth.tail_max is None

@@ -192,6 +192,39 @@ def probabilities(world: World, frame: pd.DataFrame, seed: int, axis_blind: bool
                         frame["store"].to_numpy(np.int64), frame["hour"].to_numpy(np.int64)))
 
 
+def law_design(world: World, frame: pd.DataFrame):
+    """The terms of the label's law (module docstring) for each row of ``frame``, as a
+    sparse design matrix: per cohort (majority, tail, head) its indicator and its SC, DC
+    and ``sin(2 pi hour / 24)`` terms, then one-hot ``item_id``, ``item_category``,
+    ``store``, ``age``, ``country`` and ``surface``. A logistic regression on these
+    columns is the correctly specified model: fitted on a world's rows, it shows how much
+    of the Bayes gap those rows let any model learn (``bench/headroom.py``)."""
+    from scipy import sparse
+
+    def codes(column, values):
+        return category_codes(frame, column, values)
+
+    axis = frame[world.axis or "user_value"].to_numpy(np.float64)
+    idx = _cohort_index(world, axis)
+    surface, device = codes("surface", SURFACES), codes("device", DEVICES)
+    item = frame["item_id"].to_numpy(np.int64)
+    category = item % N_CATEGORIES
+    hour = frame["hour"].to_numpy(np.int64)
+    sc = (((surface == 0) & (category < 10)).astype(float) - ((surface == 3) & (category < 10)).astype(float))
+    dc = (((device == 0) & (category >= 10) & (category < 20)).astype(float)
+          - ((device == 1) & (category >= 10) & (category < 20)).astype(float))
+    terms = [np.ones(len(frame)), sc, dc, np.sin(2 * np.pi * hour / 24)]
+    dense = np.column_stack([t * (idx == c) for c in range(3) for t in terms])
+    blocks = [sparse.csr_matrix(dense)]
+    for values, size in ((item, N_ITEMS), (category, N_CATEGORIES), (frame["store"].to_numpy(np.int64), N_STORES),
+                         (codes("age", AGES), len(AGES)), (codes("country", COUNTRIES), len(COUNTRIES)),
+                         (surface, len(SURFACES))):
+        ok = (values >= 0) & (values < size)
+        rows = np.flatnonzero(ok)
+        blocks.append(sparse.csr_matrix((np.ones(len(rows)), (rows, values[ok])), shape=(len(frame), size)))
+    return sparse.hstack(blocks, format="csr")
+
+
 def iter_chunks(world: World, rows: int, seed: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
     effects = _effects(seed)
     p_item = 1.0 / (np.arange(N_ITEMS) + 10.0)
