@@ -89,8 +89,7 @@ def measure(name, data, label, positive, cohorts, seeds, max_levels, work, extra
     rows = []
     for slice_name in ["overall", *[c["name"] for c in spec.cohorts()]]:
         def ne(runs):
-            return [(r["metrics"]["overall"] if slice_name == "overall" else r["metrics"]["cohorts"][slice_name])["ne"]
-                    for r in runs]
+            return [(r["overall"] if slice_name == "overall" else r["cohorts"][slice_name])["ne"] for r in runs]
         for arm, runs in arms.items():
             comp = paired_comparison(ne(base), ne(runs))
             rows.append({"data": name, "slice": slice_name, "variant": arm, "baseline NE": float(np.mean(ne(base))),
