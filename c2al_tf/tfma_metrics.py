@@ -20,7 +20,9 @@ float64 rounding, and the Keras metric :class:`c2al_tf.keras_metrics.NormalizedE
 these replace in the Evaluator to ~1e-7.
 
 This module imports TensorFlow Model Analysis; the package never imports it itself
-(TFMA loads it by the ``module`` of a ``MetricConfig``).
+(TFMA loads it by the ``module`` of a ``MetricConfig``). The classes are deliberately not
+registered as TFMA metrics: TFMA looks registered names up before modules, so a
+registered ``BinaryCrossentropy`` would replace Keras' in every config of the process.
 """
 from __future__ import annotations
 
@@ -184,6 +186,3 @@ class BinaryCrossentropy(metric_types.Metric):
     def __init__(self, name: str = BINARY_CROSSENTROPY_NAME):
         super().__init__(metric_util.merge_per_key_computations(_bce_computations), name=name)
 
-
-metric_types.register_metric(NormalizedEntropy)
-metric_types.register_metric(BinaryCrossentropy)

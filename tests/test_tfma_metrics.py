@@ -73,3 +73,23 @@ def test_a_slice_with_one_label_value_has_nan_ne_and_a_finite_cross_entropy():
     y, p = np.zeros(10, np.int64), np.full(10, 0.1)
     assert math.isnan(_evaluate(tfma_metrics.NormalizedEntropy(), y, p))
     assert _evaluate(tfma_metrics.BinaryCrossentropy(), y, p) == pytest.approx(-math.log(0.9), rel=1e-6)
+
+
+def test_importing_the_module_leaves_other_configs_alone():
+    """TFMA resolves registered class names before a config's module: these classes are not
+    registered, so Keras' BinaryCrossentropy and the Keras NE stay what their configs name."""
+    import tensorflow_model_analysis as tfma
+    import tf_keras
+    from tensorflow_model_analysis.metrics import metric_specs, metric_types
+
+    from c2al_tf import keras_metrics
+
+    assert not {"NormalizedEntropy", "BinaryCrossentropy"} & set(metric_types.registered_metrics())
+    keras_ne = metric_specs.metric_instance(tfma.MetricConfig(class_name="NormalizedEntropy",
+                                                              module="c2al_tf.keras_metrics"))
+    keras_bce = metric_specs.metric_instance(tfma.MetricConfig(class_name="BinaryCrossentropy"))
+    native = metric_specs.metric_instance(tfma.MetricConfig(class_name="NormalizedEntropy",
+                                                            module="c2al_tf.tfma_metrics"))
+    assert isinstance(keras_ne, keras_metrics.NormalizedEntropy)
+    assert isinstance(keras_bce, tf_keras.metrics.BinaryCrossentropy)
+    assert isinstance(native, tfma_metrics.NormalizedEntropy)
