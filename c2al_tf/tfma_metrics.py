@@ -34,6 +34,7 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 
 from c2al_tf.metrics import EPS as _EPS
+from c2al_tf.metrics import entropy
 
 NORMALIZED_ENTROPY_NAME = "normalized_entropy"
 BINARY_CROSSENTROPY_NAME = "binary_crossentropy"
@@ -88,20 +89,13 @@ class _SumsCombiner(beam.CombineFn):
 
     def add_input(self, accumulator: _Sums, element: metric_types.StandardMetricInputs) -> _Sums:
         one = self._one_value(element)
-        if one is not None:
-            y, p = one
-            p = min(max(p, _EPS), 1.0 - _EPS)
-            accumulator.loss -= y * math.log(p) + (1.0 - y) * math.log(1.0 - p)
-            accumulator.weight += 1.0
-            accumulator.positive += y
-            return accumulator
-        for label, prediction, weight in metric_util.to_label_prediction_example_weight(
-                element, eval_config=self._eval_config, model_name=self._key.model_name,
-                output_name=self._key.output_name, sub_key=self._key.sub_key,
-                aggregation_type=self._aggregation_type, class_weights=self._class_weights,
-                example_weighted=self._example_weighted):
-            w = float(weight)
-            y = float(label)
+        values = [(*one, 1.0)] if one is not None else metric_util.to_label_prediction_example_weight(
+            element, eval_config=self._eval_config, model_name=self._key.model_name,
+            output_name=self._key.output_name, sub_key=self._key.sub_key,
+            aggregation_type=self._aggregation_type, class_weights=self._class_weights,
+            example_weighted=self._example_weighted)
+        for label, prediction, weight in values:
+            w, y = float(weight), float(label)
             p = min(max(float(prediction), _EPS), 1.0 - _EPS)
             accumulator.loss -= w * (y * math.log(p) + (1.0 - y) * math.log(1.0 - p))
             accumulator.weight += w
@@ -126,12 +120,8 @@ def _log_loss(s: _Sums) -> float:
 
 
 def _normalized_entropy(s: _Sums) -> float:
-    if s.weight <= 0:
-        return float("nan")
-    q = s.positive / s.weight
-    if q <= 0.0 or q >= 1.0:
-        return float("nan")
-    return _log_loss(s) / -(q * math.log(q) + (1.0 - q) * math.log(1.0 - q))
+    h = entropy(s.positive / s.weight) if s.weight > 0 else 0.0
+    return _log_loss(s) / h if h > 0 else float("nan")
 
 
 def _computations(value_of, name: str, eval_config=None, model_name: str = "", output_name: str = "",

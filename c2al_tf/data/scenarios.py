@@ -157,14 +157,20 @@ def _cohort_index(world: World, axis: np.ndarray) -> np.ndarray:
                     np.where(axis >= world.quantile(world.head_quantile), 2, 0))
 
 
+def _interactions(surface, device, category):
+    """SC (surface x category) and DC (device x category) of the module docstring."""
+    sc = (np.where((surface == 0) & (category < 10), 1.0, 0.0) - np.where((surface == 3) & (category < 10), 1.0, 0.0))
+    dc = (np.where((device == 0) & (category >= 10) & (category < 20), 1.0, 0.0)
+          - np.where((device == 1) & (category >= 10) & (category < 20), 1.0, 0.0))
+    return sc, dc
+
+
 def _logit(world: World, effects, idx, age, country, surface, device, item, store, hour) -> np.ndarray:
     """The label's logit (the equation in the module docstring) from integer codes."""
     coef = world.coefficients()
     w = {k: np.array([coef[c][k] for c in ("majority", "tail", "head")]) for k in ("b", "s", "t", "h")}
     category = item % N_CATEGORIES
-    sc = (np.where((surface == 0) & (category < 10), 1.0, 0.0) - np.where((surface == 3) & (category < 10), 1.0, 0.0))
-    dc = (np.where((device == 0) & (category >= 10) & (category < 20), 1.0, 0.0)
-          - np.where((device == 1) & (category >= 10) & (category < 20), 1.0, 0.0))
+    sc, dc = _interactions(surface, device, category)
     return (w["b"][idx] + w["s"][idx] * sc + w["t"][idx] * dc + w["h"][idx] * np.sin(2 * np.pi * hour / 24)
             + world.ids * (effects["item"][item] + effects["category"][category] + effects["store"][store])
             + world.decoys * (effects["age"][age] + effects["country"][country] + effects["surface"][surface]))
@@ -210,9 +216,7 @@ def law_design(world: World, frame: pd.DataFrame):
     item = frame["item_id"].to_numpy(np.int64)
     category = item % N_CATEGORIES
     hour = frame["hour"].to_numpy(np.int64)
-    sc = (((surface == 0) & (category < 10)).astype(float) - ((surface == 3) & (category < 10)).astype(float))
-    dc = (((device == 0) & (category >= 10) & (category < 20)).astype(float)
-          - ((device == 1) & (category >= 10) & (category < 20)).astype(float))
+    sc, dc = _interactions(surface, device, category)
     terms = [np.ones(len(frame)), sc, dc, np.sin(2 * np.pi * hour / 24)]
     dense = np.column_stack([t * (idx == c) for c in range(3) for t in terms])
     blocks = [sparse.csr_matrix(dense)]
