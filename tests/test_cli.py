@@ -206,6 +206,7 @@ def test_train_chooses_lambda_on_validation_with_zero_a_candidate(data, run_cli,
     (("--aux-weight", "0.3,x"), "--aux-weight takes a number or a comma list"),
     (("--aux-weight", "-1"), "--aux-weight values must be finite and >= 0"),
     (("--patience", 0), "--patience must be >= 1"),
+    (("--ema-momentum", 1), "--ema-momentum must be in [0, 1), got 1.0"),
 ])
 def test_train_bad_protocol_flags(data, run_cli, tmp_path, args, msg):
     code, out, err = run_cli("train", "--data", data / "train.csv", "--label", "click", "--export", tmp_path / "m",

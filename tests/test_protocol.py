@@ -39,6 +39,7 @@ def test_train_config_always_tries_lambda_zero_and_checks_its_fields():
     assert parse_aux_weights("1,0.1") == ((1.0, 0.1), True)
     for kwargs, msg in [({"epochs": 0}, "epochs must be >= 1"), ({"patience": 0}, "patience"),
                         ({"validation_fraction": 0.0}, "validation_fraction"),
+                        ({"ema_momentum": -0.1}, r"ema_momentum must be in \[0, 1\)"),
                         ({"aux_weights": (0.1, -2.0)}, "finite and >= 0"),
                         ({"aux_weights": (0.1, 0.3), "select_aux_weight": False}, "takes one value")]:
         with pytest.raises(C2ALInputError, match=msg):

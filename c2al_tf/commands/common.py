@@ -115,6 +115,9 @@ def add_training_args(p: argparse.ArgumentParser, distribute: bool = True) -> No
                         "(default on; --no-early-stopping trains exactly --epochs, for benchmarks)")
     p.add_argument("--patience", type=int, default=d.patience, metavar="N",
                    help=f"epochs without improvement before stopping (default {d.patience})")
+    p.add_argument("--ema-momentum", type=float, default=d.ema_momentum, metavar="M",
+                   help="average the weights with this momentum (Adam's use_ema) and keep the average at every "
+                        f"epoch's end; 0 = the last step's weights (default {d.ema_momentum:g})")
     p.add_argument("--aux-weight", default=",".join(f"{w:g}" for w in d.aux_weights), metavar="W[,W...]",
                    help="lambda for the auxiliary heads: one value trains exactly that; a comma list is a grid "
                         "searched on validation, 0 (no auxiliary head = the baseline) always included "
@@ -161,7 +164,7 @@ def train_config(args):
     extra = {"strategy": args.strategy, "vocab_budget": args.vocab_budget} if hasattr(args, "strategy") else {}
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, early_stopping=args.early_stopping,
                        patience=args.patience, validation_fraction=args.validation_fraction,
-                       aux_weights=weights, select_aux_weight=select, **extra)
+                       aux_weights=weights, select_aux_weight=select, ema_momentum=args.ema_momentum, **extra)
 
 
 def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:

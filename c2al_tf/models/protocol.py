@@ -30,6 +30,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from c2al_tf.errors import C2ALInputError
+from c2al_tf.models.config import EMA_MOMENTUM
 from c2al_tf.models.features import VOCAB_BUDGET
 
 DEFAULT_AUX_WEIGHTS = (0.0, 0.1, 0.3, 1.0)
@@ -56,6 +57,9 @@ class TrainConfig:
     into that many buckets (:meth:`~c2al_tf.models.features.FeatureSpec.from_table`).
     ``aux_weights``: the lambda candidates (0 is always added). A single non-zero
     value with ``select_aux_weight=False`` trains exactly that lambda.
+    ``ema_momentum``: the optimizer keeps an exponential moving average of the
+    weights (Keras' ``use_ema``) and the model takes it at the end of every epoch,
+    before validation (:class:`AveragedWeights`); 0 = the last step's weights.
     """
 
     epochs: int = 20
@@ -68,6 +72,7 @@ class TrainConfig:
     select_aux_weight: bool = True
     strategy: str = "auto"  # tf.distribute strategy: see c2al_tf.models.distribute
     vocab_budget: int = VOCAB_BUDGET  # more distinct values than this: hashed (FeatureSpec.from_table)
+    ema_momentum: float = EMA_MOMENTUM  # weight averaging (c2al_tf.models.config.EMA_MOMENTUM); 0 = off
 
     def __post_init__(self):
         from c2al_tf.models.distribute import STRATEGIES
@@ -83,6 +88,9 @@ class TrainConfig:
             raise C2ALInputError(f"vocab_budget must be >= 1, got {self.vocab_budget}", arguments=("vocab_budget",))
         if int(self.patience) < 1:
             raise C2ALInputError(f"patience must be >= 1, got {self.patience}", arguments=("patience",))
+        if not 0 <= float(self.ema_momentum) < 1:
+            raise C2ALInputError(f"ema_momentum must be in [0, 1), got {self.ema_momentum}",
+                                 arguments=("ema_momentum",))
         if not 0 < float(self.validation_fraction) <= 0.5:
             raise C2ALInputError(f"validation_fraction must be in (0, 0.5], got {self.validation_fraction}",
                                  arguments=("validation_fraction",))
@@ -164,12 +172,17 @@ def validation_row_losses(model, val) -> Optional[np.ndarray]:
 def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitResult:
     """Trains ``model`` on the batches of ``ds`` with early stopping on ``val``
     (primary head logloss, best weights restored); any tf.data source, in memory
-    or streamed from files."""
+    or streamed from files. An uncompiled model is compiled with Adam averaging its
+    weights at ``config.ema_momentum``; the average is copied into the model at every
+    epoch's end (:class:`c2al_tf.models.averaging.AveragedWeights`), also for a model
+    you compiled with an optimizer of your own that has ``use_ema=True``."""
     import c2al_tf  # noqa: F401
     import tensorflow as tf
 
-    model.ensure_compiled()
-    callbacks = []
+    from c2al_tf.models.averaging import AveragedWeights
+
+    model.ensure_compiled(float(config.ema_momentum))
+    callbacks = [AveragedWeights()]
     if config.early_stopping:
         if val is None:
             raise ValueError("early stopping needs validation data")
