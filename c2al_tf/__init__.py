@@ -60,6 +60,7 @@ _PUBLIC = {
     "train_cohort_model": "c2al_tf.models.search",
     "SearchResult": "c2al_tf.models.search",
     "compare_to_baseline": "c2al_tf.models.search",
+    "AveragedWeights": "c2al_tf.models.averaging",
     # c2al's own model
     "FeatureSpec": "c2al_tf.models.features",
     "ModelConfig": "c2al_tf.models.config",

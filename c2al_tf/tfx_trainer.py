@@ -349,7 +349,7 @@ def train_in_trainer(fn_args, model_fn: Callable[[Any], Any], label: str, repres
         with strategy.scope():
             model = add_cohort_heads(model_fn(tft_output), cohorts if lam > 0 else [], representation=representation,
                                      aux_weight=lam, priors=priors, check_features=False)
-            model.compile(ema_momentum=training.ema_momentum)
+            model.compile()
         return model
 
     # the records in content order, on local disk; the directory and all in it are this call's own

@@ -109,7 +109,7 @@ def run(args) -> int:
         with strategy.scope():
             model = build_model(spec, heads if lam > 0 else [], config,
                                 priors=head_priors(heads if lam > 0 else [], fit_table))
-            model.compile(training.ema_momentum)
+            model.compile()
         return model
 
     def show(lam, r):

@@ -1,13 +1,18 @@
-"""Weight averaging: Adam with an exponential moving average of the weights (Keras'
-``use_ema``), and the callback that copies the average into the model at the end of
-every epoch, before validation.
+"""Weight averaging: an exponential moving average of the weights over the training
+steps, which the model takes for validation at the end of every epoch and keeps when
+training ends; training itself goes on from the last step's weights.
 
-With momentum ``m`` the average after step t is ``a_t = m a_{t-1} + (1 - m) w_t``
-(``a_0`` the initial weights); at each epoch's end the model's weights become ``a``
-and training continues from them. Early stopping and the per-row validation losses
-that choose lambda then see the average of the epoch's last ~``1 / (1 - m)`` steps
-rather than its last step, which makes two runs that differ only in their auxiliary
-heads differ by less noise (``c2al_tf.models.config.EMA_MOMENTUM``).
+With momentum ``m``, after step t (counted from the start of ``fit``)::
+
+    a_t = m a_{t-1} + (1 - m) w_t,   a_0 = 0,   average = a_t / (1 - m^t)
+
+(zero-debiased, as Adam's moments: the average of the steps so far, weighted towards
+the last ~``1 / (1 - m)``; an epoch shorter than that is averaged whole). Early stopping
+and the per-row validation losses that choose lambda then see the average of the last
+steps instead of the last step alone, so two trainings that differ only in their
+auxiliary heads differ by less noise (``c2al_tf.models.config.EMA_MOMENTUM``). The
+optimizer, its state and the sequence of training steps are those of plain training:
+with ``momentum=0`` nothing changes.
 """
 from __future__ import annotations
 
@@ -17,30 +22,60 @@ import tensorflow as tf
 from c2al_tf.models.config import EMA_MOMENTUM
 
 
-def adam(learning_rate: float = 1e-3, ema_momentum: float = EMA_MOMENTUM) -> tf.keras.optimizers.Optimizer:
-    """``tf.keras.optimizers.Adam(learning_rate)``, averaging its weights with
-    ``ema_momentum`` when it is above 0 (0 = plain Adam)."""
-    m = float(ema_momentum)
-    if not 0 <= m < 1:
-        raise ValueError(f"ema_momentum must be in [0, 1), got {ema_momentum}")
-    if m == 0:
-        return tf.keras.optimizers.Adam(learning_rate)
-    return tf.keras.optimizers.Adam(learning_rate, use_ema=True, ema_momentum=m)
-
-
 class AveragedWeights(tf.keras.callbacks.Callback):
-    """At the end of every epoch, before its validation, the model takes its
-    optimizer's moving average of the weights (nothing happens for an optimizer
-    without ``use_ema``). Keras copies the average only once, when ``fit`` ends;
-    this callback does it every epoch, so early stopping keeps an averaged epoch."""
+    """A Keras callback for ``fit``: the model's trainable weights become their moving
+    average (momentum ``momentum``, zero-debiased) at every epoch's validation and at the
+    end of training, and go back to the last step's weights when the next epoch begins.
 
-    def _copy(self):
-        optimizer = getattr(self.model, "optimizer", None)
-        if getattr(optimizer, "use_ema", False) and getattr(optimizer, "_model_variables_moving_average", None):
-            optimizer.finalize_variable_values(self.model.trainable_variables)
+    Put it first in ``callbacks``: ``EarlyStopping(restore_best_weights=True)`` after it
+    then keeps and restores the averaged weights of the best epoch."""
+
+    def __init__(self, momentum: float = EMA_MOMENTUM):
+        super().__init__()
+        m = float(momentum)
+        if not 0 <= m < 1:
+            raise ValueError(f"AveragedWeights: momentum must be in [0, 1), got {momentum}")
+        self.momentum = m
+        self._supports_tf_logs = True  # per-batch hook without converting the logs to numpy
+        self._average, self._raw, self._steps, self._update = None, None, 0, None
+
+    def on_train_begin(self, logs=None):
+        if self.momentum == 0:
+            return
+        weights = self.model.trainable_variables
+        self._average = [tf.Variable(tf.zeros_like(w), trainable=False) for w in weights]
+        self._raw, self._steps = None, 0
+        m = self.momentum
+
+        @tf.function
+        def update():
+            for a, w in zip(self._average, weights):
+                a.assign(m * a + (1.0 - m) * tf.cast(w, a.dtype))
+
+        self._update = update
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._update is not None:
+            self._update()
+            self._steps += 1
+
+    def _take_average(self):
+        if self._update is None or self._raw is not None or self._steps == 0:
+            return
+        weights = self.model.trainable_variables
+        self._raw = [w.numpy() for w in weights]
+        scale = 1.0 / (1.0 - self.momentum ** self._steps)
+        for w, a in zip(weights, self._average):
+            w.assign(tf.cast(a * scale, w.dtype))
 
     def on_test_begin(self, logs=None):  # fit's validation, at the end of an epoch
-        self._copy()
+        self._take_average()
 
-    def on_epoch_end(self, epoch, logs=None):  # an epoch without validation (a no-op after on_test_begin)
-        self._copy()
+    def on_epoch_begin(self, epoch, logs=None):  # training goes on from the last step's weights
+        if self._raw is not None:
+            for w, raw in zip(self.model.trainable_variables, self._raw):
+                w.assign(raw)
+            self._raw = None
+
+    def on_train_end(self, logs=None):  # without validation: the last epoch's average is kept
+        self._take_average()

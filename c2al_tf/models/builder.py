@@ -36,8 +36,8 @@ import tensorflow as tf
 from c2al_tf.cohorts.spec import CohortSpec
 from c2al_tf.errors import C2ALInputError
 from c2al_tf.layers import AttentionFM, CategoricalEmbeddings, MixtureOfExperts, NumericEmbeddings
-from c2al_tf.models import averaging, encoders
-from c2al_tf.models.config import DEFAULT_AUX_WEIGHT, EMA_MOMENTUM, ENCODERS, PRIMARY, ModelConfig  # noqa: F401
+from c2al_tf.models import encoders
+from c2al_tf.models.config import DEFAULT_AUX_WEIGHT, ENCODERS, PRIMARY, ModelConfig  # noqa: F401
 from c2al_tf.models.features import FeatureSpec
 from c2al_tf.models.heads import add_cohort_heads
 from c2al_tf.models.multihead import MultiHeadModel  # noqa: F401  (registered; imported here for callers)
@@ -62,15 +62,14 @@ class C2ALModel:
     def loss_weights(self) -> Dict[str, float]:
         return {PRIMARY: 1.0, **{c["aux_label"]: self.config.weight_for(c) for c in self.cohorts}}
 
-    def compile(self, ema_momentum: float = EMA_MOMENTUM) -> None:
-        """Adam with weight averaging (:func:`c2al_tf.models.averaging.adam`; 0 = none);
-        the loss is MultiHeadModel's fused weighted BCE over all heads."""
-        self.training_model.compile(optimizer=averaging.adam(self.config.learning_rate, ema_momentum))
+    def compile(self) -> None:
+        """Adam; the loss is MultiHeadModel's fused weighted BCE over all heads."""
+        self.training_model.compile(optimizer=tf.keras.optimizers.Adam(self.config.learning_rate))
 
-    def ensure_compiled(self, ema_momentum: float = EMA_MOMENTUM) -> None:
+    def ensure_compiled(self) -> None:
         """Compiles once (training functions call this; a model compiled by the user is kept)."""
         if getattr(self.training_model, "optimizer", None) is None:
-            self.compile(ema_momentum)
+            self.compile()
 
 
 def _safe(name: str) -> str:

@@ -14,12 +14,10 @@ DEFAULT_AUX_WEIGHT = 0.5
 # response) is never learned. Chosen on validation rows of four datasets (bench/regularization.py):
 # 1e-3 to 1e-2 is a flat optimum on all of them; 1e-3 is the weakest that stops the rise.
 EMBEDDING_L2 = 1e-3
-# Momentum of the exponential moving average of the weights (Keras' ``use_ema``), copied into the
-# model at the end of every epoch, before validation: the kept weights are the average of the
-# epoch's last ~50 steps instead of its last step. On the demo's data (5 training seeds, the
-# pipeline's Trainer) it halves the seed-to-seed spread of lambda's paired validation difference
-# (sd 0.0004 vs 0.0008) at the same baseline validation logloss (0.4089 vs 0.4087, inside the
-# seeds' spread): bench/README.md, "Averaged weights". 0 = off.
+# Momentum of the moving average of the weights that validation, early stopping and the kept
+# model use (c2al_tf.models.averaging.AveragedWeights): the average of the last ~50 steps instead
+# of the last step. It makes lambda's paired validation difference depend less on the training
+# seed: bench/README.md, "Averaged weights". 0 = off.
 EMA_MOMENTUM = 0.98
 
 

@@ -37,8 +37,7 @@ import tensorflow as tf
 from c2al_tf.cohorts.spec import cohort_list
 from c2al_tf.labels import check_cohort_features as _check_features, cohort_labels  # noqa: F401  (re-exported)
 from c2al_tf.errors import C2ALInputError
-from c2al_tf.models import averaging
-from c2al_tf.models.config import EMA_MOMENTUM, PRIMARY
+from c2al_tf.models.config import PRIMARY
 from c2al_tf.models.multihead import MultiHeadModel
 
 DEFAULT_LAMBDA = 0.1  # the smallest non-zero candidate of the protocol's default grid
@@ -166,19 +165,14 @@ class CohortModel:
     def head_names(self) -> List[str]:
         return [PRIMARY] + [c["aux_label"] for c in self.cohorts]
 
-    def compile(self, optimizer="adam", ema_momentum: float = EMA_MOMENTUM, **kwargs) -> None:
-        """Compiles the training model (its loss is the fused multi-head loss).
-        ``optimizer="adam"`` is Adam with weight averaging at ``ema_momentum``
-        (:func:`c2al_tf.models.averaging.adam`; 0 = none); any other optimizer is used
-        as given (give it ``use_ema=True`` to average its weights)."""
-        if isinstance(optimizer, str) and optimizer.lower() == "adam":
-            optimizer = averaging.adam(ema_momentum=ema_momentum)
+    def compile(self, optimizer="adam", **kwargs) -> None:
+        """Compiles the training model (its loss is the fused multi-head loss)."""
         self.training_model.compile(optimizer=optimizer, **kwargs)
 
-    def ensure_compiled(self, ema_momentum: float = EMA_MOMENTUM) -> None:
+    def ensure_compiled(self) -> None:
         """Compiles with Adam once, unless the training model is compiled already."""
         if getattr(self.training_model, "optimizer", None) is None:
-            self.compile(ema_momentum=ema_momentum)
+            self.compile()
 
 
 def _is_sigmoid(activation) -> bool:

@@ -57,9 +57,9 @@ class TrainConfig:
     into that many buckets (:meth:`~c2al_tf.models.features.FeatureSpec.from_table`).
     ``aux_weights``: the lambda candidates (0 is always added). A single non-zero
     value with ``select_aux_weight=False`` trains exactly that lambda.
-    ``ema_momentum``: the optimizer keeps an exponential moving average of the
-    weights (Keras' ``use_ema``) and the model takes it at the end of every epoch,
-    before validation (:class:`AveragedWeights`); 0 = the last step's weights.
+    ``ema_momentum``: validation, early stopping and the weights kept use an
+    exponential moving average of the weights over the training steps
+    (:class:`c2al_tf.models.averaging.AveragedWeights`); 0 = the last step's weights.
     """
 
     epochs: int = 20
@@ -172,17 +172,17 @@ def validation_row_losses(model, val) -> Optional[np.ndarray]:
 def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitResult:
     """Trains ``model`` on the batches of ``ds`` with early stopping on ``val``
     (primary head logloss, best weights restored); any tf.data source, in memory
-    or streamed from files. An uncompiled model is compiled with Adam averaging its
-    weights at ``config.ema_momentum``; the average is copied into the model at every
-    epoch's end (:class:`c2al_tf.models.averaging.AveragedWeights`), also for a model
-    you compiled with an optimizer of your own that has ``use_ema=True``."""
+    or streamed from files. Validation, early stopping and the weights returned use the
+    moving average of the weights at ``config.ema_momentum``
+    (:class:`c2al_tf.models.averaging.AveragedWeights`; 0 = the last step's), whatever
+    optimizer the model was compiled with."""
     import c2al_tf  # noqa: F401
     import tensorflow as tf
 
     from c2al_tf.models.averaging import AveragedWeights
 
-    model.ensure_compiled(float(config.ema_momentum))
-    callbacks = [AveragedWeights()]
+    model.ensure_compiled()
+    callbacks = [AveragedWeights(float(config.ema_momentum))]  # first: early stopping keeps averaged epochs
     if config.early_stopping:
         if val is None:
             raise ValueError("early stopping needs validation data")
