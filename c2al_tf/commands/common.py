@@ -116,8 +116,8 @@ def add_training_args(p: argparse.ArgumentParser, distribute: bool = True) -> No
     p.add_argument("--patience", type=int, default=d.patience, metavar="N",
                    help=f"epochs without improvement before stopping (default {d.patience})")
     p.add_argument("--ema-momentum", type=float, default=d.ema_momentum, metavar="M",
-                   help="average the weights with this momentum (Adam's use_ema) and keep the average at every "
-                        f"epoch's end; 0 = the last step's weights (default {d.ema_momentum:g})")
+                   help="validate, early-stop on and keep the moving average of the weights with this momentum "
+                        f"(training steps are unchanged); 0 = the last step's weights (default {d.ema_momentum:g})")
     p.add_argument("--aux-weight", default=",".join(f"{w:g}" for w in d.aux_weights), metavar="W[,W...]",
                    help="lambda for the auxiliary heads: one value trains exactly that; a comma list is a grid "
                         "searched on validation, 0 (no auxiliary head = the baseline) always included "
