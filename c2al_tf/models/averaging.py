@@ -9,8 +9,9 @@ With momentum ``m``, after step t (counted from the start of ``fit``)::
 (zero-debiased, as Adam's moments: the average of the steps so far, weighted towards
 the last ~``1 / (1 - m)``; an epoch shorter than that is averaged whole). Early stopping
 and the per-row validation losses that choose lambda then see the average of the last
-steps instead of the last step alone, so two trainings that differ only in their
-auxiliary heads differ by less noise (``c2al_tf.models.config.EMA_MOMENTUM``). The
+steps instead of the last step alone, which is meant to make two trainings that differ
+only in their auxiliary heads differ by less noise (measured, not proven:
+``c2al_tf.models.config.EMA_MOMENTUM``). The
 optimizer, its state and the sequence of training steps are those of plain training:
 with ``momentum=0`` nothing changes.
 """

@@ -16,8 +16,9 @@ DEFAULT_AUX_WEIGHT = 0.5
 EMBEDDING_L2 = 1e-3
 # Momentum of the moving average of the weights that validation, early stopping and the kept
 # model use (c2al_tf.models.averaging.AveragedWeights): the average of the last ~50 steps instead
-# of the last step. It makes lambda's paired validation difference depend less on the training
-# seed: bench/README.md, "Averaged weights". 0 = off.
+# of the last step. On the demo's data it narrowed the training-seed spread of lambda's paired
+# validation difference (sd 0.00054 vs 0.00084 over 5 seeds, not significant) with a baseline no
+# worse: bench/README.md, "Averaged weights". 0 = off.
 EMA_MOMENTUM = 0.98
 
 
