@@ -31,6 +31,7 @@ from c2al_tf.data.transform import TransformConfig
 from c2al_tf.models.config import EMBEDDING_L2
 from c2al_tf.models.protocol import TrainConfig
 from components.cohort_miner import CohortMiner
+from components.example_gen import StreamingCsvExampleGen
 from pipeline.evaluation import NE_TOLERANCE, eval_config
 from pipeline.options import SPLIT
 from pipeline.trainer_config import TrainerConfig
@@ -40,7 +41,8 @@ PREPROCESSING_FN = "pipeline.transform_module.preprocessing_fn"
 
 
 def example_gen(data: str, split: Sequence[int] = SPLIT):
-    """CsvExampleGen for a CSV file or directory of CSVs, ImportExampleGen for TFRecords;
+    """CsvExampleGen for a CSV file or directory of CSVs (TFX's component with the
+    streaming executor, :mod:`components.example_gen`), ImportExampleGen for TFRecords;
     split train/eval by hash, ``split`` = (train, eval) buckets (default 4:1)."""
     output = tfx.proto.Output(split_config=tfx.proto.SplitConfig(splits=[
         tfx.proto.SplitConfig.Split(name="train", hash_buckets=int(split[0])),
@@ -55,8 +57,10 @@ def example_gen(data: str, split: Sequence[int] = SPLIT):
     if pattern is None:
         pattern = "*.csv" if is_csv else "*"
     input_config = tfx.proto.Input(splits=[tfx.proto.Input.Split(name="single", pattern=pattern)])
-    cls = tfx.components.CsvExampleGen if is_csv else tfx.components.ImportExampleGen
-    return cls(input_base=base, input_config=input_config, output_config=output)
+    if not is_csv:
+        return tfx.components.ImportExampleGen(input_base=base, input_config=input_config, output_config=output)
+    return StreamingCsvExampleGen(input_base=base, input_config=input_config,
+                                  output_config=output).with_id("CsvExampleGen")
 
 
 def trainer_class(cluster: Optional["TrainingCluster"]):
