@@ -59,10 +59,12 @@ def call_models(paths, data, batch):
 
 
 def variants(label, names):
-    """name -> EvalConfig: ``evaluator`` (the Evaluator's own), ``keras`` (the same with
-    NE and cross-entropy as wrapped Keras metrics, the earlier configuration), ``count`` (example
+    """name -> EvalConfig: ``evaluator`` (the Evaluator's own), ``tfma_calibration`` (the
+    same with TFMA's own Calibration instead of the one from NE's sums), ``keras`` (the
+    earlier configuration: NE and cross-entropy as wrapped Keras metrics, TFMA's
+    Calibration), ``count`` (example
     count only: TFMA's floor per row), ``overall`` (the Evaluator's metrics, no cohort
-    slices), ``no_keras`` (without NE and cross-entropy), and any of
+    slices), ``no_keras`` (without NE and cross-entropy, TFMA's Calibration), and any of
     them with ``_batch<N>`` appended: both models called on batches of N rows
     (``ModelSpec.inference_batch_size``; ``_batch0``: Beam's adaptive batch sizes,
     TFMA's default) instead of the Evaluator's ``INFERENCE_BATCH``."""
@@ -82,8 +84,12 @@ def variants(label, names):
                     m.module = "c2al_tf.keras_metrics"
                 elif m.class_name == "BinaryCrossentropy":
                     m.module = ""
-        keep = {"evaluator": None, "keras": None, "overall": None, "count": {"ExampleCount"},
-                "no_keras": {"ExampleCount", "AUC", "Calibration"}}[base]
+        if base in ("keras", "tfma_calibration", "no_keras"):  # TFMA's own Calibration (a second per-example pass)
+            for m in metrics:
+                if m.class_name == "CalibrationFromSums":
+                    m.class_name, m.module = "Calibration", ""
+        keep = {"evaluator": None, "keras": None, "tfma_calibration": None, "overall": None,
+                "count": {"ExampleCount"}, "no_keras": {"ExampleCount", "AUC", "Calibration"}}[base]
         if keep is not None:
             kept = [m for m in metrics if m.class_name in keep]
             del metrics[:]
@@ -114,7 +120,8 @@ def main(argv=None):
     ap.add_argument("--repeat", default="1,4", help="sizes, as multiples of the eval split (default 1,4)")
     ap.add_argument("--batch", type=int, default=1024, help="rows per direct model call (default 1024)")
     ap.add_argument("--configs", default="evaluator",
-                    help="TFMA configurations to time: evaluator, keras, count, overall, no_keras, each also with "
+                    help="TFMA configurations to time: evaluator, tfma_calibration, keras, count, overall, no_keras, "
+                         "each also with "
                          "_batch<N> (rows per model call; _batch0: Beam's adaptive sizes) (default evaluator)")
     ap.add_argument("--out", default=None)
     args = ap.parse_args(argv)

@@ -50,5 +50,5 @@ def eval_config(label: str, ne_tolerance: float = NE_TOLERANCE, prediction_key: 
             tfma.MetricConfig(class_name="ExampleCount"),
             tfma.MetricConfig(class_name="BinaryCrossentropy", module="c2al_tf.tfma_metrics"),
             tfma.MetricConfig(class_name="AUC"),
-            tfma.MetricConfig(class_name="Calibration"),
+            tfma.MetricConfig(class_name="CalibrationFromSums", module="c2al_tf.tfma_metrics"),
             ne])])

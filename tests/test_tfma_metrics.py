@@ -1,5 +1,6 @@
-"""TFMA-native NE and cross-entropy (c2al_tf.tfma_metrics): float64 reference values,
-the direct path and TFMA's general path agreeing, degenerate slices."""
+"""TFMA-native NE, cross-entropy and calibration (c2al_tf.tfma_metrics): float64 reference
+values, TFMA's own Calibration, the direct path and TFMA's general path agreeing,
+degenerate slices."""
 import math
 
 import numpy as np
@@ -51,6 +52,41 @@ def test_ne_and_cross_entropy_equal_the_float64_reference():
     assert _evaluate(tfma_metrics.BinaryCrossentropy(), y, p) == pytest.approx(metrics.logloss(y, p32), rel=1e-12)
 
 
+def test_calibration_equals_tfmas_own_and_the_float64_reference():
+    import tensorflow_model_analysis as tfma
+
+    y, p = _data(700, 3)
+    p32 = p.astype(np.float32).astype(np.float64)
+    ours = _evaluate(tfma_metrics.CalibrationFromSums(), y, p)
+    theirs = _evaluate_all(tfma.metrics.Calibration(), y, p)
+    assert ours == pytest.approx(p32.sum() / y.sum(), rel=1e-12)
+    assert ours == pytest.approx(theirs, rel=1e-12)
+    w = np.random.default_rng(4).integers(1, 4, len(y)).astype(np.float64)
+    assert _evaluate(tfma_metrics.CalibrationFromSums(), y, p, w, example_weighted=True) == pytest.approx(
+        _evaluate_all(tfma.metrics.Calibration(), y, p, w, example_weighted=True), rel=1e-9)
+    # no positive in the slice: NaN, as TFMA's
+    assert math.isnan(_evaluate(tfma_metrics.CalibrationFromSums(), np.zeros(5, np.int64), np.full(5, 0.2)))
+
+
+def _evaluate_all(metric, y, p, w=None, example_weighted=False, model="candidate"):
+    """Like :func:`_evaluate` for a metric with any number of combiner steps before its result."""
+    import tensorflow_model_analysis as tfma
+
+    config = tfma.EvalConfig(model_specs=[tfma.ModelSpec(name=model, label_key="y")])
+    computations = metric.computations(eval_config=config, model_names=[model], example_weighted=example_weighted)
+    values = {}
+    for step in computations:
+        if hasattr(step, "combiner") and step.combiner is not None:
+            acc = step.combiner.create_accumulator()
+            for element in _inputs(y, p, w, model):
+                acc = step.combiner.add_input(acc, element)
+            values.update(step.combiner.extract_output(acc))
+        else:
+            values.update(step.result(values))
+    (value,) = [v for k, v in values.items() if k.name == metric.name]
+    return value
+
+
 def test_predictions_are_clipped_like_the_reference():
     y, p = np.array([1, 0, 1, 0]), np.array([0.0, 1.0, 0.5, 0.2])
     assert _evaluate(tfma_metrics.BinaryCrossentropy(), y, p) == pytest.approx(metrics.logloss(y, p), rel=1e-9)
@@ -84,7 +120,8 @@ def test_importing_the_module_leaves_other_configs_alone():
 
     from c2al_tf import keras_metrics
 
-    assert not {"NormalizedEntropy", "BinaryCrossentropy"} & set(metric_types.registered_metrics())
+    assert not {"NormalizedEntropy", "BinaryCrossentropy", "CalibrationFromSums"} & set(
+        metric_types.registered_metrics())
     keras_ne = metric_specs.metric_instance(tfma.MetricConfig(class_name="NormalizedEntropy",
                                                               module="c2al_tf.keras_metrics"))
     keras_bce = metric_specs.metric_instance(tfma.MetricConfig(class_name="BinaryCrossentropy"))
