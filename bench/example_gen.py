@@ -7,7 +7,8 @@ reused when present in ``--work``), then each executor's ``Do`` in a child proce
 on the same file, with the pipeline's split (4:1 by hash) and its default Beam
 options (multi-process DirectRunner, one worker per core). Per run: wall seconds,
 rows/s, peak RSS sampled every 0.5 s over the child's process tree (the largest
-process and the tree's sum); then the streaming executor's time and memory over
+process and the tree's sum), the files written for the train split (the stages
+after ExampleGen read one file per worker at most); then the streaming executor's time and memory over
 TFX's in the same run, and each executor's memory growth from the smallest size
 to the largest. Writes ``bench/results/example_gen.json``.
 """
@@ -72,8 +73,9 @@ def measure(executor, data, rows, sample_s=0.5):
         if proc.returncode != 0:
             raise SystemExit(f"{executor} on {data} failed:\n{proc.stderr.read()[-3000:]}")
         written = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(out) for f in fs)
+        shards = len([f for d, _, fs in os.walk(out) if d.endswith("Split-train") for f in fs])
     return {"executor": executor, "rows": rows, "s": wall, "rows_per_s": rows / wall, "largest_mb": largest,
-            "tree_mb": tree, "written_mb": written / 2**20}
+            "tree_mb": tree, "written_mb": written / 2**20, "train_files": shards}
 
 
 def main():
@@ -104,9 +106,9 @@ def main():
             print(json.dumps(runs[-1]), flush=True)
     by = {(r["executor"], r["rows"]): r for r in runs}
     table = [[r["executor"], r["rows"], f"{r['s']:.1f}", f"{r['rows_per_s']:,.0f}", f"{r['largest_mb']:,.0f}",
-              f"{r['tree_mb']:,.0f}", f"{r['written_mb']:,.0f}"] for r in runs]
+              f"{r['tree_mb']:,.0f}", f"{r['written_mb']:,.0f}", r["train_files"]] for r in runs]
     table_of = lambda rows, columns: print_table([dict(zip(columns, r)) for r in rows], columns)  # noqa: E731
-    table_of(table, ["executor", "rows", "s", "rows/s", "peak RSS largest MB", "tree MB", "written MB"])
+    table_of(table, ["executor", "rows", "s", "rows/s", "peak RSS largest MB", "tree MB", "written MB", "train files"])
     ratios = []
     for rows in sizes:
         if ("tfx", rows) in by and ("streaming", rows) in by:

@@ -107,3 +107,40 @@ def test_the_component_is_tfx_csv_example_gen_with_the_streaming_executor():
     assert isinstance(gen, tfx.components.CsvExampleGen)
     assert gen.spec.exec_properties == tfx.components.CsvExampleGen(input_base="/data").spec.exec_properties
     assert gen.executor_spec.executor_class is executor.Executor
+
+
+def test_ranges_of_a_few_hundred_bytes_give_the_same_records(tmp_path):
+    """The second pass reads byte ranges cut at record starts: cut every ~500 bytes (about
+    a hundred ranges, the cell spanning lines inside one of them), the records are TFX's."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+    from tfx.components.example_gen.csv_example_gen import executor as tfx_csv
+
+    from c2al_tf.data.csv_examples import csv_to_examples
+
+    _write_csvs(tmp_path / "data")
+    _run(tfx_csv.Executor, tmp_path / "data", tmp_path / "tfx")
+    expected = _records(tmp_path / "tfx" / "Split-train") + _records(tmp_path / "tfx" / "Split-eval")
+    for chunk in (500, 7_000, 10**9):
+        with beam.Pipeline() as p:
+            got = p | csv_to_examples(str(tmp_path / "data" / "*.csv"), chunk_bytes=chunk)
+            assert_that(got | beam.Map(_deterministic), equal_to(expected))
+    # the cuts are there: ~500-byte ranges of a.csv, every record read once
+    from c2al_tf.data.csv_examples import _ranges, _ReadRecords
+
+    path = str(tmp_path / "data" / "a.csv")
+    first = list(_ReadRecords(500).process((path, 0, None)))
+    cuts = [o.value[1] for o in first if isinstance(o, beam.pvalue.TaggedOutput)]
+    assert len(cuts) > 50
+    ranges = _ranges((path, [-1, *cuts]))
+    assert sum(len(list(_ReadRecords().process(r))) for r in ranges) == len(first) - len(cuts) == 800
+    with pytest.raises(ValueError, match="chunk_bytes"):
+        with beam.Pipeline() as p:
+            _ = p | csv_to_examples(str(tmp_path / "data" / "*.csv"), chunk_bytes=0)
+
+
+def _deterministic(record):
+    import tensorflow as tf
+
+    return tf.train.Example.FromString(record).SerializeToString(deterministic=True)
+

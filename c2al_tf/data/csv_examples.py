@@ -8,8 +8,9 @@ converts the *same* parsed rows with the types as a side input, so a runner must
 hold every parsed row until the type inference has seen the last one (Beam's
 DirectRunner holds them in memory: CsvExampleGen's peak memory grows with the
 rows). :func:`csv_to_examples` reads the files twice instead, once to infer the
-types and once to convert, so nothing is held and memory stays flat; the cost is
-a second read and parse of the text.
+types and once to convert, so nothing is held and memory stays flat; the second
+read is split into byte ranges that convert in parallel (bench/README.md, "CSV
+ingestion").
 
 Used by the streaming ExampleGen executor (``components/example_gen``); any Beam
 pipeline can use it.
@@ -101,33 +102,99 @@ class _TypeInferrer(csv_decoder.ColumnTypeInferrer):
         return accumulator
 
 
+CHUNK_BYTES = 16 * 2**20  # a file's records are converted in ranges of about this many bytes
+_BOUNDARIES = "boundaries"
+
+
+class _ReadRecords(beam.DoFn):
+    """``(path, start, end)`` -> the CSV records whose first line starts in bytes
+    ``[start, end)`` of the file (``end`` None: to its end; ``start`` 0: after the
+    header), a quoted cell spanning lines kept whole (TFX's line buffer). With
+    ``chunk_bytes`` it also yields, tagged ``boundaries``, ``(path, offset)`` where a
+    record starts about every ``chunk_bytes`` (an uncompressed file only: a compressed
+    one cannot be entered in the middle, and is converted whole)."""
+
+    def __init__(self, chunk_bytes: int = 0):
+        self._chunk = chunk_bytes
+
+    def process(self, element):
+        from apache_beam.io.filesystem import CompressionTypes
+        from apache_beam.io.filesystems import FileSystems
+        from tfx.components.example_gen.csv_example_gen.executor import _CsvLineBuffer
+
+        path, start, end = element
+        chunk = self._chunk if CompressionTypes.detect_compression_type(path) == CompressionTypes.UNCOMPRESSED else 0
+        with FileSystems.open(path) as file:
+            if start == 0:
+                offset = len(file.readline())  # the header
+            else:
+                file.seek(start)
+                offset = start
+            next_cut = offset + chunk
+            buffer = _CsvLineBuffer()
+            for line in file:
+                if buffer.is_empty():  # a record starts here
+                    if end is not None and offset >= end:
+                        return
+                    if chunk and offset >= next_cut:
+                        yield beam.pvalue.TaggedOutput(_BOUNDARIES, (path, offset))
+                        next_cut = offset + chunk
+                offset += len(line)
+                buffer.write(line.decode("utf-8"))
+                if buffer.is_complete_line():
+                    yield buffer.read()
+            if not buffer.is_empty():
+                raise ValueError(f"Csv record had unbalanced quotes. File: {path}")
+
+
+def _ranges(item):
+    """``(path, [boundary offsets, and -1 for the file itself])`` -> its byte ranges."""
+    path, offsets = item
+    cuts = sorted(o for o in offsets if o >= 0)
+    starts = [0, *cuts]
+    return [(path, a, b) for a, b in zip(starts, [*cuts, None])]
+
+
 @beam.ptransform_fn
-def csv_to_examples(pipeline: beam.Pipeline, pattern: str) -> beam.PCollection:
+def csv_to_examples(pipeline: beam.Pipeline, pattern: str, chunk_bytes: int = CHUNK_BYTES) -> beam.PCollection:
     """Serialized ``tf.train.Example`` records from the CSV files matching ``pattern``.
+
+    Two passes over the files. The first reads each file whole, in order (a quoted
+    cell may span lines), infers the column types over every row and notes where a
+    record starts about every ``chunk_bytes``. The second reads those byte ranges,
+    each on whichever worker the runner gives it, and converts them with the types.
+    Nothing is held between the passes but the types and the offsets.
 
     Args:
       pipeline: the Beam pipeline (a ``PBegin``).
       pattern: a file glob, e.g. ``gs://bucket/logs/*.csv``; every file starts with
         the same header line.
+      chunk_bytes: bytes per range of the second pass (default :data:`CHUNK_BYTES`).
 
     Returns:
       A PCollection of serialized ``tf.train.Example`` (bytes, deterministic
       serialization), one per CSV record, equal to what TFX's CsvExampleGen
       produces from the same files.
     """
-    from tfx.components.example_gen.csv_example_gen import executor as tfx_csv
-
+    if chunk_bytes <= 0:
+        raise ValueError(f"chunk_bytes must be positive, got {chunk_bytes}")
     files = csv_files(pattern)
     names = _header(files[0])
 
-    def parsed(step: str) -> beam.PCollection:
-        # Each file is read whole by one DoFn, in order, so a quoted cell may span lines.
-        return (pipeline
-                | f"{step}Files" >> beam.Create(files)
-                | f"{step}Read" >> beam.ParDo(tfx_csv._ReadCsvRecordsFromTextFile())
-                | f"{step}Parse" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
-                | f"{step}Cells" >> beam.Keys())
-
+    whole = pipeline | "Files" >> beam.Create([(f, 0, None) for f in files])
+    first = whole | "ReadWhole" >> beam.ParDo(_ReadRecords(chunk_bytes)).with_outputs(_BOUNDARIES, main="records")
     column_types = beam.pvalue.AsSingleton(
-        parsed("Infer") | "InferColumnTypes" >> beam.CombineGlobally(_TypeInferrer(names, skip_blank_lines=True)))
-    return parsed("Convert") | "ToTFExample" >> beam.ParDo(_ToSerializedExample(), column_types)
+        first.records
+        | "InferParse" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
+        | "InferCells" >> beam.Keys()
+        | "InferColumnTypes" >> beam.CombineGlobally(_TypeInferrer(names, skip_blank_lines=True)))
+    ranges = ((first[_BOUNDARIES], pipeline | "FileKeys" >> beam.Create([(f, -1) for f in files]))
+              | "Offsets" >> beam.Flatten()
+              | "ByFile" >> beam.GroupByKey()
+              | "Ranges" >> beam.FlatMap(_ranges)
+              | "Spread" >> beam.Reshuffle())
+    return (ranges
+            | "ReadRanges" >> beam.ParDo(_ReadRecords())
+            | "Parse" >> beam.ParDo(csv_decoder.ParseCSVLine(delimiter=","))
+            | "Cells" >> beam.Keys()
+            | "ToTFExample" >> beam.ParDo(_ToSerializedExample(), column_types))
