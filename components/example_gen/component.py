@@ -14,8 +14,8 @@ class StreamingCsvExampleGen(tfx.components.CsvExampleGen):
 
     Takes CsvExampleGen's arguments (``input_base``, ``input_config``,
     ``output_config``, ``range_config``, ...) and writes the same Examples
-    artifact; the records are written in the order they are read instead of
-    shuffled. The pipeline gives it the id ``CsvExampleGen``.
+    artifact; the records are not shuffled before they are written. The pipeline
+    gives it the id ``CsvExampleGen``.
     """
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)

@@ -2,10 +2,11 @@
 two changes that keep its memory flat as the rows grow, and nothing else:
 
 - each split's CSV files are converted by :func:`c2al_tf.data.csv_examples.csv_to_examples`
-  (the files read twice, never held for the type inference);
-- the records are written in the order they are read, without TFX's
-  ``Reshuffle`` before the write (a runner shuffles by grouping every record
-  by a random key; Beam's DirectRunner holds that group in memory).
+  (the files read twice, never held for the type inference; the second read in
+  byte ranges on every worker);
+- the records are written without TFX's ``Reshuffle`` before the write (a runner
+  shuffles by grouping every record by a random key; Beam's DirectRunner holds
+  that group in memory).
 
 Everything else is TFX's: the splits by hash (``BaseExampleGenExecutor.GenerateExamplesByBeam``),
 the output files (gzipped TFRecords named ``data_tfrecord-*.gz`` under ``Split-<name>``), the
