@@ -105,25 +105,28 @@ def main():
             runs.append(measure(executor, data, rows))
             print(json.dumps(runs[-1]), flush=True)
     by = {(r["executor"], r["rows"]): r for r in runs}
-    table = [[r["executor"], r["rows"], f"{r['s']:.1f}", f"{r['rows_per_s']:,.0f}", f"{r['largest_mb']:,.0f}",
-              f"{r['tree_mb']:,.0f}", f"{r['written_mb']:,.0f}", r["train_files"]] for r in runs]
-    table_of = lambda rows, columns: print_table([dict(zip(columns, r)) for r in rows], columns)  # noqa: E731
-    table_of(table, ["executor", "rows", "s", "rows/s", "peak RSS largest MB", "tree MB", "written MB", "train files"])
+    columns = ["executor", "rows", "s", "rows/s", "peak RSS largest MB", "tree MB", "written MB", "train files"]
+    print_table([dict(zip(columns, [r["executor"], r["rows"], f"{r['s']:.1f}", f"{r['rows_per_s']:,.0f}",
+                                    f"{r['largest_mb']:,.0f}", f"{r['tree_mb']:,.0f}", f"{r['written_mb']:,.0f}",
+                                    r["train_files"]])) for r in runs], columns)
     ratios = []
     for rows in sizes:
         if ("tfx", rows) in by and ("streaming", rows) in by:
             a, b = by["streaming", rows], by["tfx", rows]
-            ratios.append([rows, f"{a['s'] / b['s']:.2f}", f"{a['largest_mb'] / b['largest_mb']:.2f}",
-                           f"{a['tree_mb'] / b['tree_mb']:.2f}"])
+            ratios.append({"rows": rows, "streaming / tfx: s": f"{a['s'] / b['s']:.2f}",
+                           "largest RSS": f"{a['largest_mb'] / b['largest_mb']:.2f}",
+                           "tree RSS": f"{a['tree_mb'] / b['tree_mb']:.2f}"})
     if ratios:
-        table_of(ratios, ["rows", "streaming / tfx: s", "largest RSS", "tree RSS"])
+        print_table(ratios, list(ratios[0]))
     growth = []
     if len(sizes) > 1:
         for executor in args.executors.split(","):
             lo, hi = by[executor, sizes[0]], by[executor, sizes[-1]]
-            growth.append([executor, f"{sizes[0]:,} -> {sizes[-1]:,}", f"{hi['largest_mb'] / lo['largest_mb']:.2f}",
-                           f"{hi['tree_mb'] / lo['tree_mb']:.2f}", f"{hi['s'] / lo['s']:.2f}"])
-        table_of(growth, ["executor", "rows", "largest RSS growth", "tree RSS growth", "time growth"])
+            growth.append({"executor": executor, "rows": f"{sizes[0]:,} -> {sizes[-1]:,}",
+                           "largest RSS growth": f"{hi['largest_mb'] / lo['largest_mb']:.2f}",
+                           "tree RSS growth": f"{hi['tree_mb'] / lo['tree_mb']:.2f}",
+                           "time growth": f"{hi['s'] / lo['s']:.2f}"})
+        print_table(growth, list(growth[0]))
     write_json("example_gen", {"runs": runs}, args.out_json)
 
 

@@ -111,19 +111,18 @@ class _ReadRecords(beam.DoFn):
     ``[start, end)`` of the file (``end`` None: to its end; ``start`` 0: after the
     header), a quoted cell spanning lines kept whole (TFX's line buffer). With
     ``chunk_bytes`` it also yields, tagged ``boundaries``, ``(path, offset)`` where a
-    record starts about every ``chunk_bytes`` (an uncompressed file only: a compressed
-    one cannot be entered in the middle, and is converted whole)."""
+    record starts about every ``chunk_bytes``. Files are plain CSV, as TFX's
+    CsvExampleGen reads them (its header reader opens them uncompressed)."""
 
     def __init__(self, chunk_bytes: int = 0):
         self._chunk = chunk_bytes
 
     def process(self, element):
-        from apache_beam.io.filesystem import CompressionTypes
         from apache_beam.io.filesystems import FileSystems
         from tfx.components.example_gen.csv_example_gen.executor import _CsvLineBuffer
 
         path, start, end = element
-        chunk = self._chunk if CompressionTypes.detect_compression_type(path) == CompressionTypes.UNCOMPRESSED else 0
+        chunk = self._chunk
         with FileSystems.open(path) as file:
             if start == 0:
                 offset = len(file.readline())  # the header
