@@ -34,7 +34,7 @@ def likely_causes(doc: Dict[str, Any], slice_name: str) -> List[str]:
 
 def _candidate(r) -> str:
     if r.get("trained") is False:
-        return f"{r['aux_weight']:g} not trained"
+        return f"{r['aux_weight']:g} not tested"
     text = f"{r['aux_weight']:g} -> {r['val_logloss']:.5f}"
     if r.get("diff") is not None:
         text += f" ({r['diff']:+.5f} [{r['low']:+.5f}, {r['high']:+.5f}]{', significant' if r['significant'] else ''})"

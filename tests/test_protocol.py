@@ -86,7 +86,7 @@ def test_select_needs_evidence_to_leave_lambda_0():
     assert [(r["aux_weight"], r.get("trained", True)) for r in table] == [(0.0, True), (0.1, True), (0.3, False),
                                                                           (1.0, False)]
     lines = format_selection(table, lam)
-    assert "lambda 0.3, 1 not trained" in lines[-2] and "returns the baseline" in lines[-1]
+    assert "lambda 0.3, 1 not tested" in lines[-2] and "returns the baseline" in lines[-1]
     # 0.1 passes, 0.3 fails: 0.1 wins and 1 is not trained
     built.clear()
     model, lam, _, _ = select(build, trainer({0.1: -0.004, 0.3: +0.002, 1.0: -0.006}), (0.0, 0.1, 0.3, 1.0))
@@ -99,6 +99,36 @@ def test_select_needs_evidence_to_leave_lambda_0():
     # without per-row evidence nothing beats lambda 0
     model, lam, _, _ = select(build, lambda lam, m: FitResult(1, 1, 0.3 - lam, {}), (0.0, 0.3))
     assert lam == 0.0
+
+
+def test_select_applies_the_same_rule_to_candidates_trained_side_by_side():
+    """With ``train_many`` every candidate > 0 is trained at once, but the rule looks
+    at them as the one-at-a-time search does: one after a candidate without evidence
+    is not looked at, however good, and the table says it was not tested."""
+    base, rows = _rows((-0.00003, -0.004, -0.006))
+    lams = {0.1: -0.00003, 0.3: -0.004, 1.0: -0.006}
+    one_at_a_time = []
+
+    def train(lam, model):
+        one_at_a_time.append(lam)
+        r = base if lam == 0 else rows[lams[lam]]
+        return FitResult(3, 2, float(r.mean()), {}, r)
+
+    together = []
+
+    def train_many(many, models):
+        together.append((list(many), list(models)))
+        return [train(lam, m) for lam, m in zip(many, models)]
+
+    alone = select(lambda lam: f"model-{lam}", train, (0.0, 0.1, 0.3, 1.0))
+    one_at_a_time.clear()
+    side = select(lambda lam: f"model-{lam}", train, (0.0, 0.1, 0.3, 1.0), train_many=train_many)
+    assert together == [([0.1, 0.3, 1.0], ["model-0.1", "model-0.3", "model-1.0"])]
+    assert side[:2] == alone[:2] == ("model-0.0", 0.0) and side[3] == alone[3]
+    # a train_many that declines (None) leaves the candidates to be trained one at a time
+    one_at_a_time.clear()
+    declined = select(lambda lam: f"model-{lam}", train, (0.0, 0.1, 0.3, 1.0), train_many=lambda many, models: None)
+    assert declined[3] == alone[3] and one_at_a_time == [0.0, 0.1]
 
 
 def test_compare_to_baseline_matches_a_float64_reference():

@@ -39,6 +39,9 @@ class AveragedWeights(tf.keras.callbacks.Callback):
         self.momentum = m
         self._supports_tf_logs = True  # per-batch hook without converting the logs to numpy
         self._average, self._raw, self._steps, self._update = None, None, 0, None
+        # True when the train step itself calls update_in_step (c2al_tf.models.joint): the
+        # per-batch hook then only counts the step
+        self.in_step = False
 
     def on_train_begin(self, logs=None):
         if self.momentum == 0:
@@ -57,8 +60,16 @@ class AveragedWeights(tf.keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self._update is not None:
-            self._update()
+            if not self.in_step:
+                self._update()
             self._steps += 1
+
+    def update_in_step(self):
+        """The average's update, for a train step that runs it in its own graph after
+        the optimizer's step (set ``in_step``): the same ops as the per-batch hook,
+        without a Python call per batch."""
+        if self._update is not None:
+            self._update()
 
     def _take_average(self):
         if self._update is None or self._raw is not None or self._steps == 0:

@@ -57,17 +57,33 @@ def compare_to_baseline(losses, baseline, alpha: float = SIGNIFICANCE) -> Dict[s
 
 def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], candidates: Sequence[float],
            trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
-           on_candidate: Optional[Callable[[float, FitResult], None]] = None, alpha: float = SIGNIFICANCE):
+           on_candidate: Optional[Callable[[float, FitResult], None]] = None, alpha: float = SIGNIFICANCE,
+           train_many: Optional[Callable[[Sequence[float], Sequence[Any]], Optional[Sequence[FitResult]]]] = None):
     """Builds and trains (``train(lam, model)``) lambda 0, then the candidates > 0 in
     increasing order while each beats lambda 0 on evidence (:func:`compare_to_baseline`
     on the per-row validation losses): the first that does not ends the search, and
-    the larger ones are not trained. Among those that pass, the lowest validation
+    the larger ones are not tested. Among those that pass, the lowest validation
     logloss wins; otherwise lambda 0. ``trained`` supplies candidates already fit
     (e.g. the baseline for lambda = 0). Returns ``(model, lam, result, table)``,
     ``table`` listing every candidate's lambda, validation logloss, epochs kept and,
     for lambda > 0, its paired difference to lambda 0 with its interval; a candidate
-    the search did not reach has ``trained: False`` and no loss."""
+    the search did not reach has ``trained: False`` and no loss.
+
+    ``train_many(lams, models)``, when given, trains the candidates > 0 side by side
+    (:func:`c2al_tf.models.joint.fit_jointly`) and returns their results in order, or
+    None to train them one at a time. The rule is then applied to those results as
+    above: every candidate is trained, but one the search would not have reached is
+    not looked at, so the choice and the table are the one-at-a-time search's."""
     candidates = sorted({float(c) for c in candidates} | {0.0})
+    known = dict(trained or {})
+    if train_many is not None:
+        pending = [lam for lam in candidates if lam > 0 and lam not in known]
+        if len(pending) > 1:
+            models = [build(lam) for lam in pending]
+            results = train_many(pending, models)
+            if results is not None:
+                known.update({lam: (m, r) for lam, m, r in zip(pending, models, results)})
+            del models
     stopped = False
     best = None  # (score, model, lam, result): lambda 0 until a candidate wins on evidence
     base_rows = None
@@ -75,9 +91,10 @@ def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResul
     for lam in candidates:
         if stopped:
             table.append({"aux_weight": lam, "val_logloss": None, "epochs": None, "trained": False})
+            known.pop(lam, None)
             continue
-        if trained and lam in trained:
-            model, result = trained[lam]
+        if lam in known:
+            model, result = known.pop(lam)
         else:
             model = build(lam)
             result = train(lam, model)
@@ -119,7 +136,7 @@ def format_selection(table: Sequence[Mapping[str, Any]], chosen: float) -> List[
                      f"{'  significant' if r['significant'] else ''}")
         lines.append(text + ("  <- chosen" if r["aux_weight"] == chosen else ""))
     if skipped:
-        lines.append(f"lambda {', '.join(format(w, 'g') for w in skipped)} not trained: lambdas are tested in "
+        lines.append(f"lambda {', '.join(format(w, 'g') for w in skipped)} not tested: lambdas are tested in "
                      f"increasing order and the search stops at the first without evidence")
     if chosen == 0 and any(r["aux_weight"] > 0 for r in table):
         lines.append("no lambda > 0 beat lambda 0 by more than its noise (90% interval below zero), so C2AL "
@@ -129,13 +146,15 @@ def format_selection(table: Sequence[Mapping[str, Any]], chosen: float) -> List[
 
 def fit_protocol(build: Callable[[float], Any], train: Callable[[float, Any], FitResult], config: TrainConfig,
                  with_heads: bool, trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
-                 on_candidate: Optional[Callable[[float, FitResult], None]] = None):
+                 on_candidate: Optional[Callable[[float, FitResult], None]] = None, train_many=None):
     """The protocol's lambda step for every trainer: with auxiliary heads and a grid,
-    :func:`select` among the candidates; otherwise train the one lambda (0 without
-    heads). A lambda found in ``trained`` is not trained again (e.g. the baseline,
-    when no cohort was mined). Returns ``(model, lam, result, table or None)``."""
+    :func:`select` among the candidates (``train_many``: see there); otherwise train
+    the one lambda (0 without heads). A lambda found in ``trained`` is not trained
+    again (e.g. the baseline, when no cohort was mined). Returns ``(model, lam,
+    result, table or None)``."""
     if with_heads and config.select_aux_weight:
-        return select(build, train, config.candidates, trained=trained, on_candidate=on_candidate)
+        return select(build, train, config.candidates, trained=trained, on_candidate=on_candidate,
+                      train_many=train_many)
     lam = config.candidates[-1] if with_heads else 0.0
     if trained and lam in trained:
         model, result = trained[lam]
@@ -228,7 +247,8 @@ class SearchResult:
 
 def train_cohort_model(build: Callable[[float], Any], train_data, validation_data,
                        config: Optional[TrainConfig] = None, verbose: int = 0,
-                       trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None) -> SearchResult:
+                       trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
+                       jointly: bool = True) -> SearchResult:
     """The training protocol on a user's own model: each lambda candidate is built by
     ``build(lam)`` (a :class:`~c2al_tf.models.heads.CohortModel`; ``lam = 0`` must give
     the model without auxiliary heads, e.g. ``add_cohort_heads(model, [])``), trained on
@@ -251,6 +271,10 @@ def train_cohort_model(build: Callable[[float], Any], train_data, validation_dat
       trained: candidates already fit, ``{lambda: (model or None, FitResult)}`` (e.g. lambda 0
         from a baseline's export, its ``val_losses`` on the same validation rows); when
         such a candidate wins, the result's ``model`` is None.
+      jointly: train the candidates > 0 side by side in one pass over the data
+        (:func:`c2al_tf.models.joint.fit_jointly`: the same results and choice, the
+        input read once for all; memory holds every candidate at once). Candidates
+        built under a ``tf.distribute`` strategy are trained one at a time.
     """
     config = config or TrainConfig()
     if validation_data is None:
@@ -260,6 +284,15 @@ def train_cohort_model(build: Callable[[float], Any], train_data, validation_dat
         data = train_data() if callable(train_data) else train_data
         return fit_datasets(model, data, validation_data, config, verbose)
 
+    def train_many(lams, models):
+        from c2al_tf.models.joint import can_fit_jointly, fit_jointly
+
+        if not can_fit_jointly(models):
+            return None
+        data = train_data() if callable(train_data) else train_data
+        return fit_jointly(models, data, validation_data, config, verbose)
+
     with_heads = any(c > 0 for c in config.candidates)
-    model, lam, result, table = fit_protocol(build, train, config, with_heads=with_heads, trained=trained)
+    model, lam, result, table = fit_protocol(build, train, config, with_heads=with_heads, trained=trained,
+                                             train_many=train_many if jointly else None)
     return SearchResult(model, lam, result.best_epoch, result.val_logloss, table or [])
