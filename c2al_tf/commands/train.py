@@ -63,6 +63,7 @@ def run(args) -> int:
     from c2al_tf.export import export_saved_model
     from c2al_tf.labels import aux_labels
     from c2al_tf.models import FeatureSpec, ModelConfig, build_model, distribute, set_seed
+    from c2al_tf.models.joint import fit_tables_jointly
     from c2al_tf.models.protocol import carve_validation, fit
     from c2al_tf.models.search import fit_protocol, format_selection
     from c2al_tf.models.training import head_priors
@@ -119,7 +120,9 @@ def run(args) -> int:
     try:
         model, lam, result, selection = fit_protocol(
             build, lambda lam, m: fit(m, fit_table, val_table, training, args.seed, verbose=verbose), training,
-            with_heads=bool(heads), on_candidate=show)
+            with_heads=bool(heads), on_candidate=show,
+            train_many=lambda lams, models: fit_tables_jointly(models, fit_table, val_table, training, args.seed,
+                                                               verbose=verbose))
     except distribute.cluster_errors() as e:
         raise C2ALInputError(distribute.lost_worker_message(e)) from None
     for line in format_selection(selection, lam) if selection else []:

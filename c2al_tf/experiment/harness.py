@@ -164,8 +164,13 @@ def run_variant(variant, seed: int, fit_table, val_table, spec, cohorts, masks_f
         return fit(model, fit_table, val_table, config.train, seed, **kwargs)
 
     if variant.lambda_policy == "search":
+        def train_many(lams, models):  # the candidates side by side: the same results, the input once
+            from c2al_tf.models.joint import fit_tables_jointly
+
+            return fit_tables_jointly(models, fit_table, val_table, config.train, seed, **kwargs)
+
         model, lam, result, table = fit_protocol(build, train, config.train, with_heads=bool(heads),
-                                                 trained={0.0: baseline} if baseline else None)
+                                                 trained={0.0: baseline} if baseline else None, train_many=train_many)
         return VariantFit(model, result, lam, selection=table or None)
     if variant.lambda_policy == "per_head":
         known = {(0.0,) * len(heads): baseline} if baseline else {}

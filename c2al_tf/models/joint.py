@@ -218,3 +218,18 @@ def fit_jointly(models: Sequence[Any], ds, val, config: TrainConfig, verbose: in
         else:
             results.append(FitResult(run, run, losses[-1] if losses else None, hist, rows))
     return results
+
+
+def fit_tables_jointly(models: Sequence[Any], fit_table, val_table, config: TrainConfig, seed: int = 0,
+                       sample_weights=None, aux_override=None, verbose: int = 0):
+    """:func:`fit_jointly` on in-memory tables, the batches made as
+    :func:`c2al_tf.models.protocol.fit` makes them for each model alone (the candidates
+    share their heads, so one dataset serves all); None when the models cannot be
+    trained side by side (the caller then trains them one at a time)."""
+    if not can_fit_jointly(models):
+        return None
+    from c2al_tf.models.training import make_dataset
+
+    ds = make_dataset(models[0], fit_table, config.batch_size, True, seed, sample_weights, aux_override)
+    val = make_dataset(models[0], val_table, config.batch_size, False) if val_table is not None else None
+    return fit_jointly(models, ds, val, config, verbose)
