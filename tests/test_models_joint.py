@@ -80,6 +80,9 @@ def test_what_cannot_be_trained_side_by_side_is_refused():
     assert not can_fit_jointly([_build(0.3)])  # one candidate: nothing to share
     plain = tf.keras.Sequential([tf.keras.layers.Dense(1)])
     assert not can_fit_jointly([_build(0.3), plain])
+    legacy = _build(1.0)
+    legacy.compile(optimizer=tf.keras.optimizers.legacy.Adam(0.05))
+    assert not can_fit_jointly([_build(0.3), legacy])
     with pytest.raises(ValueError, match="fit_jointly needs at least two"):
         fit_jointly([_build(0.3)], train(), val, TrainConfig(epochs=1))
     with pytest.raises(ValueError, match="early stopping needs validation data"):

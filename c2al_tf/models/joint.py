@@ -36,7 +36,8 @@ from c2al_tf.models.protocol import FitResult, TrainConfig, validation_row_losse
 def can_fit_jointly(models: Sequence[Any]) -> bool:
     """Whether :func:`fit_jointly` can train ``models`` side by side: at least two, each
     a CohortModel whose training model has its own ``train_step`` (c2al's
-    ``MultiHeadModel``), none built under a ``tf.distribute`` strategy."""
+    ``MultiHeadModel``), none built under a ``tf.distribute`` strategy nor compiled with
+    a legacy Keras optimizer (``tf.keras.optimizers.legacy``)."""
     from c2al_tf.models.multihead import MultiHeadModel
 
     if len(models) < 2:
@@ -45,6 +46,9 @@ def can_fit_jointly(models: Sequence[Any]) -> bool:
     for m in models:
         training = getattr(m, "training_model", None)
         if not isinstance(training, MultiHeadModel) or training.distribute_strategy is not default:
+            return False
+        optimizer = getattr(training, "optimizer", None)  # a legacy optimizer cannot create its slots up front
+        if optimizer is not None and not callable(getattr(optimizer, "build", None)):
             return False
     return True
 
