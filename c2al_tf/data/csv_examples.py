@@ -122,7 +122,7 @@ class _ReadRecords(beam.DoFn):
         from tfx.components.example_gen.csv_example_gen.executor import _CsvLineBuffer
 
         path, start, end = element
-        chunk = self._chunk
+        chunk = self._chunk  # 0: no boundaries (the second pass)
         with FileSystems.open(path) as file:
             if start == 0:
                 offset = len(file.readline())  # the header

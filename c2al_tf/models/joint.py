@@ -30,7 +30,7 @@ import numpy as np
 import c2al_tf  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 import tensorflow as tf
 
-from c2al_tf.models.protocol import FitResult, TrainConfig, validation_row_losses
+from c2al_tf.models.protocol import FitResult, TrainConfig, fit_callbacks, fit_result
 
 
 def can_fit_jointly(models: Sequence[Any]) -> bool:
@@ -186,42 +186,20 @@ def fit_jointly(models: Sequence[Any], ds, val, config: TrainConfig, verbose: in
     if not can_fit_jointly(models):
         raise ValueError("fit_jointly needs at least two CohortModels with c2al training models, built without "
                          "a tf.distribute strategy; train them one at a time with fit_datasets")
-    if config.early_stopping and val is None:
-        raise ValueError("early stopping needs validation data")
-    from c2al_tf.models.averaging import AveragedWeights
-
     members = []
     for m in models:
         m.ensure_compiled()
         training = m.training_model
         training.optimizer.build(training.trainable_variables)  # slots exist before the step's branches
         members.append(training)
-    per_candidate = []
-    for _ in members:
-        average = AveragedWeights(float(config.ema_momentum))
-        average.in_step = True  # updated inside the joint step, not by a Python call per batch
-        callbacks = [average]  # first, as in fit_datasets
-        if config.early_stopping:
-            callbacks.append(tf.keras.callbacks.EarlyStopping(monitor="val_primary_loss", mode="min",
-                                                              patience=int(config.patience),
-                                                              restore_best_weights=True))
-        per_candidate.append(callbacks)
+    per_candidate = [fit_callbacks(config, val) for _ in members]  # each: [AveragedWeights, EarlyStopping]
+    for callbacks in per_candidate:
+        callbacks[0].in_step = True  # the average is updated inside the joint step, not per batch from Python
     joint = _Candidates(members, [c[0] for c in per_candidate])
     joint.compile()
     driver = _PerCandidate(joint, per_candidate)
     joint.fit(ds, epochs=int(config.epochs), validation_data=val, callbacks=[driver], verbose=verbose)
-    results = []
-    for i, m in enumerate(models):
-        hist = driver.history[i]
-        losses = hist.get("val_primary_loss")
-        run = driver.epochs_run[i]
-        rows = validation_row_losses(m, val)
-        if losses and config.early_stopping:
-            best = int(np.argmin(losses)) + 1
-            results.append(FitResult(run, best, losses[best - 1], hist, rows))
-        else:
-            results.append(FitResult(run, run, losses[-1] if losses else None, hist, rows))
-    return results
+    return [fit_result(m, driver.history[i], driver.epochs_run[i], val, config) for i, m in enumerate(models)]
 
 
 def fit_tables_jointly(models: Sequence[Any], fit_table, val_table, config: TrainConfig, seed: int = 0,

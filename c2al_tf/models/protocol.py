@@ -169,6 +169,38 @@ def validation_row_losses(model, val) -> Optional[np.ndarray]:
     return np.concatenate(out) if out else None
 
 
+def fit_callbacks(config: TrainConfig, val) -> list:
+    """The Keras callbacks of one fit under the protocol: the weights' moving average
+    at ``config.ema_momentum`` first (early stopping then keeps averaged epochs), then,
+    with ``config.early_stopping``, early stopping on ``val``'s primary logloss with the
+    best weights restored."""
+    import c2al_tf  # noqa: F401
+    import tensorflow as tf
+
+    from c2al_tf.models.averaging import AveragedWeights
+
+    callbacks = [AveragedWeights(float(config.ema_momentum))]
+    if config.early_stopping:
+        if val is None:
+            raise ValueError("early stopping needs validation data")
+        callbacks.append(tf.keras.callbacks.EarlyStopping(monitor="val_primary_loss", mode="min",
+                                                          patience=int(config.patience),
+                                                          restore_best_weights=True))
+    return callbacks
+
+
+def fit_result(model, history: Dict[str, List[float]], epochs_run: int, val, config: TrainConfig) -> FitResult:
+    """The :class:`FitResult` of a fit that ran ``epochs_run`` epochs with
+    :func:`fit_callbacks` (``history``: its per-epoch logs), the kept weights' per-row
+    validation losses scored on ``val``."""
+    losses = history.get("val_primary_loss")
+    rows = validation_row_losses(model, val)  # the kept weights' per-row evidence for lambda's choice
+    if losses and config.early_stopping:
+        best = int(np.argmin(losses)) + 1  # EarlyStopping restored this epoch's weights at the end
+        return FitResult(epochs_run, best, losses[best - 1], history, rows)
+    return FitResult(epochs_run, epochs_run, losses[-1] if losses else None, history, rows)
+
+
 def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitResult:
     """Trains ``model`` on the batches of ``ds`` with early stopping on ``val``
     (primary head logloss, best weights restored); any tf.data source, in memory
@@ -176,29 +208,12 @@ def fit_datasets(model, ds, val, config: TrainConfig, verbose: int = 0) -> FitRe
     moving average of the weights at ``config.ema_momentum``
     (:class:`c2al_tf.models.averaging.AveragedWeights`; 0 = the last step's), whatever
     optimizer the model was compiled with."""
-    import c2al_tf  # noqa: F401
-    import tensorflow as tf
-
-    from c2al_tf.models.averaging import AveragedWeights
-
     model.ensure_compiled()
-    callbacks = [AveragedWeights(float(config.ema_momentum))]  # first: early stopping keeps averaged epochs
-    if config.early_stopping:
-        if val is None:
-            raise ValueError("early stopping needs validation data")
-        callbacks.append(tf.keras.callbacks.EarlyStopping(monitor="val_primary_loss", mode="min",
-                                                          patience=int(config.patience),
-                                                          restore_best_weights=True))
+    callbacks = fit_callbacks(config, val)
     history = model.training_model.fit(ds, epochs=int(config.epochs), validation_data=val, callbacks=callbacks,
                                        verbose=verbose)
     hist = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    losses = hist.get("val_primary_loss")
-    run = len(history.epoch)
-    rows = validation_row_losses(model, val)  # the kept weights' per-row evidence for lambda's choice
-    if losses and config.early_stopping:
-        best = int(np.argmin(losses)) + 1  # EarlyStopping restored this epoch's weights at the end
-        return FitResult(run, best, losses[best - 1], hist, rows)
-    return FitResult(run, run, losses[-1] if losses else None, hist, rows)
+    return fit_result(model, hist, len(history.epoch), val, config)
 
 
 def replay_early_stopping(val_losses: Sequence[float], patience: int) -> Tuple[int, int]:
