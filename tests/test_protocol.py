@@ -126,9 +126,17 @@ def test_select_applies_the_same_rule_to_candidates_trained_side_by_side():
     assert together == [([0.1, 0.3, 1.0], ["model-0.1", "model-0.3", "model-1.0"])]
     assert side[:2] == alone[:2] == ("model-0.0", 0.0) and side[3] == alone[3]
     # a train_many that declines (None) leaves the candidates to be trained one at a time
+    # and builds each of them once (the models built for train_many are trained)
     one_at_a_time.clear()
-    declined = select(lambda lam: f"model-{lam}", train, (0.0, 0.1, 0.3, 1.0), train_many=lambda many, models: None)
+    built = []
+
+    def build(lam):
+        built.append(lam)
+        return f"model-{lam}"
+
+    declined = select(build, train, (0.0, 0.1, 0.3, 1.0), train_many=lambda many, models: None)
     assert declined[3] == alone[3] and one_at_a_time == [0.0, 0.1]
+    assert sorted(built) == [0.0, 0.1, 0.3, 1.0] and len(set(built)) == len(built)
 
 
 def test_compare_to_baseline_matches_a_float64_reference():

@@ -76,6 +76,7 @@ def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResul
     not looked at, so the choice and the table are the one-at-a-time search's."""
     candidates = sorted({float(c) for c in candidates} | {0.0})
     known = dict(trained or {})
+    built = {}  # candidates built for train_many that it left to be trained one at a time
     if train_many is not None:
         pending = [lam for lam in candidates if lam > 0 and lam not in known]
         if len(pending) > 1:
@@ -83,6 +84,8 @@ def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResul
             results = train_many(pending, models)
             if results is not None:
                 known.update({lam: (m, r) for lam, m, r in zip(pending, models, results)})
+            else:
+                built = dict(zip(pending, models))  # not built a second time below
             del models
     stopped = False
     best = None  # (score, model, lam, result): lambda 0 until a candidate wins on evidence
@@ -92,11 +95,12 @@ def select(build: Callable[[float], Any], train: Callable[[float, Any], FitResul
         if stopped:
             table.append({"aux_weight": lam, "val_logloss": None, "epochs": None, "trained": False})
             known.pop(lam, None)
+            built.pop(lam, None)
             continue
         if lam in known:
             model, result = known.pop(lam)
         else:
-            model = build(lam)
+            model = built.pop(lam) if lam in built else build(lam)
             result = train(lam, model)
         row = {"aux_weight": lam, "val_logloss": result.val_logloss, "epochs": result.best_epoch}
         score = result.val_logloss if result.val_logloss is not None else np.inf
