@@ -55,9 +55,7 @@ def child(spec):
         config = json.load(f)["custom_config"]
     config["aux_weights"] = spec["grid"]
     if spec.get("search") == "sequential":
-        import c2al_tf.models.joint
-
-        c2al_tf.models.joint.can_fit_jointly = lambda models: False  # the one-at-a-time search
+        config["side_by_side"] = False  # the one-at-a-time search
     if spec.get("search") == "baseline":
         config["baseline"] = True
     for key in ("seed", "ema_momentum"):

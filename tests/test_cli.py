@@ -298,3 +298,18 @@ def test_example_gen_uses_the_split():
 
     config = json.loads(example_gen("d.csv", (3, 2)).exec_properties["output_config"])  # TFX keeps it as JSON
     assert {s["name"]: s["hash_buckets"] for s in config["split_config"]["splits"]} == {"train": 3, "eval": 2}
+
+
+@pytest.mark.parametrize("command", ["train", "experiment", "pipeline", "demo"])
+def test_side_by_side_flag_reaches_the_training_config(command):
+    """``--no-side-by-side`` (every training command) trains the lambda candidates one
+    at a time; on by default."""
+    from c2al_tf.cli import build_parser
+    from c2al_tf.commands.common import train_config
+
+    data = ["--data", "d.csv", "--label", "y"]
+    required = {"train": [*data, "--export", "m"], "experiment": [*data, "--out", "o"],
+                "pipeline": ["run", *data, "--root", "r"], "demo": []}[command]
+    parser = build_parser()
+    assert train_config(parser.parse_args([command, *required])).side_by_side is True
+    assert train_config(parser.parse_args([command, *required, "--no-side-by-side"])).side_by_side is False

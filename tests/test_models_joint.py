@@ -75,6 +75,22 @@ def test_the_search_chooses_what_the_one_at_a_time_search_chooses():
     assert side.summary() == one.summary()
 
 
+def test_side_by_side_false_trains_one_at_a_time(monkeypatch):
+    """``TrainConfig(side_by_side=False)`` (``--no-side-by-side``, the Trainer's
+    ``custom_config``) never trains two candidates together; ``jointly`` overrides it."""
+    import c2al_tf.models.joint as joint
+
+    calls = []
+    real = joint.fit_jointly
+    monkeypatch.setattr(joint, "fit_jointly", lambda models, *a, **k: calls.append(len(models)) or real(models, *a, **k))
+    train, val = _data(seed=1)
+    config = TrainConfig(epochs=2, patience=1, aux_weights=(0.0, 0.3, 1.0), side_by_side=False)
+    one = c2al_tf.train_cohort_model(_build, train, val, config)
+    assert calls == []
+    side = c2al_tf.train_cohort_model(_build, train, val, config, jointly=True)
+    assert calls == [2] and side.aux_weight == one.aux_weight
+
+
 def test_what_cannot_be_trained_side_by_side_is_refused():
     train, val = _data(n=800)
     assert not can_fit_jointly([_build(0.3)])  # one candidate: nothing to share

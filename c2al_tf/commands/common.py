@@ -118,6 +118,10 @@ def add_training_args(p: argparse.ArgumentParser, distribute: bool = True) -> No
     p.add_argument("--ema-momentum", type=float, default=d.ema_momentum, metavar="M",
                    help="validate, early-stop on and keep the moving average of the weights with this momentum "
                         f"(training steps are unchanged); 0 = the last step's weights (default {d.ema_momentum:g})")
+    p.add_argument("--side-by-side", action=argparse.BooleanOptionalAction, default=d.side_by_side,
+                   help="train the lambda candidates > 0 side by side in one pass over the data (the same results; "
+                        "memory holds every candidate at once); --no-side-by-side trains them one at a time "
+                        "(default on)")
     p.add_argument("--aux-weight", default=",".join(f"{w:g}" for w in d.aux_weights), metavar="W[,W...]",
                    help="lambda for the auxiliary heads: one value trains exactly that; a comma list is a grid "
                         "searched on validation, 0 (no auxiliary head = the baseline) always included "
@@ -164,7 +168,8 @@ def train_config(args):
     extra = {"strategy": args.strategy, "vocab_budget": args.vocab_budget} if hasattr(args, "strategy") else {}
     return TrainConfig(epochs=args.epochs, batch_size=args.batch_size, early_stopping=args.early_stopping,
                        patience=args.patience, validation_fraction=args.validation_fraction,
-                       aux_weights=weights, select_aux_weight=select, ema_momentum=args.ema_momentum, **extra)
+                       aux_weights=weights, select_aux_weight=select, ema_momentum=args.ema_momentum,
+                       side_by_side=args.side_by_side, **extra)
 
 
 def add_mining_args(p: argparse.ArgumentParser, bins: bool = True) -> None:

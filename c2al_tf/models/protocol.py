@@ -60,6 +60,9 @@ class TrainConfig:
     ``ema_momentum``: validation, early stopping and the weights kept use an
     exponential moving average of the weights over the training steps
     (:class:`c2al_tf.models.averaging.AveragedWeights`); 0 = the last step's weights.
+    ``side_by_side``: the lambda candidates > 0 train side by side, in one pass over
+    the data (:func:`c2al_tf.models.joint.fit_jointly`; the same results, memory holds
+    every candidate at once); False trains them one at a time.
     """
 
     epochs: int = 20
@@ -73,6 +76,7 @@ class TrainConfig:
     strategy: str = "auto"  # tf.distribute strategy: see c2al_tf.models.distribute
     vocab_budget: int = VOCAB_BUDGET  # more distinct values than this: hashed (FeatureSpec.from_table)
     ema_momentum: float = EMA_MOMENTUM  # weight averaging (c2al_tf.models.config.EMA_MOMENTUM); 0 = off
+    side_by_side: bool = True  # the lambda candidates > 0 in one pass (c2al_tf.models.joint)
 
     def __post_init__(self):
         from c2al_tf.models.distribute import STRATEGIES

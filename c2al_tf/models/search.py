@@ -152,13 +152,13 @@ def fit_protocol(build: Callable[[float], Any], train: Callable[[float, Any], Fi
                  with_heads: bool, trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
                  on_candidate: Optional[Callable[[float, FitResult], None]] = None, train_many=None):
     """The protocol's lambda step for every trainer: with auxiliary heads and a grid,
-    :func:`select` among the candidates (``train_many``: see there); otherwise train
-    the one lambda (0 without heads). A lambda found in ``trained`` is not trained
+    :func:`select` among the candidates (``train_many``: see there; not used when
+    ``config.side_by_side`` is False); otherwise train the one lambda (0 without heads). A lambda found in ``trained`` is not trained
     again (e.g. the baseline, when no cohort was mined). Returns ``(model, lam,
     result, table or None)``."""
     if with_heads and config.select_aux_weight:
         return select(build, train, config.candidates, trained=trained, on_candidate=on_candidate,
-                      train_many=train_many)
+                      train_many=train_many if config.side_by_side else None)
     lam = config.candidates[-1] if with_heads else 0.0
     if trained and lam in trained:
         model, result = trained[lam]
@@ -252,7 +252,7 @@ class SearchResult:
 def train_cohort_model(build: Callable[[float], Any], train_data, validation_data,
                        config: Optional[TrainConfig] = None, verbose: int = 0,
                        trained: Optional[Mapping[float, Tuple[Any, FitResult]]] = None,
-                       jointly: bool = True) -> SearchResult:
+                       jointly: Optional[bool] = None) -> SearchResult:
     """The training protocol on a user's own model: each lambda candidate is built by
     ``build(lam)`` (a :class:`~c2al_tf.models.heads.CohortModel`; ``lam = 0`` must give
     the model without auxiliary heads, e.g. ``add_cohort_heads(model, [])``), trained on
@@ -277,10 +277,13 @@ def train_cohort_model(build: Callable[[float], Any], train_data, validation_dat
         such a candidate wins, the result's ``model`` is None.
       jointly: train the candidates > 0 side by side in one pass over the data
         (:func:`c2al_tf.models.joint.fit_jointly`: the same results and choice, the
-        input read once for all; memory holds every candidate at once). Candidates
-        built under a ``tf.distribute`` strategy are trained one at a time.
+        input read once for all; memory holds every candidate at once); default:
+        ``config.side_by_side`` (True). Candidates built under a ``tf.distribute``
+        strategy are trained one at a time.
     """
     config = config or TrainConfig()
+    if jointly is not None:
+        config = dataclasses.replace(config, side_by_side=bool(jointly))
     if validation_data is None:
         raise ValueError("train_cohort_model needs validation_data: lambda is chosen on validation rows")
 
@@ -298,5 +301,5 @@ def train_cohort_model(build: Callable[[float], Any], train_data, validation_dat
 
     with_heads = any(c > 0 for c in config.candidates)
     model, lam, result, table = fit_protocol(build, train, config, with_heads=with_heads, trained=trained,
-                                             train_many=train_many if jointly else None)
+                                             train_many=train_many)
     return SearchResult(model, lam, result.best_epoch, result.val_logloss, table or [])
