@@ -111,15 +111,15 @@ class _ReadRecords(beam.DoFn):
     ``[start, end)`` of the file (``end`` None: to its end; ``start`` 0: after the
     header), a quoted cell spanning lines kept whole (TFX's line buffer). With
     ``chunk_bytes`` it also yields, tagged ``boundaries``, ``(path, offset)`` where a
-    record starts about every ``chunk_bytes``. Files are plain CSV, as TFX's
-    CsvExampleGen reads them (its header reader opens them uncompressed)."""
+    record starts about every ``chunk_bytes``. A record ends at a line where the count of
+    ``"`` read since its start is even (TFX's CsvExampleGen's rule). Files are plain CSV,
+    as TFX's CsvExampleGen reads them (its header reader opens them uncompressed)."""
 
     def __init__(self, chunk_bytes: int = 0):
         self._chunk = chunk_bytes
 
     def process(self, element):
         from apache_beam.io.filesystems import FileSystems
-        from tfx.components.example_gen.csv_example_gen.executor import _CsvLineBuffer
 
         path, start, end = element
         chunk = self._chunk  # 0: no boundaries (the second pass)
@@ -130,19 +130,22 @@ class _ReadRecords(beam.DoFn):
                 file.seek(start)
                 offset = start
             next_cut = offset + chunk
-            buffer = _CsvLineBuffer()
+            record, quotes = [], 0  # the lines of the record being read, and their '"' count
             for line in file:
-                if buffer.is_empty():  # a record starts here
+                if not record:  # a record starts here
                     if end is not None and offset >= end:
                         return
                     if chunk and offset >= next_cut:
                         yield beam.pvalue.TaggedOutput(_BOUNDARIES, (path, offset))
                         next_cut = offset + chunk
                 offset += len(line)
-                buffer.write(line.decode("utf-8"))
-                if buffer.is_complete_line():
-                    yield buffer.read()
-            if not buffer.is_empty():
+                text = line.decode("utf-8")
+                record.append(text)
+                quotes += text.count('"')
+                if quotes % 2 == 0:
+                    yield "".join(record)
+                    record, quotes = [], 0
+            if record:
                 raise ValueError(f"Csv record had unbalanced quotes. File: {path}")
 
 
