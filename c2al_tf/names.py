@@ -7,6 +7,8 @@ check that a user's columns do not take them.
   record belongs to (the Evaluator slices by it).
 * ``<column>__cat`` (:data:`CATEGORICAL_VIEW`): the categorical view of an
   integer column (its own embedding and Transform output).
+* ``<column>__z`` (:data:`MAGNITUDE_VIEW`): the pipeline Transform's z-score of a
+  numeric column, beside its bucket position (the magnitude the buckets do not carry).
 
 A data column that takes one of these names would be overwritten, dropped from
 the model's inputs or collide with a layer, so every reader refuses it before
@@ -23,6 +25,7 @@ MEMBERSHIP_FEATURE = "c2al_cohorts"
 # the CohortSpec file: in the CohortMiner's cohorts artifact and at the root of its Examples artifact
 COHORTS_FILE = "cohorts.json"
 CATEGORICAL_VIEW = "__cat"
+MAGNITUDE_VIEW = "__z"
 
 
 def is_appended(name: str) -> bool:
@@ -41,6 +44,9 @@ def reserved_clash(name: str, columns: Iterable[str]) -> Optional[str]:
     if name.endswith(CATEGORICAL_VIEW) and name[: -len(CATEGORICAL_VIEW)] in set(columns):
         return (f"is the name c2al gives the categorical view of column '{name[: -len(CATEGORICAL_VIEW)]}' "
                 f"(pattern '<column>{CATEGORICAL_VIEW}')")
+    if name.endswith(MAGNITUDE_VIEW) and name[: -len(MAGNITUDE_VIEW)] in set(columns):
+        return (f"is the name c2al gives the z-score of column '{name[: -len(MAGNITUDE_VIEW)]}' "
+                f"(pattern '<column>{MAGNITUDE_VIEW}')")
     return None
 
 

@@ -11,6 +11,8 @@ def test_reserved_patterns():
     assert "memberships" in reserved_clash("c2al_cohorts", [])
     assert "'hour'" in reserved_clash("hour__cat", ["hour", "hour__cat"])
     assert reserved_clash("hour__cat", ["hour__cat"]) is None  # no integer column of that name: no clash
+    assert "z-score of column 'bid'" in reserved_clash("bid__z", ["bid", "bid__z"])
+    assert reserved_clash("bid__z", ["bid__z"]) is None
     assert reserved_clash("auxiliary", ["auxiliary"]) is None
     with pytest.raises(C2ALInputError, match=r"column 'aux__x'.*\(drop aux__x\)") as err:
         check_column_names(["a", "aux__x"], "d.csv")

@@ -99,6 +99,19 @@ def test_numeric_buckets_give_the_tails_their_own_buckets(transformed):
     assert np.mean(bucket <= 2) == pytest.approx(0.05, abs=0.006)
 
 
+def test_numeric_columns_also_give_their_z_score(transformed):
+    """``x__z`` = (x - mean) / std over the split's present values (float64 reference),
+    NaN where x is missing: the magnitude the bounded bucket position loses."""
+    rows, out, _ = transformed
+    for name in ("user_value", "hour"):
+        v = np.array([r[name][0] if r[name] else np.nan for r in rows], np.float64)
+        z = np.array([o[name + "__z"][0] for o in out], np.float64)
+        assert np.array_equal(np.isnan(v), np.isnan(z))
+        present = v[~np.isnan(v)]
+        expected = (present - present.mean()) / present.std()
+        np.testing.assert_allclose(z[~np.isnan(v)], expected, rtol=0, atol=1e-4)
+
+
 def test_model_spec_and_vocabularies_match_the_library_path(transformed):
     """The same vocabulary (values and frequency order) and typing as FeatureSpec.from_table
     on the same rows: the pipeline and `c2al train` see the same features."""
@@ -109,7 +122,9 @@ def test_model_spec_and_vocabularies_match_the_library_path(transformed):
 
     rows, out, output = transformed
     spec = model_spec(output, "click")
-    assert [f.name for f in spec.numeric] == ["hour", "user_value"]
+    assert [f.name for f in spec.numeric] == ["hour", "hour__z", "user_value", "user_value__z"]
+    assert {f.name: len(f.boundaries) for f in spec.numeric} == {"hour": 23, "hour__z": 0, "user_value": 23,
+                                                                 "user_value__z": 0}
     assert {f.name: f.indices for f in spec.categorical} == {
         "hour__cat": 24, "item_id": 40, "surface": 4}
     frame = pd.DataFrame({"surface": [r["surface"][0].decode() for r in rows],

@@ -27,7 +27,17 @@ serving cannot skew. Per input column (typing: :func:`plan`, the same rule as
 
   The model embeds ``r`` with ``NumericEmbedding(boundaries=[1..K])``: bucket k
   gets its own vector and the within-bucket position a linear term, so a
-  feature's extremes are modelled without being squashed by a z-score.
+  feature's extremes get embeddings of their own. ``r`` is bounded, so it loses
+  how far a value lies inside its bucket's range; that magnitude is a second output,
+  ``x__z`` (:data:`~c2al_tf.names.MAGNITUDE_VIEW`): float32 ``[batch, 1]``,
+
+      z = (x - mean) / std                       (``tft.mean``, ``tft.var`` over the split; NaN if missing)
+
+  embedded linearly (the layer clips it to +-10). The library path gets the same
+  two things from one embedding per column: its bucket's vector plus a linear term
+  in the z-score of the raw value. Without ``x__z`` the pipeline's model lost the
+  gain of the auxiliary heads on the demo's world (bench/README.md, "The pipeline's
+  numeric features").
 * **integer** (other integers) -> both: ``x`` (numeric) and ``x__cat``
   (categorical).
 
@@ -46,6 +56,7 @@ from c2al_tf.errors import C2ALInputError
 from c2al_tf.labels import is_target
 from c2al_tf.models.features import (BUCKET_LEVELS, CATEGORICAL_VIEW, MIN_COUNT, VOCAB_BUDGET,
                                      CategoricalFeature, FeatureSpec, NumericFeature)
+from c2al_tf.names import MAGNITUDE_VIEW
 
 QUANTILE_BUCKETS = 100  # tft.quantiles resolution: every BUCKET_LEVELS level is a multiple of 1%
 QUANTILE_EPSILON = 1e-3  # approximation error of the quantile sketch (rank error, as a fraction of rows)
@@ -160,11 +171,14 @@ def _categorical(x, name: str, top_k: int, min_count: int):
 
 
 def _numeric(x, name: str):
+    """(r, z) of the module docstring: the bucket position and the z-score."""
     import numpy as np
     import tensorflow as tf
     import tensorflow_transform as tft
 
     values = tf.cast(_present_values(x), tf.float32)
+    mean = tft.mean(values, name=f"mean_{op_name(name)}")
+    std = tf.sqrt(tft.var(values, name=f"var_{op_name(name)}"))
     all_edges = tft.quantiles(values, num_buckets=QUANTILE_BUCKETS, epsilon=QUANTILE_EPSILON,
                               name=f"quantiles_{op_name(name)}")
     levels = [int(round(q * QUANTILE_BUCKETS)) - 1 for q in BUCKET_LEVELS]
@@ -180,7 +194,9 @@ def _numeric(x, name: str):
     frac = tf.where(inner, (v - lower) / tf.where(width > 0, width, 1.0), 0.5)
     frac = tf.clip_by_value(frac, 0.0, np.nextafter(np.float32(1), np.float32(0)))
     r = tf.cast(k, tf.float32) + frac
-    return tf.where(present, r, tf.fill(tf.shape(r), np.float32(np.nan)))
+    z = (v - mean) / tf.where(std > 0, std, 1.0)
+    missing = tf.fill(tf.shape(r), np.float32(np.nan))
+    return tf.where(present, r, missing), tf.where(present, z, missing)
 
 
 def preprocessing(inputs: Dict, config: TransformConfig) -> Dict:
@@ -195,7 +211,7 @@ def preprocessing(inputs: Dict, config: TransformConfig) -> Dict:
     for name, kind in kinds.items():
         x = inputs[name]
         if kind in (NUMERIC, INTEGER):
-            out[name] = _numeric(x, name)
+            out[name], out[name + MAGNITUDE_VIEW] = _numeric(x, name)
         if kind == CATEGORICAL:
             out[name] = _categorical(x, name, config.vocab_budget, MIN_COUNT)
         elif kind == INTEGER:
@@ -215,8 +231,9 @@ def _dtype_name(dtype) -> str:
 # -- what the model reads ------------------------------------------------------------
 def model_spec(tft_output, label: str) -> FeatureSpec:
     """The model's FeatureSpec over the transformed features of ``tft_output``
-    (a ``tft.TFTransformOutput``): float features numeric on the bucket scale,
-    int64 features categorical indices into their vocabulary file. A vocabulary
+    (a ``tft.TFTransformOutput``): float features numeric on the bucket scale (a
+    ``__z`` z-score linear, without buckets), int64 features categorical indices into
+    their vocabulary file. A vocabulary
     that came out empty (a column missing in every training row, or with no value
     seen twice) is refused; an integer column's categorical view with no value
     seen twice is left out."""
@@ -226,7 +243,9 @@ def model_spec(tft_output, label: str) -> FeatureSpec:
     numeric: List[NumericFeature] = []
     categorical: List[CategoricalFeature] = []
     for name, feature in sorted(tft_output.transformed_feature_spec().items()):
-        if feature.dtype == tf.float32:
+        if feature.dtype == tf.float32 and name.endswith(MAGNITUDE_VIEW):
+            numeric.append(NumericFeature(name, 0.0, 1.0, "float32", []))  # a z-score already
+        elif feature.dtype == tf.float32:
             # r is uniform-ish on [0, K + 1): centre and scale it like a z-score
             numeric.append(NumericFeature(name, (n + 1) / 2.0, (n + 1) / 12 ** 0.5, "float32",
                                           [float(b) for b in range(1, n + 1)]))
