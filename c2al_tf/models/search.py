@@ -153,9 +153,9 @@ def fit_protocol(build: Callable[[float], Any], train: Callable[[float, Any], Fi
                  on_candidate: Optional[Callable[[float, FitResult], None]] = None, train_many=None):
     """The protocol's lambda step for every trainer: with auxiliary heads and a grid,
     :func:`select` among the candidates (``train_many``: see there; not used when
-    ``config.side_by_side`` is False); otherwise train the one lambda (0 without heads). A lambda found in ``trained`` is not trained
-    again (e.g. the baseline, when no cohort was mined). Returns ``(model, lam,
-    result, table or None)``."""
+    ``config.side_by_side`` is False); otherwise train the one lambda (0 without
+    heads). A lambda found in ``trained`` is not trained again (e.g. the baseline,
+    when no cohort was mined). Returns ``(model, lam, result, table or None)``."""
     if with_heads and config.select_aux_weight:
         return select(build, train, config.candidates, trained=trained, on_candidate=on_candidate,
                       train_many=train_many if config.side_by_side else None)
