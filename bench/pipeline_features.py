@@ -39,8 +39,9 @@ def _newest(root, component, output):
 
 
 def load_rows(root):
-    """(raw frame, transformed numeric columns {name: r} and {name__z: z}, number of fit
-    rows, cohorts, validation fraction, label) of a pipeline root's C2AL Trainer."""
+    """(raw frame, the transform's float outputs {name: r, name__z: z}, number of fit
+    rows, cohorts, label) of a pipeline root's C2AL Trainer: its fit rows first, then
+    its validation rows."""
     import numpy as np
     import pandas as pd
     import tensorflow as tf
