@@ -35,9 +35,8 @@ serving cannot skew. Per input column (typing: :func:`plan`, the same rule as
 
   embedded linearly (the layer clips it to +-10). The library path gets the same
   two things from one embedding per column: its bucket's vector plus a linear term
-  in the z-score of the raw value. Without ``x__z`` the pipeline's model lost the
-  gain of the auxiliary heads on the demo's world (bench/README.md, "The pipeline's
-  numeric features").
+  in the z-score of the raw value. Without ``x__z`` the pipeline's baseline was
+  weaker on the demo's data (bench/README.md, "The pipeline's numeric features").
 * **integer** (other integers) -> both: ``x`` (numeric) and ``x__cat``
   (categorical).
 
