@@ -85,3 +85,19 @@ def test_stagewise_fit_reaches_the_cell_log_odds_and_leaves_noise_alone():
     # a cohort's correction over pure noise adds nothing: gain exactly 0
     mean, se, scored = cohort_gain(np.arange(20_000), y, fitted, cells, np.random.default_rng(0))
     assert scored == 20_000 and mean == 0.0 and se == 0.0
+
+
+def test_numeric_values_reads_missing_rows_of_tfx_batches_as_nan():
+    """TFX's tf.Example batches hold ``large_list`` columns; a row without the feature
+    is an empty list (a CSV cell left empty). The miner read such a column as ragged
+    arrays and failed; it reads NaN there."""
+    import pyarrow as pa
+
+    from c2al_tf.cohorts.pairwise import numeric_values
+
+    for kind in (pa.large_list, pa.list_):
+        batch = pa.RecordBatch.from_arrays([pa.array([[1.5], [], None, [4.0, 9.0]], type=kind(pa.float32()))],
+                                           ["x"])
+        got = numeric_values([batch, batch.slice(0, 1)], "x")
+        np.testing.assert_array_equal(got, [1.5, np.nan, np.nan, 4.0, 1.5])
+    assert np.isnan(numeric_values([batch], "absent")).all()

@@ -102,16 +102,19 @@ Steps = List[Tuple[str, np.ndarray]]
 
 
 def numeric_values(batches: Sequence[pa.RecordBatch], feature: str) -> np.ndarray:
-    """One float per row (the list's first value; NaN where missing)."""
+    """One float per row (the list's first value; NaN where missing: an empty list, a
+    null, or a column the batch lacks). Lists may be ``list`` or ``large_list`` (TFX's
+    tf.Example batches)."""
+    from c2al_tf.data.arrow import first_values
+
     out = []
     for batch in batches:
         names = batch.schema.names
         if feature not in names:
             out.append(np.full(batch.num_rows, np.nan))
             continue
-        col = batch.column(names.index(feature))
-        first = pa.compute.list_element(col, 0) if pa.types.is_list(col.type) else col
-        out.append(np.asarray(first.to_numpy(zero_copy_only=False), np.float64))
+        values, _ = first_values(batch.column(names.index(feature)))
+        out.append(np.asarray(values, np.float64))
     return np.concatenate(out) if out else np.zeros(0)
 
 
