@@ -32,12 +32,6 @@ from bench.common import print_table, write_json
 ZSCORE = "_zscore"  # the Transform's <column>__z, as a data column (linear, no buckets)
 
 
-def _newest(root, component, output):
-    from pipeline.report import newest
-
-    return newest(root, component, output)
-
-
 def load_rows(root):
     """(raw frame, the transform's float outputs {name: r, name__z: z}, number of fit
     rows, cohorts, label) of a pipeline root's C2AL Trainer: its fit rows first, then
@@ -50,15 +44,16 @@ def load_rows(root):
     from c2al_tf.cohorts.spec import CohortSpec
     from c2al_tf.data.content_hash import example_records
     from c2al_tf.data.transform import serving_parse_spec
+    from pipeline.report import newest
 
-    model = _newest(root, "Trainer", "model")
+    model = newest(root, "Trainer", "model")
     with open(os.path.join(model, "Format-Serving", "assets.extra", "trainer.json")) as f:
         config = json.load(f)["custom_config"]
     label, fraction = config["label"], float(config["validation_fraction"])
-    graph = tft.TFTransformOutput(_newest(root, "Transform", "transform_graph"))
-    examples = _newest(root, "CohortMiner", "output_examples")
+    graph = tft.TFTransformOutput(newest(root, "Transform", "transform_graph"))
+    examples = newest(root, "CohortMiner", "output_examples")
     files = sorted(glob.glob(os.path.join(examples, "Split-train", "*")))
-    cohorts = list(CohortSpec.load(os.path.join(_newest(root, "CohortMiner", "cohorts"), "cohorts.json")).cohorts())
+    cohorts = list(CohortSpec.load(os.path.join(newest(root, "CohortMiner", "cohorts"), "cohorts.json")).cohorts())
     raw_spec = serving_parse_spec(graph, label)
     dense = {k: tf.io.FixedLenFeature([], f.dtype, default_value="" if f.dtype == tf.string else
                                       (np.nan if f.dtype == tf.float32 else 0)) for k, f in raw_spec.items()}

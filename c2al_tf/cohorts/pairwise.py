@@ -79,6 +79,7 @@ from scipy import stats as sps
 from scipy.special import expit, logit
 
 from c2al_tf.cohorts.binning import Binning
+from c2al_tf.data.arrow import first_values
 from c2al_tf.cohorts.core import (
     LCB_SDS,
     AxisResult,
@@ -105,8 +106,6 @@ def numeric_values(batches: Sequence[pa.RecordBatch], feature: str) -> np.ndarra
     """One float per row (the list's first value; NaN where missing: an empty list, a
     null, or a column the batch lacks). Lists may be ``list`` or ``large_list`` (TFX's
     tf.Example batches)."""
-    from c2al_tf.data.arrow import first_values
-
     out = []
     for batch in batches:
         names = batch.schema.names

@@ -185,7 +185,8 @@ def fit_jointly(models: Sequence[Any], ds, val, config: TrainConfig, verbose: in
     :class:`~c2al_tf.models.protocol.FitResult` per model, in order."""
     if not can_fit_jointly(models):
         raise ValueError("fit_jointly needs at least two CohortModels with c2al training models, built without "
-                         "a tf.distribute strategy; train them one at a time with fit_datasets")
+                         "a tf.distribute strategy nor compiled with a legacy Keras optimizer; train them one at "
+                         "a time with fit_datasets")
     members = []
     for m in models:
         m.ensure_compiled()
